@@ -1,0 +1,54 @@
+# Two commands for a stranger: `make setup` then `make run`; `make test` proves it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DATA_DIR ?= $(CURDIR)/sample_data
+export DUCKDB_PATH ?= $(CURDIR)/warehouse.duckdb
+export OUTPUT_DIR ?= $(CURDIR)/output
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export HF_HUB_OFFLINE := 1
+DBT := $(BIN)/dbt
+
+.PHONY: help setup run land build export test test-fast bench sample-data clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/activate: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(BIN)/activate
+
+setup: $(BIN)/activate  ## create .venv and install the pinned dependencies
+
+land: setup  ## land every raw source found in DATA_DIR into DUCKDB_PATH
+	$(BIN)/python -m ingestion.land
+
+build: setup  ## dbt build: seeds, models, tests and unit tests
+	$(DBT) build
+
+export: setup  ## write the score marts as Parquet under OUTPUT_DIR
+	$(BIN)/python -m ingestion.export
+
+run: land build export  ## the main job: land DATA_DIR (default: the embedded sample), dbt build, export
+
+test: setup  ## the whole test suite (pytest: loaders, dbt on the real data, equivalence)
+	$(BIN)/python -m pytest
+
+test-fast: setup  ## the test suite without the slow real-data rebuilds
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: setup  ## benchmarks: print figures (see docs/benchmarks.md)
+	$(BIN)/python -m benchmarks.scores
+
+sample-data: setup  ## regenerate sample_data/ (deterministic)
+	$(BIN)/python -m synthetic
+
+clean:  ## remove the warehouse, dbt's target/ and outputs (keeps .venv)
+	rm -rf target logs output warehouse.duckdb warehouse.duckdb.wal

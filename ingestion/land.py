@@ -1,0 +1,64 @@
+"""Land every raw source found in DATA_DIR into the warehouse: `python -m ingestion.land`.
+
+A missing source folder is skipped with a message, so the same command works on the project's sample and on
+any data folder with the same layout (`score_batches/`, `documents/`, `interests/`, `retrieval/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from ingestion.score_batches import land_score_batches
+from ingestion.settings import Settings
+from ingestion.warehouse import LandingError, connect
+
+
+def _land_score_batches(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
+    results = land_score_batches(con, folder)
+    new = [r for r in results if r.status == "landed"]
+    return (
+        f"{len(results)} batch files, {len(new)} newly landed ({sum(r.rows for r in new)} rows), "
+        f"{len(results) - len(new)} already landed"
+    )
+
+
+# folder under DATA_DIR -> loader; each loader lands one transaction per file or document.
+LOADERS: dict[str, Callable[[duckdb.DuckDBPyConnection, Path], str]] = {
+    "score_batches": _land_score_batches,
+}
+
+
+def land_all(data_dir: Path, duckdb_path: Path) -> None:
+    if not data_dir.is_dir():
+        raise LandingError(f"DATA_DIR {data_dir} is not a folder")
+    with connect(duckdb_path) as con:
+        for folder_name, loader in LOADERS.items():
+            folder = data_dir / folder_name
+            if not folder.is_dir():
+                print(f"[land] {folder_name}: skipped, {folder} does not exist")
+                continue
+            print(f"[land] {folder_name}: {loader(con, folder)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path)
+    args = parser.parse_args(argv)
+    print(f"[land] DATA_DIR={args.data_dir} DUCKDB_PATH={args.duckdb_path}")
+    try:
+        land_all(args.data_dir, args.duckdb_path)
+    except LandingError as exc:
+        print(f"[land] error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

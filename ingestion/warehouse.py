@@ -1,0 +1,86 @@
+"""The one raw landing mechanism: atomic, idempotent writes into the `raw` schema, with lineage.
+
+Every landed file is recorded in `raw.landed_files` (source, key, file, content hash, rows, loaded_at).
+Loaders open a short-lived connection, do one transaction per file and close it, so they never hold
+DuckDB's single writer lock longer than one file takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+LINEAGE_DDL = """
+create schema if not exists raw;
+create table if not exists raw.landed_files (
+    source varchar not null,        -- which raw table the file landed in
+    landing_key varchar not null,   -- what the file is (a batch number, a document id)
+    source_file varchar not null,
+    content_hash varchar not null,  -- sha256 of the file's bytes
+    row_count integer not null,
+    loaded_at timestamp not null,
+    primary key (source, landing_key)
+);
+"""
+
+
+class LandingError(Exception):
+    """A file that cannot be landed. The message names the file and the problem; nothing was written."""
+
+
+@contextlib.contextmanager
+def connect(duckdb_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    duckdb_path = Path(duckdb_path)
+    if not read_only:
+        duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(duckdb_path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, *ddl: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a failure anywhere inside rolls the warehouse back to where it was.
+
+    `ddl` creates the raw tables the landing needs inside the same transaction, so even a first, failed
+    landing leaves a fresh warehouse untouched.
+    """
+    con.execute("begin transaction")
+    try:
+        for statement in (LINEAGE_DDL, *ddl):
+            con.execute(statement)
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def landed(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, tuple[str, str]]:
+    """landing_key -> (content_hash, source_file) of everything already landed for a source."""
+    rows = con.execute(
+        "select landing_key, content_hash, source_file from raw.landed_files where source = ?", [source]
+    ).fetchall()
+    return {key: (content_hash, source_file) for key, content_hash, source_file in rows}
+
+
+def record_landing(
+    con: duckdb.DuckDBPyConnection, source: str, key: str, source_file: str, content_hash: str, row_count: int
+) -> None:
+    con.execute(
+        """
+        insert or replace into raw.landed_files
+        values (?, ?, ?, ?, ?, current_timestamp::timestamp)
+        """,
+        [source, key, source_file, content_hash, row_count],
+    )

@@ -1,0 +1,35 @@
+{#- Conservation: every row of `model` (keyed by `key_columns`) appears in exactly one of the `outputs` models.
+    Fails with one row per raw key that is missing or appears more than once. -#}
+{% test rows_accounted_for(model, key_columns, outputs) %}
+{%- set keys = key_columns | join(', ') %}
+with source_keys as (
+    select {{ keys }} from {{ model }}
+),
+output_keys as (
+    {%- for output in outputs %}
+    select {{ keys }} from {{ output }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+output_counts as (
+    select {{ keys }}, count(*) as times_output from output_keys group by {{ keys }}
+),
+final as (
+    select
+        {%- for key in key_columns %}
+        coalesce(source_keys.{{ key }}, output_counts.{{ key }}) as {{ key }},
+        {%- endfor %}
+        case
+            when output_counts.times_output is null then 'lost: in the source, in no output'
+            when source_keys.{{ key_columns[0] }} is null then 'invented: in an output, not in the source'
+            else 'duplicated: in ' || cast(output_counts.times_output as varchar) || ' outputs'
+        end as problem
+    from source_keys
+    full outer join output_counts
+        on {% for key in key_columns %}source_keys.{{ key }} = output_counts.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
+    where output_counts.times_output is distinct from 1 or source_keys.{{ key_columns[0] }} is null
+)
+select * from final
+{% endtest %}

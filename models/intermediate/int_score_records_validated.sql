@@ -1,0 +1,75 @@
+-- Every raw score record with its verdict: the repaired industry, the numeric score and, for a record that
+-- cannot be used, the first reason it fails (checked in a fixed order). Incremental by batch: batches are
+-- immutable once landed, so a build only validates the batches it has not seen.
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
+with records as (
+    select * from {{ ref('stg_score_batches') }}
+    {% if is_incremental() %}
+    where batch > (select coalesce(max(batch), -1) from {{ this }})
+    {% endif %}
+),
+
+known_industries as (
+    select industry from {{ ref('known_industries') }}
+),
+
+industry_candidates as (
+    -- exact name, or a mangled name in which each `xxxx` stands for one letter
+    select
+        records.batch,
+        records.record_index,
+        known_industries.industry
+    from records
+    inner join known_industries
+        on records.industry_normalized = known_industries.industry
+        or (
+            records.industry_normalized like '%xxxx%'
+            and known_industries.industry like {{ mangled_name_pattern('records.industry_normalized') }} escape '\'
+        )
+),
+
+industry_matches as (
+    select
+        batch,
+        record_index,
+        count(*) as candidate_count,
+        min(industry) as industry
+    from industry_candidates
+    group by batch, record_index
+),
+
+validated as (
+    select
+        records.batch,
+        records.record_index,
+        records.id,
+        records.raw_score,
+        records.raw_score_type,
+        records.raw_industry,
+        records.score,
+        case when industry_matches.candidate_count = 1 then industry_matches.industry end as industry,
+        coalesce(
+            industry_matches.candidate_count = 1 and industry_matches.industry <> records.industry_normalized,
+            false
+        ) as is_industry_repaired,
+        case
+            when records.id is null or not {{ is_ulid('records.id') }} then 'invalid_id'
+            when records.raw_score is null then 'missing_score'
+            when records.score is null then 'non_numeric_score'
+            -- NaN and +-infinity are not scores (NaN compares greater than every number in DuckDB and Postgres)
+            when not (records.score > -1e308 and records.score < 1e308) then 'non_finite_score'
+            when records.score = {{ var('score_sentinel') }} then 'sentinel_score'
+            when records.industry_normalized is null or records.industry_normalized = '' then 'missing_industry'
+            when industry_matches.candidate_count is null then 'unknown_industry'
+            when industry_matches.candidate_count > 1 then 'ambiguous_industry'
+        end as reject_reason,
+        records.source_file,
+        records.loaded_at
+    from records
+    left join industry_matches
+        on records.batch = industry_matches.batch
+        and records.record_index = industry_matches.record_index
+)
+
+select * from validated

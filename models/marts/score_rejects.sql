@@ -1,0 +1,27 @@
+-- Raw score records that cannot be used, with the reason: nothing the feed sends is silently dropped.
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
+with validated as (
+    select * from {{ ref('int_score_records_validated') }}
+    {% if is_incremental() %}
+    where batch > (select coalesce(max(batch), -1) from {{ this }})
+    {% endif %}
+),
+
+rejects as (
+    select
+        id,
+        batch,
+        record_index,
+        raw_score,
+        raw_score_type,
+        raw_industry,
+        reject_reason as reason,
+        industry as repaired_industry,
+        source_file,
+        loaded_at
+    from validated
+    where reject_reason is not null
+)
+
+select * from rejects

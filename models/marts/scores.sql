@@ -1,0 +1,32 @@
+-- Each valid asset's latest percentile: the one from the most recent iteration whose window contained it
+-- (an asset of batch b is last updated at iteration min(b + 2, last batch)).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='id') }}
+
+with history as (
+    select * from {{ ref('percentile_history') }}
+    {% if is_incremental() %}
+    where iteration > (select coalesce(max(updated_iteration), -1) from {{ this }})
+    {% endif %}
+),
+
+latest as (
+    select
+        *,
+        row_number() over (partition by id order by iteration desc) as recency
+    from history
+),
+
+final as (
+    select
+        id,
+        score,
+        industry,
+        batch,
+        percentile,
+        normal_percentile,
+        iteration as updated_iteration
+    from latest
+    where recency = 1
+)
+
+select * from final

@@ -1,0 +1,26 @@
+-- One row per raw score record, renamed and typed. Nothing is filtered here: validation happens downstream
+-- so that every raw row can be accounted for as clean or rejected.
+with source as (
+    select * from {{ source('raw', 'score_batches') }}
+),
+
+renamed as (
+    select
+        batch,
+        record_index,
+        id,
+        score as raw_score,
+        score_json_type as raw_score_type,
+        industry as raw_industry,
+        case
+            when score_json_type in ('number', 'string')
+                then {{ safe_cast_double('score') }}
+        end as score,
+        lower(trim(industry)) as industry_normalized,
+        source_file,
+        content_hash,
+        loaded_at
+    from source
+)
+
+select * from renamed

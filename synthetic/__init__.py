@@ -1,0 +1,1 @@
+"""Deterministic generators for the project's embedded sample and for benchmarks (no outside data needed)."""

@@ -1,0 +1,21 @@
+"""Regenerate the project's embedded sample: `python -m synthetic [folder]` (default sample_data/)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from synthetic.score_batches import write_score_batches
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_BATCHES, SAMPLE_ROWS = 8, 500
+
+
+def write_sample(folder: Path = SAMPLE_DIR) -> None:
+    write_score_batches(folder / "score_batches", SAMPLE_BATCHES, SAMPLE_ROWS)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLE_DIR
+    write_sample(target)
+    print(f"sample written to {target}")
