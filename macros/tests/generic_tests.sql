@@ -23,6 +23,6 @@ where {{ column_name }} is not null
 {% endtest %}
 
 {#- The rows violating a boolean SQL expression (a row-level invariant). -#}
-{% test expression_is_true(model, expression) %}
+{% test expression_is_true(model, expression, column_name=none) %}
 select * from {{ model }} where not ({{ expression }})
 {% endtest %}

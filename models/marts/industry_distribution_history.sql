@@ -6,7 +6,7 @@
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
 with window_scores as (
-    select iteration, id, industry, score from {{ ref('percentile_history') }}
+    select iteration, id, industry, score, window_mean, window_stddev from {{ ref('percentile_history') }}
 ),
 
 new_iterations as (
@@ -45,7 +45,8 @@ needed_scores as (
 ),
 
 window_means as (
-    select iteration, industry, avg(score) as mean
+    -- mean and stddev come from percentile_history (computed once, deterministically, per window)
+    select iteration, industry, min(window_mean) as mean
     from needed_scores
     group by iteration, industry
 ),
@@ -55,8 +56,8 @@ distribution as (
         iteration,
         industry,
         count(*) as n,
-        avg(score) as mean,
-        stddev_samp(score) as stddev,
+        min(window_mean) as mean,
+        min(window_stddev) as stddev,
         min(score) as min,
         percentile_cont(0.05) within group (order by score) as p05,
         percentile_cont(0.25) within group (order by score) as p25,

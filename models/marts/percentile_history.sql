@@ -57,9 +57,14 @@ ranked as (
         score,
         -- share of the industry's window scores <= this score (ties count fully), in percent
         100.0 * cume_dist() over (partition by iteration, industry order by score) as percentile,
-        avg(score) over (partition by iteration, industry) as window_mean,
-        stddev_samp(score) over (partition by iteration, industry) as window_stddev
+        -- the explicit order makes the floating-point sums deterministic: a batch-by-batch build and an
+        -- all-at-once build must give bit-identical marts, whatever order the join produced rows in
+        avg(score) over whole_window as window_mean,
+        stddev_samp(score) over whole_window as window_stddev
     from window_scores
+    window whole_window as (
+        partition by iteration, industry order by score, id rows between unbounded preceding and unbounded following
+    )
 ),
 
 standardized as (
@@ -78,7 +83,9 @@ final as (
         score,
         percentile,
         -- the industries are known to be normal: the same rank read off the fitted normal distribution
-        100.0 * {{ normal_cdf('z_score') }} as normal_percentile
+        100.0 * {{ normal_cdf('z_score') }} as normal_percentile,
+        window_mean,
+        window_stddev
     from standardized
 )
 
