@@ -13,13 +13,13 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.score_batches import land_score_batches
+from ingestion import documents, score_batches
 from ingestion.settings import Settings
-from ingestion.warehouse import LandingError, connect
+from ingestion.warehouse import LandingError, connect, transaction
 
 
 def _land_score_batches(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
-    results = land_score_batches(con, folder)
+    results = score_batches.land_score_batches(con, folder)
     new = [r for r in results if r.status == "landed"]
     return (
         f"{len(results)} batch files, {len(new)} newly landed ({sum(r.rows for r in new)} rows), "
@@ -27,16 +27,31 @@ def _land_score_batches(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
     )
 
 
+def _land_documents(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
+    results = documents.land_documents(con, folder)
+    by_status = {status: sum(r.status == status for r in results) for status in ("landed", "replaced", "unchanged")}
+    return f"{len(results)} documents: " + ", ".join(f"{n} {status}" for status, n in by_status.items())
+
+
 # folder under DATA_DIR -> loader; each loader lands one transaction per file or document.
 LOADERS: dict[str, Callable[[duckdb.DuckDBPyConnection, Path], str]] = {
     "score_batches": _land_score_batches,
+    "documents": _land_documents,
 }
+# every raw table exists after landing, even for a source with no folder, so dbt build always runs
+RAW_DDL = (score_batches.RAW_DDL, documents.RAW_DDL)
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    with transaction(con, *RAW_DDL):
+        pass
 
 
 def land_all(data_dir: Path, duckdb_path: Path) -> None:
     if not data_dir.is_dir():
         raise LandingError(f"DATA_DIR {data_dir} is not a folder")
     with connect(duckdb_path) as con:
+        ensure_raw_tables(con)
         for folder_name, loader in LOADERS.items():
             folder = data_dir / folder_name
             if not folder.is_dir():

@@ -26,6 +26,8 @@ class Settings:
     data_dir: Path
     duckdb_path: Path
     output_dir: Path
+    artifacts_dir: Path  # git-ignored: model cache, datasets, trained models
+    embedding_model: str  # empty: the packaged all-MiniLM-L6-v2 (see ingestion.embedding)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -33,4 +35,6 @@ class Settings:
             data_dir=_path("DATA_DIR", PROJECT_ROOT / "sample_data"),
             duckdb_path=_path("DUCKDB_PATH", PROJECT_ROOT / "warehouse.duckdb"),
             output_dir=_path("OUTPUT_DIR", PROJECT_ROOT / "output"),
+            artifacts_dir=_path("ARTIFACTS_DIR", PROJECT_ROOT / "artifacts"),
+            embedding_model=os.environ.get("EMBEDDING_MODEL", ""),
         )

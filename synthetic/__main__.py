@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from synthetic.documents import write_document
 from synthetic.score_batches import write_score_batches
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -13,6 +14,7 @@ SAMPLE_BATCHES, SAMPLE_ROWS = 8, 500
 
 def write_sample(folder: Path = SAMPLE_DIR) -> None:
     write_score_batches(folder / "score_batches", SAMPLE_BATCHES, SAMPLE_ROWS)
+    write_document(folder / "documents")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
-"""Shared fixtures: the real data beside the checkout, scratch warehouses, and dbt run in-process."""
+"""Shared fixtures: the real data beside the checkout, scratch warehouses, and dbt."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from ingestion.dbt_runner import run_dbt
 from ingestion.settings import PROJECT_ROOT
 
 REAL_DATA = (PROJECT_ROOT.parent / "shared" / "data").resolve()
@@ -23,24 +22,14 @@ def require_real(path: Path) -> Path:
 
 
 class Dbt:
-    """Runs dbt against one DuckDB file, in a subprocess as `make` does (dbt-duckdb keeps its connection open
-    for the life of a process, which would lock the file against the test's own reads)."""
+    """dbt against one scratch warehouse, with its own target folder (so tests never share dbt's state)."""
 
     def __init__(self, duckdb_path: Path, target_path: Path):
         self.duckdb_path = duckdb_path
         self.target_path = target_path
 
     def __call__(self, *args: str, expect_success: bool = True) -> subprocess.CompletedProcess:
-        env = {**os.environ, "DUCKDB_PATH": str(self.duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        result = subprocess.run(
-            [str(Path(sys.executable).parent / "dbt"), *args,
-             "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
-             "--target-path", str(self.target_path), "--log-path", str(self.target_path / "logs")],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-        )
-        if expect_success and result.returncode != 0:
-            raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-2000:]}")
-        return result
+        return run_dbt(list(args), self.duckdb_path, self.target_path, check=expect_success)
 
 
 @pytest.fixture

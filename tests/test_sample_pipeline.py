@@ -11,6 +11,7 @@ import pytest
 
 from ingestion.score_batches import land_score_batches
 from ingestion.settings import PROJECT_ROOT
+from ingestion.land import ensure_raw_tables
 from ingestion.warehouse import connect
 from synthetic.__main__ import write_sample
 from tests.conftest import Dbt, query
@@ -44,6 +45,7 @@ def sample_warehouse(tmp_path_factory) -> tuple[Path, Dbt]:
     folder = tmp_path_factory.mktemp("sample")
     duckdb_path = folder / "warehouse.duckdb"
     with connect(duckdb_path) as con:
+        ensure_raw_tables(con)
         land_score_batches(con, SAMPLE / "score_batches")
     dbt = Dbt(duckdb_path, folder / "target")
     dbt("build")

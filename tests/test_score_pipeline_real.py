@@ -16,6 +16,7 @@ import pytest
 
 from ingestion.export import export_tables
 from ingestion.score_batches import batch_files, land_score_batch, land_score_batches
+from ingestion.land import ensure_raw_tables
 from ingestion.warehouse import connect
 from tests.conftest import REAL_SCORE_BATCHES, Dbt, query, require_real
 
@@ -98,6 +99,7 @@ def built(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("all_at_once")
     duckdb_path = folder / "warehouse.duckdb"
     with connect(duckdb_path) as con:
+        ensure_raw_tables(con)
         land_score_batches(con, REAL_SCORE_BATCHES)
     Dbt(duckdb_path, folder / "target")("build")
     return duckdb_path
@@ -209,6 +211,7 @@ def test_one_batch_at_a_time_equals_all_at_once(built: Path, tmp_path: Path):
     dbt = Dbt(duckdb_path, tmp_path / "target")
     for path in batch_files(REAL_SCORE_BATCHES):
         with connect(duckdb_path) as con:
+            ensure_raw_tables(con)
             assert land_score_batch(con, path).status == "landed"
         dbt("build")
         if path.name == "batch_1.json":  # cold start: two batches, no percentiles yet

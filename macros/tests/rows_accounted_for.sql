@@ -1,4 +1,5 @@
 {#- Conservation: every row of `model` (keyed by `key_columns`) appears in exactly one of the `outputs` models.
+    An output is a model, or {model: ..., where: ...} to count only some of its rows.
     Fails with one row per raw key that is missing or appears more than once. -#}
 {% test rows_accounted_for(model, key_columns, outputs) %}
 {%- set keys = key_columns | join(', ') %}
@@ -7,7 +8,11 @@ with source_keys as (
 ),
 output_keys as (
     {%- for output in outputs %}
+    {%- if output is mapping and 'where' in output %}
+    select {{ keys }} from {{ output['model'] }} where {{ output['where'] }}
+    {%- else %}
     select {{ keys }} from {{ output }}
+    {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}

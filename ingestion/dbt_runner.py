@@ -1,0 +1,43 @@
+"""Run dbt against a warehouse from Python (used by `ingest` and the tests), as `make` would run it.
+
+dbt runs in a subprocess: dbt-duckdb keeps its connection open for the life of a process, which would hold
+the warehouse's single writer lock after the build.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingestion.settings import PROJECT_ROOT
+
+
+class DbtError(RuntimeError):
+    """dbt failed; the message carries the tail of dbt's own output."""
+
+
+def run_dbt(
+    args: list[str], duckdb_path: Path, target_path: Path | None = None, check: bool = True,
+    extra_env: dict[str, str] | None = None, stream: bool = False,
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(duckdb_path),
+        "DBT_PROFILES_DIR": str(PROJECT_ROOT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "HF_HUB_OFFLINE": "1",
+        **(extra_env or {}),
+    }
+    command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(PROJECT_ROOT)]
+    if target_path is not None:
+        command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, text=True,
+        stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.PIPE,
+    )
+    if check and result.returncode != 0:
+        output = "" if stream else f"\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+        raise DbtError(f"dbt {' '.join(args)} failed (exit {result.returncode}){output}")
+    return result

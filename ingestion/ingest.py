@@ -1,0 +1,84 @@
+"""`ingest(doc_id)`: land a document, build its chunks and vectors with dbt, return them in document order."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ingestion.dbt_runner import run_dbt
+from ingestion.documents import document_files, land_document, validate_doc_id
+from ingestion.land import ensure_raw_tables
+from ingestion.settings import Settings
+from ingestion.warehouse import connect
+
+# the models one document needs: its chunks and rejects marts and everything upstream (chunking, embeddings)
+DOCUMENT_SELECTORS = ["+document_chunks", "+document_rejects"]
+
+
+def ingest(
+    doc_id: str, *, data_dir: Path | None = None, duckdb_path: Path | None = None, stream_dbt: bool = False,
+) -> list[dict]:
+    """Return one dict per chunk of the document, in document order:
+    `{'text': str, 'vector': torch.Tensor (float32, 1-D, model dimension), 'pages': list[int]}`.
+
+    Lands `texts_<doc_id>.json` and `pages_<doc_id>.csv` from `DATA_DIR/documents` if they changed, then runs
+    `dbt build --select +document_chunks` (chunks not yet embedded by the current model are encoded; the rest
+    are reused). Raises ValueError for a malformed doc_id (before any path is built) and FileNotFoundError
+    naming the expected files when the document is missing.
+    """
+    import torch
+
+    doc_id = validate_doc_id(doc_id)
+    settings = Settings.from_env()
+    folder = Path(data_dir or settings.data_dir) / "documents"
+    duckdb_path = Path(duckdb_path or settings.duckdb_path)
+    document_files(folder, doc_id)  # FileNotFoundError before the warehouse is touched
+    with connect(duckdb_path) as con:
+        ensure_raw_tables(con)
+        land_document(con, folder, doc_id)
+    run_dbt(["build", "--select", *DOCUMENT_SELECTORS], duckdb_path, stream=stream_dbt)
+    with connect(duckdb_path, read_only=True) as con:
+        rows = con.execute(
+            """
+            select text, embedding, pages
+            from document_chunks
+            where doc_id = ?
+            order by source_position, chunk_index
+            """,
+            [doc_id],
+        ).fetchall()
+    return [
+        {"text": text, "vector": torch.from_numpy(np.asarray(vector, dtype=np.float32)), "pages": list(pages)}
+        for text, vector, pages in rows
+    ]
+
+
+def summarize(doc_id: str, chunks: list[dict], seconds: float) -> str:
+    pages = sorted({p for chunk in chunks for p in chunk["pages"]})
+    dim = chunks[0]["vector"].shape[0] if chunks else 0
+    return (
+        f"document {doc_id}: {len(chunks)} chunks, {dim}-dimensional vectors, "
+        f"pages {pages[0] if pages else '-'}..{pages[-1] if pages else '-'} ({len(pages)} distinct), {seconds:.1f}s"
+    )
+
+
+def ingest_command(doc_id: str, output: Path | None) -> str:
+    started = time.perf_counter()
+    chunks = ingest(doc_id, stream_dbt=True)
+    if output is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        dim = chunks[0]["vector"].shape[0] if chunks else 0
+        vectors = np.stack([c["vector"].numpy() for c in chunks]) if chunks else np.zeros((0, dim), np.float32)
+        table = pa.table({
+            "doc_id": pa.array([doc_id] * len(chunks), pa.string()),
+            "text": pa.array([c["text"] for c in chunks], pa.string()),
+            "pages": pa.array([c["pages"] for c in chunks], pa.list_(pa.int32())),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dim),
+        })
+        output.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, output)
+    return summarize(doc_id, chunks, time.perf_counter() - started) + (f" -> {output}" if output else "")

@@ -1,0 +1,43 @@
+-- Every document text with its real page numbers (sorted, distinct) and, when it cannot be used, why:
+-- blank_text, no_page_refs (no "pages" or an empty list), or no_resolvable_page (none of its refs is in
+-- the page map). A text with some unresolvable refs keeps the pages that resolve; the bad refs are
+-- reported in document_rejects.
+with texts as (
+    select * from {{ ref('stg_document_texts') }}
+),
+
+refs as (
+    select * from {{ ref('int_document_text_page_refs') }}
+),
+
+pages_per_text as (
+    select
+        doc_id,
+        source_position,
+        count(*) as page_ref_count,
+        count(page_number) as resolved_ref_count,
+        array_agg(distinct page_number order by page_number) filter (where page_number is not null) as pages
+    from refs
+    group by doc_id, source_position
+),
+
+resolved as (
+    select
+        texts.doc_id,
+        texts.source_position,
+        texts.text,
+        cast(coalesce(pages_per_text.pages, []) as integer[]) as pages,
+        coalesce(pages_per_text.page_ref_count, 0) as page_ref_count,
+        coalesce(pages_per_text.resolved_ref_count, 0) as resolved_ref_count,
+        case
+            when texts.is_blank then 'blank_text'
+            when coalesce(pages_per_text.page_ref_count, 0) = 0 then 'no_page_refs'
+            when pages_per_text.resolved_ref_count = 0 then 'no_resolvable_page'
+        end as reject_reason
+    from texts
+    left join pages_per_text
+        on pages_per_text.doc_id = texts.doc_id
+        and pages_per_text.source_position = texts.source_position
+)
+
+select * from resolved

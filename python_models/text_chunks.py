@@ -1,0 +1,47 @@
+"""Chunks of every text the platform embeds (documents, later retrieval corpora).
+
+A text longer than the model's maximum sequence length is split into token-bounded windows that overlap by
+32 tokens; each chunk keeps its source text's pages, so nothing is silently truncated. Chunk boundaries come
+from the embedding model's own tokenizer, which is why the chunks carry the model id.
+"""
+
+import hashlib
+
+import pyarrow as pa
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    from ingestion.embedding import chunk_text, load_tokenizer, max_content_tokens, resolve_model
+
+    spec = resolve_model(dbt.config.get("embedding_model"))
+    tokenizer = load_tokenizer(spec.tokenizer_dir)
+    max_tokens = max_content_tokens(spec)
+    units = dbt.ref("int_text_units").to_arrow_table().to_pylist()
+
+    columns = {name: [] for name in (
+        "source", "doc_id", "source_position", "chunk_index", "chunk_id", "text", "pages", "token_count",
+        "content_hash", "model_id",
+    )}
+    for unit in units:
+        text = unit["text"]
+        for index, chunk in enumerate(chunk_text(text, tokenizer, max_tokens)):
+            chunk_text_value = text[chunk.start:chunk.end]
+            columns["source"].append(unit["source"])
+            columns["doc_id"].append(unit["doc_id"])
+            columns["source_position"].append(unit["source_position"])
+            columns["chunk_index"].append(index)
+            columns["chunk_id"].append(f"{unit['source_position']}-{index}")
+            columns["text"].append(chunk_text_value)
+            columns["pages"].append(unit["pages"])
+            columns["token_count"].append(chunk.token_count)
+            columns["content_hash"].append(hashlib.sha256(chunk_text_value.encode()).hexdigest())
+            columns["model_id"].append(spec.model_id)
+    print(f"[text_chunks] {len(units)} texts -> {len(columns['text'])} chunks (at most {max_tokens} tokens each)")
+    schema = pa.schema([
+        ("source", pa.string()), ("doc_id", pa.string()), ("source_position", pa.int32()),
+        ("chunk_index", pa.int32()), ("chunk_id", pa.string()), ("text", pa.string()),
+        ("pages", pa.list_(pa.int32())), ("token_count", pa.int32()), ("content_hash", pa.string()),
+        ("model_id", pa.string()),
+    ])
+    return pa.table(columns, schema=schema)
