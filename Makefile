@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export HF_HUB_OFFLINE := 1
 DBT := $(BIN)/dbt
 
-.PHONY: help setup run land build export test test-fast bench sample-data clean
+.PHONY: help setup run land build export test test-fast bench bench-scores bench-documents sample-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,8 +44,13 @@ test: setup  ## the whole test suite (pytest: loaders, dbt on the real data, equ
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: setup  ## benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-documents  ## all benchmarks: print figures (see docs/benchmarks.md)
+
+bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
+
+bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start, naive predict.py ratio
+	$(BIN)/python -m benchmarks.documents
 
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic

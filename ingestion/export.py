@@ -1,6 +1,11 @@
-"""Write the score marts as Parquet under OUTPUT_DIR: `python -m ingestion.export`.
+"""Write the marts people take elsewhere as Parquet under OUTPUT_DIR: `python -m ingestion.export`.
 
-Reads through a short-lived read-only connection, so it never holds the warehouse's writer lock.
+- `scores.parquet`, `percentile_history.parquet`: the score marts.
+- `document_chunks.parquet`: chunks with `pages` (list<int32>) and `embedding` (fixed_size_list<float>[dim]),
+  keyed by `content_hash` + `model_id`, ready for bulk loading into a managed vector store (docs/vector_store.md).
+
+Written through Arrow (not DuckDB's COPY, which stores fixed-size arrays as plain lists), in record batches so
+memory stays flat; through a short-lived read-only connection, so it never holds the writer lock.
 """
 
 from __future__ import annotations
@@ -8,13 +13,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from ingestion.settings import Settings
 from ingestion.warehouse import connect
 
-EXPORTED_TABLES = ("scores", "percentile_history")
+EXPORTS = {
+    "scores": "select * from main.scores order by id",
+    "percentile_history": "select * from main.percentile_history order by iteration, id",
+    "document_chunks": """
+        select doc_id, chunk_id, source_position, chunk_index, text, pages, token_count,
+               content_hash, model_id, embedding
+        from main.document_chunks
+        order by doc_id, source_position, chunk_index
+    """,
+}
 
 
-def export_tables(duckdb_path: Path, output_dir: Path, tables: tuple[str, ...] = EXPORTED_TABLES) -> list[Path]:
+def export_tables(duckdb_path: Path, output_dir: Path, tables: tuple[str, ...] = tuple(EXPORTS)) -> list[Path]:
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with connect(duckdb_path, read_only=True) as con:
@@ -24,9 +40,12 @@ def export_tables(duckdb_path: Path, output_dir: Path, tables: tuple[str, ...] =
                 print(f"[export] {table}: skipped, not built yet")
                 continue
             path = output_dir / f"{table}.parquet"
-            # table names come from the fixed tuple above, never from user input
-            con.execute(f"copy (select * from main.{table}) to '{path}' (format parquet)")
-            rows = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+            reader = con.execute(EXPORTS[table]).to_arrow_reader(batch_size=100_000)
+            rows = 0
+            with pq.ParquetWriter(path, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
             print(f"[export] {table}: {rows} rows -> {path}")
             written.append(path)
     return written

@@ -119,6 +119,22 @@ def test_ingest_returns_unit_tensors_in_document_order(real_document, source):
     assert "interest" in chunks[best]["text"].lower()
 
 
+def test_export_writes_vector_store_ready_parquet(real_document, tmp_path: Path):
+    import pyarrow.parquet as pq
+
+    from ingestion.export import export_tables
+
+    duckdb_path, chunks = real_document
+    (path,) = export_tables(duckdb_path, tmp_path, ("document_chunks",))
+    table = pq.read_table(path)
+    assert table.num_rows == len(chunks)
+    embedding_type = table.schema.field("embedding").type
+    assert embedding_type.list_size == 384 and str(embedding_type.value_type) == "float"
+    assert table.column("pages").to_pylist() == [c["pages"] for c in chunks]
+    first = np.asarray(table.column("embedding")[0].as_py(), dtype=np.float32)
+    assert np.array_equal(first, chunks[0]["vector"].numpy())
+
+
 def test_a_second_build_encodes_nothing(real_document):
     duckdb_path, _ = real_document
     before = query(duckdb_path, "select count(*) from text_embeddings")

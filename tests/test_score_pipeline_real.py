@@ -181,7 +181,7 @@ def test_industry_distribution_history_matches_the_windows(built: Path, expected
 
 
 def test_export_writes_the_marts_as_parquet(built: Path, tmp_path: Path):
-    written = export_tables(built, tmp_path / "out")
+    written = export_tables(built, tmp_path / "out", ("scores", "percentile_history"))
     assert [p.name for p in written] == ["scores.parquet", "percentile_history.parquet"]
     assert len(pd.read_parquet(written[0])) == 7837
     assert len(pd.read_parquet(written[1])) == query(built, "select count(*) from percentile_history")[0][0]

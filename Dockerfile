@@ -1,0 +1,37 @@
+# One image for the platform's processes. No Docker engine runs on our development machines or CI, so this
+# file is kept simple and is not built in CI; see README "Containers" and docs/deployment.md for limits/figures.
+#
+#   docker build -t ml-platform --build-arg PIP_EXTRA_INDEX_URL=<PyTorch CPU wheel index> .
+#   docker run --rm --cpus=1.5 --memory=2g -v /path/to/data:/data:ro -v ml-platform-work:/work ml-platform
+#
+# Without the CPU wheel index, pip resolves torch==2.13.0 to the multi-GB CUDA build.
+FROM python:3.11-slim AS base
+ARG PIP_EXTRA_INDEX_URL=""
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    TOKENIZERS_PARALLELISM=false \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    DATA_DIR=/data \
+    DUCKDB_PATH=/work/warehouse.duckdb \
+    OUTPUT_DIR=/work/output \
+    ARTIFACTS_DIR=/work/artifacts \
+    DBT_PROFILES_DIR=/app
+WORKDIR /app
+COPY requirements.lock pyproject.toml ./
+RUN pip install -r requirements.lock
+COPY dbt_project.yml profiles.yml ./
+COPY ingestion/ ingestion/
+COPY synthetic/ synthetic/
+COPY models/ models/
+COPY python_models/ python_models/
+COPY macros/ macros/
+COPY seeds/ seeds/
+RUN pip install --no-deps --no-build-isolation -e . && dbt parse --quiet
+RUN useradd --create-home platform && mkdir -p /work && chown platform /work /app
+USER platform
+VOLUME ["/work"]
+
+# Offline ingestion: lands DATA_DIR/documents/texts_12345.json + pages_12345.csv, builds chunks and vectors.
+FROM base AS ingestion
+CMD ["python", "-m", "ingestion", "12345"]
