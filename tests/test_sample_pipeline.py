@@ -82,3 +82,20 @@ def test_conservation_test_catches_a_lost_or_duplicated_row(sample_warehouse, tm
     compiled = next((tmp_path / "target" / "compiled").rglob("rows_accounted_for*.sql")).read_text()
     assert con.execute(compiled).fetchall()[0][-1].startswith(problem)
     con.close()
+
+
+@pytest.mark.parametrize(("duplicated_iteration", "scoped_run_fails"), [(7, True), (2, False)])
+def test_scoped_data_tests_check_the_new_batches_only(sample_warehouse, tmp_path: Path, duplicated_iteration, scoped_run_fails):
+    """`--vars {test_since_batch: N}` narrows data tests on append-only tables to rows >= N; without it, all rows."""
+    duckdb_path, _ = sample_warehouse
+    broken = tmp_path / duckdb_path.name
+    broken.write_bytes(duckdb_path.read_bytes())
+    con = duckdb.connect(str(broken))
+    con.execute("insert into percentile_history select * from percentile_history where iteration = ? limit 1", [duplicated_iteration])
+    con.close()
+    dbt = Dbt(broken, tmp_path / "target")
+    select = ["--select", "percentile_history,test_name:unique_combination_of_columns"]
+    scoped = dbt("test", *select, "--vars", "{test_since_batch: 7}", expect_success=False)
+    assert (scoped.returncode != 0) is scoped_run_fails, scoped.stdout
+    full = dbt("test", *select, expect_success=False)
+    assert full.returncode != 0 and "FAIL 1" in full.stdout

@@ -1,6 +1,7 @@
 {#- Conservation: every row of `model` (keyed by `key_columns`) appears in exactly one of the `outputs` models.
     An output is a model, or {model: ..., where: ...} to count only some of its rows.
-    Fails with one row per raw key that is missing or appears more than once. -#}
+    Fails with one row per raw key that is missing or appears more than once. With test_since_batch set, the
+    model and the outputs are narrowed alike (see test_scope.sql). -#}
 {% test rows_accounted_for(model, key_columns, outputs) %}
 {%- set keys = key_columns | join(', ') %}
 with source_keys as (
@@ -9,9 +10,9 @@ with source_keys as (
 output_keys as (
     {%- for output in outputs %}
     {%- if output is mapping and 'where' in output %}
-    select {{ keys }} from {{ output['model'] }} where {{ output['where'] }}
+    select {{ keys }} from {{ scoped_relation(output['model']) }} where {{ output['where'] }}
     {%- else %}
-    select {{ keys }} from {{ output }}
+    select {{ keys }} from {{ scoped_relation(output) }}
     {%- endif %}
     {%- if not loop.last %}
     union all

@@ -1,24 +1,21 @@
 -- Per iteration and industry: the window's distribution (n, mean, spread, quantiles), its drift against the
 -- previous iteration's window and against the first window (mean shift and two-sample Kolmogorov-Smirnov
 -- statistic), and how many rows `scores` holds after the iteration, so drift and table growth can be watched.
--- Incremental: a new iteration appends its own rows; the windows it is compared with are read back from
--- percentile_history.
+-- Incremental: a new iteration appends its own rows. It reads back only the windows it needs from
+-- percentile_history (its own, the previous and the first), never the whole history, so the cost of a new
+-- batch does not grow with the number of batches already loaded.
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
-with window_scores as (
-    select iteration, id, industry, score, window_mean, window_stddev from {{ ref('percentile_history') }}
-),
-
-new_iterations as (
+with new_iterations as (
     select distinct iteration
-    from window_scores
+    from {{ ref('percentile_history') }}
     {% if is_incremental() %}
     where iteration > (select coalesce(max(iteration), -1) from {{ this }})
     {% endif %}
 ),
 
 first_iteration as (
-    select min(iteration) as iteration from window_scores
+    select min(iteration) as iteration from {{ ref('percentile_history') }}
 ),
 
 comparisons as (
@@ -37,11 +34,16 @@ comparisons as (
     cross join first_iteration
 ),
 
+needed_iterations as (
+    select iteration from new_iterations
+    union
+    select baseline_iteration as iteration from comparisons
+),
+
 needed_scores as (
-    select *
-    from window_scores
-    where iteration in (select iteration from new_iterations)
-        or iteration in (select baseline_iteration from comparisons)
+    select history.iteration, history.industry, history.score, history.window_mean, history.window_stddev
+    from {{ ref('percentile_history') }} as history
+    inner join needed_iterations on needed_iterations.iteration = history.iteration
 ),
 
 window_means as (
@@ -130,12 +132,34 @@ drift as (
         and ks_statistics.industry = current_means.industry
 ),
 
-assets_by_first_batch as (
+previous_growth as (
+    -- where the table stands: scores_rows never decreases, so its max is the latest iteration's value
+    {% if is_incremental() %}
+    select coalesce(max(iteration), -1) as iteration, coalesce(max(scores_rows), 0) as scores_rows
+    from {{ this }}
+    {% else %}
+    select -1 as iteration, cast(0 as bigint) as scores_rows
+    {% endif %}
+),
+
+clean_scores as (
+    select id, batch from {{ ref('int_scores_clean') }}
+),
+
+new_assets_by_first_batch as (
+    -- assets first seen after the previous iteration: ids of the new batches that no earlier batch had
     select first_batch, count(*) as assets
     from (
-        select id, min(batch) as first_batch
-        from {{ ref('int_scores_clean') }}
-        group by id
+        select recent.id, min(recent.batch) as first_batch
+        from clean_scores as recent
+        where recent.batch > (select iteration from previous_growth)
+            and not exists (
+                select 1
+                from clean_scores as earlier
+                where earlier.id = recent.id
+                    and earlier.batch <= (select iteration from previous_growth)
+            )
+        group by recent.id
     ) as first_batches
     group by first_batch
 ),
@@ -144,10 +168,13 @@ scores_growth as (
     -- `scores` holds one row per asset seen in any batch up to the iteration
     select
         new_iterations.iteration,
-        cast(coalesce(sum(assets_by_first_batch.assets), 0) as bigint) as scores_rows
+        cast(
+            (select scores_rows from previous_growth) + coalesce(sum(new_assets_by_first_batch.assets), 0)
+            as bigint
+        ) as scores_rows
     from new_iterations
-    left join assets_by_first_batch
-        on assets_by_first_batch.first_batch <= new_iterations.iteration
+    left join new_assets_by_first_batch
+        on new_assets_by_first_batch.first_batch <= new_iterations.iteration
     group by new_iterations.iteration
 ),
 
