@@ -22,6 +22,7 @@ COPY requirements.lock pyproject.toml ./
 RUN pip install -r requirements.lock
 COPY dbt_project.yml profiles.yml ./
 COPY ingestion/ ingestion/
+COPY serving/ serving/
 COPY synthetic/ synthetic/
 COPY models/ models/
 COPY python_models/ python_models/
@@ -35,3 +36,17 @@ VOLUME ["/work"]
 # Offline ingestion: lands DATA_DIR/documents/texts_12345.json + pages_12345.csv, builds chunks and vectors.
 FROM base AS ingestion
 CMD ["python", "-m", "ingestion", "12345"]
+
+# The HTTP service (serving.api, OpenAPI at /docs). It reads only the published copy of the search index, never
+# the warehouse, and reloads it when a new copy is published. Mount the *folder* holding it (a bind mount of the
+# file itself would pin the old inode and miss the atomic rename that publishes a new copy), e.g. the work volume
+# the ingestion container writes to (`python -m ingestion <id>` publishes after its build):
+#   docker build --target serving -t ml-platform-serving --build-arg PIP_EXTRA_INDEX_URL=<...> .
+#   docker run --rm -p 8000:8000 -v ml-platform-work:/work:ro ml-platform-serving
+# PUBLISHED_PATH: the published index (default beside DUCKDB_PATH); SEARCH_REFRESH_SECONDS: how often to look
+# for a new copy; EMBEDDING_MODEL: must be the model the index was built with.
+FROM base AS serving
+ENV PUBLISHED_PATH=/work/warehouse.published.duckdb \
+    SEARCH_REFRESH_SECONDS=2
+EXPOSE 8000
+CMD ["uvicorn", "serving.api:app", "--host", "0.0.0.0", "--port", "8000"]

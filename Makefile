@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export HF_HUB_OFFLINE := 1
 DBT := $(BIN)/dbt
 
-.PHONY: help setup run land build export test test-fast bench bench-scores bench-documents sample-data clean
+.PHONY: help setup run land build publish export serve eval test test-fast bench bench-scores bench-documents bench-search sample-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,10 +33,19 @@ land: setup  ## land every raw source found in DATA_DIR into DUCKDB_PATH
 build: setup  ## dbt build: seeds, models, tests and unit tests
 	$(DBT) build
 
-export: setup  ## write the score marts as Parquet under OUTPUT_DIR
+publish: setup  ## copy what the service reads to PUBLISHED_PATH, swapped in atomically
+	$(BIN)/python -m ingestion.publish
+
+export: setup  ## write the score marts and document vectors as Parquet under OUTPUT_DIR
 	$(BIN)/python -m ingestion.export
 
-run: land build export  ## the main job: land DATA_DIR (default: the embedded sample), dbt build, export
+run: land build publish export  ## the main job: land DATA_DIR (default: the embedded sample), dbt build, publish, export
+
+serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index
+	$(BIN)/uvicorn serving.api:app --host 127.0.0.1 --port $${PORT:-8000}
+
+eval: setup  ## retrieval quality (BM25, dense, hybrid) on every corpus with queries and qrels -> OUTPUT_DIR/eval
+	$(BIN)/python -m serving.evaluate
 
 test: setup  ## the whole test suite (pytest: loaders, dbt on the real data, equivalence)
 	$(BIN)/python -m pytest
@@ -44,7 +53,7 @@ test: setup  ## the whole test suite (pytest: loaders, dbt on the real data, equ
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-scores bench-documents  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-documents bench-search  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
@@ -52,8 +61,11 @@ bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL v
 bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start, naive predict.py ratio
 	$(BIN)/python -m benchmarks.documents
 
+bench-search: setup  ## search latency per mode (real corpus size and 100,000 vectors) and HTTP under load
+	$(BIN)/python -m benchmarks.search
+
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic
 
 clean:  ## remove the warehouse, dbt's target/ and outputs (keeps .venv)
-	rm -rf target logs output warehouse.duckdb warehouse.duckdb.wal
+	rm -rf target logs output warehouse.duckdb warehouse.duckdb.wal warehouse.published.duckdb

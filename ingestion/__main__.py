@@ -1,4 +1,5 @@
-"""`python -m ingestion <doc_id> [--output chunks.parquet]`: ingest one document and print a summary."""
+"""`python -m ingestion <doc_id> [--output chunks.parquet]`: ingest one document, publish the search index,
+print a summary."""
 
 from __future__ import annotations
 

@@ -280,3 +280,16 @@ def encode_texts(spec: ModelSpec, texts: list[str], progress: bool = True) -> np
         log.info("encoded %d texts with %s in %.1fs (%.1f texts/s)", len(texts), spec.model_id, seconds,
                  len(texts) / max(seconds, 1e-9))
     return vectors
+
+
+def encode_chunked(spec: ModelSpec, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Encode texts of any length whole: each is cut into the model's token windows (as chunks are for the
+    index) and every window encoded. Returns the vectors and, per vector, the index of the text it belongs to,
+    so a caller compares a long text on all of it rather than on its first 256 tokens."""
+    tokenizer, max_tokens = load_tokenizer(spec.tokenizer_dir), max_content_tokens(spec)
+    pieces, owners = [], []
+    for index, text in enumerate(texts):
+        for chunk in chunk_text(text, tokenizer, max_tokens):
+            pieces.append(text[chunk.start:chunk.end])
+            owners.append(index)
+    return encode_texts(spec, pieces, progress=False), np.asarray(owners, dtype=np.int64)

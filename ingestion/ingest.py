@@ -10,6 +10,7 @@ import numpy as np
 from ingestion.dbt_runner import run_dbt
 from ingestion.documents import document_files, land_document, validate_doc_id
 from ingestion.land import ensure_raw_tables
+from ingestion.publish import publish
 from ingestion.settings import Settings
 from ingestion.warehouse import connect
 
@@ -81,4 +82,11 @@ def ingest_command(doc_id: str, output: Path | None) -> str:
         })
         output.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, output)
-    return summarize(doc_id, chunks, time.perf_counter() - started) + (f" -> {output}" if output else "")
+    # the shell command also publishes, so a running service (serving.api) picks the document up
+    settings = Settings.from_env()
+    publish(settings.duckdb_path, settings.published_path)
+    return (
+        summarize(doc_id, chunks, time.perf_counter() - started)
+        + (f" -> {output}" if output else "")
+        + f"; search index published to {settings.published_path}"
+    )

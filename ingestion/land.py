@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion import documents, score_batches
+from ingestion import corpora, documents, score_batches
 from ingestion.settings import Settings
 from ingestion.warehouse import LandingError, connect, transaction
 
@@ -33,13 +33,21 @@ def _land_documents(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
     return f"{len(results)} documents: " + ", ".join(f"{n} {status}" for status, n in by_status.items())
 
 
+def _land_corpora(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
+    results = corpora.land_corpora(con, folder)
+    return "; ".join(
+        f"{r.corpus}: {r.passages} passages, {r.queries} queries, {r.qrels} judgments ({r.status})" for r in results
+    ) or "no corpus (no <name>/corpus.jsonl)"
+
+
 # folder under DATA_DIR -> loader; each loader lands one transaction per file or document.
 LOADERS: dict[str, Callable[[duckdb.DuckDBPyConnection, Path], str]] = {
     "score_batches": _land_score_batches,
     "documents": _land_documents,
+    "retrieval": _land_corpora,
 }
 # every raw table exists after landing, even for a source with no folder, so dbt build always runs
-RAW_DDL = (score_batches.RAW_DDL, documents.RAW_DDL)
+RAW_DDL = (score_batches.RAW_DDL, documents.RAW_DDL, corpora.RAW_DDL)
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:

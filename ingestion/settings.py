@@ -28,13 +28,16 @@ class Settings:
     output_dir: Path
     artifacts_dir: Path  # git-ignored: model cache, datasets, trained models
     embedding_model: str  # empty: the packaged all-MiniLM-L6-v2 (see ingestion.embedding)
+    published_path: Path  # the read-only copy the service reads (ingestion.publish), never the warehouse itself
 
     @classmethod
     def from_env(cls) -> "Settings":
+        duckdb_path = _path("DUCKDB_PATH", PROJECT_ROOT / "warehouse.duckdb")
         return cls(
             data_dir=_path("DATA_DIR", PROJECT_ROOT / "sample_data"),
-            duckdb_path=_path("DUCKDB_PATH", PROJECT_ROOT / "warehouse.duckdb"),
+            duckdb_path=duckdb_path,
             output_dir=_path("OUTPUT_DIR", PROJECT_ROOT / "output"),
             artifacts_dir=_path("ARTIFACTS_DIR", PROJECT_ROOT / "artifacts"),
             embedding_model=os.environ.get("EMBEDDING_MODEL", ""),
+            published_path=_path("PUBLISHED_PATH", duckdb_path.with_name(duckdb_path.stem + ".published.duckdb")),
         )

@@ -1,4 +1,4 @@
-"""Chunks of every text the platform embeds (documents, later retrieval corpora).
+"""Chunks of every text the platform embeds (document texts, retrieval corpus passages).
 
 A text longer than the model's maximum sequence length is split into token-bounded windows that overlap by
 32 tokens; each chunk keeps its source text's pages, so nothing is silently truncated. Chunk boundaries come
@@ -20,7 +20,7 @@ def model(dbt, session):
     units = dbt.ref("int_text_units").to_arrow_table().to_pylist()
 
     columns = {name: [] for name in (
-        "source", "doc_id", "source_position", "chunk_index", "chunk_id", "text", "pages", "token_count",
+        "source", "doc_id", "source_position", "unit_id", "chunk_index", "chunk_id", "text", "pages", "token_count",
         "content_hash", "model_id",
     )}
     for unit in units:
@@ -30,6 +30,7 @@ def model(dbt, session):
             columns["source"].append(unit["source"])
             columns["doc_id"].append(unit["doc_id"])
             columns["source_position"].append(unit["source_position"])
+            columns["unit_id"].append(unit["unit_id"])
             columns["chunk_index"].append(index)
             columns["chunk_id"].append(f"{unit['source_position']}-{index}")
             columns["text"].append(chunk_text_value)
@@ -40,7 +41,7 @@ def model(dbt, session):
     print(f"[text_chunks] {len(units)} texts -> {len(columns['text'])} chunks (at most {max_tokens} tokens each)")
     schema = pa.schema([
         ("source", pa.string()), ("doc_id", pa.string()), ("source_position", pa.int32()),
-        ("chunk_index", pa.int32()), ("chunk_id", pa.string()), ("text", pa.string()),
+        ("unit_id", pa.string()), ("chunk_index", pa.int32()), ("chunk_id", pa.string()), ("text", pa.string()),
         ("pages", pa.list_(pa.int32())), ("token_count", pa.int32()), ("content_hash", pa.string()),
         ("model_id", pa.string()),
     ])

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from synthetic.documents import write_document
+from synthetic.retrieval import write_retrieval_corpus
 from synthetic.score_batches import write_score_batches
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -13,8 +14,10 @@ SAMPLE_BATCHES, SAMPLE_ROWS = 8, 500
 
 
 def write_sample(folder: Path = SAMPLE_DIR) -> None:
+    """Every input the pipelines and the retrieval evaluation can run on offline, same bytes on every run."""
     write_score_batches(folder / "score_batches", SAMPLE_BATCHES, SAMPLE_ROWS)
     write_document(folder / "documents")
+    write_retrieval_corpus(folder / "retrieval" / "sample-faq")
 
 
 if __name__ == "__main__":

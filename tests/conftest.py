@@ -48,3 +48,61 @@ def query(duckdb_path: Path, sql: str, params: list | None = None) -> list[tuple
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+REAL_CORPUS = REAL_DATA / "retrieval" / "msmarco-trec-dl"
+# real TREC DL 2019 queries whose judged passages make the small search corpus of the tests
+SEARCH_TEST_QUERY_IDS = ("19335", "47923", "87181", "1110199", "1129237")
+
+
+def write_corpus_subset(target: Path, query_ids: tuple[str, ...] = SEARCH_TEST_QUERY_IDS) -> Path:
+    """The judged passages of a few real queries, in BEIR layout: a real corpus small enough to embed fast."""
+    import json
+
+    require_real(REAL_CORPUS)
+    target.mkdir(parents=True)
+    qrels = [line.rstrip("\n").split("\t") for line in (REAL_CORPUS / "qrels.tsv").read_text().splitlines()[1:]]
+    judged = [row for row in qrels if row[0] in query_ids]
+    passages = {row[1] for row in judged}
+    lines = (REAL_CORPUS / "corpus.jsonl").read_bytes().split(b"\n")  # '\n' only: texts hold U+2028
+    (target / "corpus.jsonl").write_bytes(b"".join(line + b"\n" for line in lines if line and json.loads(line)["_id"] in passages))
+    queries = [line for line in (REAL_CORPUS / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in query_ids]
+    (target / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    (target / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(row) + "\n" for row in judged))
+    return target
+
+
+class SearchWarehouse:
+    """A built and published warehouse with the sample document and a small real corpus (real model)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.data_dir = folder / "data"
+        self.duckdb_path = folder / "warehouse.duckdb"
+        self.published_path = folder / "warehouse.published.duckdb"
+        self.dbt = Dbt(self.duckdb_path, folder / "target")
+
+    def judged(self) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+        """The corpus's queries (id -> text) and graded judgments (query id -> passage id -> grade)."""
+        from serving.evaluation import read_beir_qrels, read_beir_queries
+
+        folder = self.data_dir / "retrieval" / "msmarco-mini"
+        return read_beir_queries(folder / "queries.jsonl"), read_beir_qrels(folder / "qrels.tsv")
+
+
+@pytest.fixture(scope="session")
+def search_warehouse(tmp_path_factory) -> SearchWarehouse:
+    import shutil
+
+    from ingestion.land import land_all
+    from ingestion.publish import publish
+
+    built = SearchWarehouse(tmp_path_factory.mktemp("search"))
+    (built.data_dir / "documents").mkdir(parents=True)
+    for name in ("texts_10001.json", "pages_10001.csv"):
+        shutil.copy(PROJECT_ROOT / "sample_data" / "documents" / name, built.data_dir / "documents" / name)
+    write_corpus_subset(built.data_dir / "retrieval" / "msmarco-mini")
+    land_all(built.data_dir, built.duckdb_path)
+    built.dbt("build")
+    publish(built.duckdb_path, built.published_path)
+    return built

@@ -190,6 +190,9 @@ def test_cli_prints_a_summary_and_writes_parquet(tmp_path: Path):
     table = pq.read_table(out)
     vector_type = table.schema.field("vector").type
     assert table.num_rows == 2 and vector_type.list_size == 384 and str(vector_type.value_type) == "float"
+    published = tmp_path / "w.published.duckdb"  # the service's copy, so a running service sees the document
+    assert f"search index published to {published}" in result.stdout
+    assert query(published, "select count(*) from search_chunks where doc_id = 'd1'") == [(2,)]
     bad = subprocess.run([sys.executable, "-m", "ingestion", "../x"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "invalid document id '../x'" in bad.stderr
     missing = subprocess.run([sys.executable, "-m", "ingestion", "404"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)

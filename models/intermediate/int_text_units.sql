@@ -1,8 +1,14 @@
 -- Every text the platform embeds, from every source, in one shape: the single input of chunking and
--- embedding (one chunk table, one embedding model, whatever the source).
+-- embedding (one chunk table, one embedding model, whatever the source). `unit_id` is the source's own id
+-- of the text: a document text's position, a corpus passage's id.
 with document_texts as (
     select * from {{ ref('int_document_texts_resolved') }}
     where reject_reason is null
+),
+
+corpus_passages as (
+    select * from {{ ref('stg_corpus_passages') }}
+    where not is_blank
 ),
 
 units as (
@@ -10,9 +16,19 @@ units as (
         'document' as source,
         doc_id,
         source_position,
+        cast(source_position as {{ dbt.type_string() }}) as unit_id,
         text,
         pages
     from document_texts
+    union all
+    select
+        'corpus' as source,
+        corpus as doc_id,
+        source_position,
+        passage_id as unit_id,
+        passage_text as text,
+        null as pages
+    from corpus_passages
 )
 
 select * from units

@@ -1,0 +1,204 @@
+"""Land retrieval corpora in BEIR layout (`retrieval/<name>/corpus.jsonl`, optional `queries.jsonl` and
+`qrels.tsv`) into `raw.corpus_passages`, `raw.corpus_queries` and `raw.corpus_qrels`.
+
+A corpus is one unit: its three files land together in one transaction, replacing the corpus's previous rows,
+and landing identical files again changes nothing. Any malformed line refuses the whole corpus with an error
+naming the file and the line, so a half-read corpus never reaches the search index.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction
+
+SOURCE = "corpora"
+CORPUS_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+RAW_DDL = """
+create table if not exists raw.corpus_passages (
+    corpus varchar not null,
+    passage_id varchar not null,   -- the corpus's own id (BEIR `_id`)
+    position integer not null,     -- 0-based line of the passage in corpus.jsonl
+    title varchar not null,
+    text varchar not null,
+    source_file varchar not null,
+    content_hash varchar not null, -- sha256 of the corpus's files together
+    loaded_at timestamp not null,
+    primary key (corpus, passage_id)
+);
+create table if not exists raw.corpus_queries (
+    corpus varchar not null,
+    query_id varchar not null,
+    text varchar not null,
+    source_file varchar not null,
+    loaded_at timestamp not null,
+    primary key (corpus, query_id)
+);
+create table if not exists raw.corpus_qrels (
+    corpus varchar not null,
+    query_id varchar not null,
+    passage_id varchar not null,
+    grade integer not null,        -- graded judgment (TREC DL: 0 not relevant .. 3 perfectly relevant)
+    source_file varchar not null,
+    loaded_at timestamp not null,
+    primary key (corpus, query_id, passage_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class CorpusLandResult:
+    corpus: str
+    passages: int
+    queries: int
+    qrels: int
+    status: str  # "landed" | "replaced" | "unchanged"
+
+
+def validate_corpus_name(name: object) -> str:
+    if not isinstance(name, str) or not CORPUS_NAME.fullmatch(name) or name in {".", ".."}:
+        raise ValueError(f"invalid corpus name {name!r}: use only letters, digits, '_', '-' and '.'")
+    return name
+
+
+def _json_lines(path: Path, data: bytes, required: tuple[str, ...]) -> list[dict]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LandingError(f"{path}: not UTF-8 ({exc})") from None
+    records, seen = [], set()
+    # JSON Lines separates records by '\n' only: str.splitlines() would also cut at U+2028 or U+0085,
+    # which real passages contain inside their strings
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LandingError(f"{path}: line {line_number}: invalid JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise LandingError(f"{path}: line {line_number}: expected a JSON object")
+        for key in required:
+            if not isinstance(record.get(key), str):
+                raise LandingError(f"{path}: line {line_number}: missing string field {key!r}")
+        if record["_id"] in seen:
+            raise LandingError(f"{path}: line {line_number}: duplicate _id {record['_id']!r}")
+        seen.add(record["_id"])
+        records.append(record)
+    if not records:
+        raise LandingError(f"{path}: no records")
+    return records
+
+
+def parse_passages(path: Path, data: bytes) -> list[tuple[str, str, str]]:
+    """(passage_id, title, text) in file order; a missing title is an empty one (BEIR allows it)."""
+    records = _json_lines(path, data, ("_id", "text"))
+    for line_number, record in enumerate(records, start=1):
+        if not isinstance(record.get("title", ""), str):
+            raise LandingError(f"{path}: record {line_number}: \"title\" must be a string")
+    return [(r["_id"], r.get("title", ""), r["text"]) for r in records]
+
+
+def parse_queries(path: Path, data: bytes) -> list[tuple[str, str]]:
+    return [(r["_id"], r["text"]) for r in _json_lines(path, data, ("_id", "text"))]
+
+
+def parse_qrels(path: Path, data: bytes, passage_ids: set[str], query_ids: set[str]) -> list[tuple[str, str, int]]:
+    try:
+        lines = [line.rstrip("\r") for line in data.decode("utf-8").split("\n")]
+    except UnicodeDecodeError as exc:
+        raise LandingError(f"{path}: not UTF-8 ({exc})") from None
+    if not lines or lines[0].split("\t") != ["query-id", "corpus-id", "score"]:
+        raise LandingError(f"{path}: expected the header 'query-id<TAB>corpus-id<TAB>score'")
+    judgments: dict[tuple[str, str], int] = {}
+    for line_number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or not re.fullmatch(r"-?\d+", fields[2].strip()):
+            raise LandingError(f"{path}: line {line_number}: expected query-id, corpus-id and an integer grade")
+        query_id, passage_id, grade = fields[0].strip(), fields[1].strip(), int(fields[2])
+        if query_id not in query_ids:
+            raise LandingError(f"{path}: line {line_number}: query {query_id!r} is not in queries.jsonl")
+        if passage_id not in passage_ids:
+            raise LandingError(f"{path}: line {line_number}: passage {passage_id!r} is not in corpus.jsonl")
+        if (query_id, passage_id) in judgments:
+            raise LandingError(f"{path}: line {line_number}: ({query_id}, {passage_id}) is judged twice")
+        judgments[(query_id, passage_id)] = grade
+    return [(q, p, g) for (q, p), g in judgments.items()]
+
+
+def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResult:
+    """Land (or re-land) one corpus folder atomically."""
+    folder = Path(folder)
+    name = validate_corpus_name(folder.name)
+    corpus_path, queries_path, qrels_path = folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels.tsv"
+    if not corpus_path.is_file():
+        raise FileNotFoundError(f"corpus {name}: expected {corpus_path}")
+    if qrels_path.is_file() and not queries_path.is_file():
+        raise LandingError(f"{qrels_path}: judgments without {queries_path}")
+    corpus_data = corpus_path.read_bytes()
+    queries_data = queries_path.read_bytes() if queries_path.is_file() else b""
+    qrels_data = qrels_path.read_bytes() if qrels_path.is_file() else b""
+    passages = parse_passages(corpus_path, corpus_data)
+    queries = parse_queries(queries_path, queries_data) if queries_data else []
+    qrels = (
+        parse_qrels(qrels_path, qrels_data, {p for p, _, _ in passages}, {q for q, _ in queries}) if qrels_data else []
+    )
+    corpus_hash = sha256_of(b":".join(sha256_of(d).encode() for d in (corpus_data, queries_data, qrels_data)))
+
+    with transaction(con, RAW_DDL):
+        previous = landed(con, SOURCE).get(name)
+        if previous and previous[0] == corpus_hash:
+            return CorpusLandResult(name, len(passages), len(queries), len(qrels), "unchanged")
+        for table in ("corpus_passages", "corpus_queries", "corpus_qrels"):
+            con.execute(f"delete from raw.{table} where corpus = ?", [name])
+        tables = {
+            "incoming_passages": pa.table({
+                "passage_id": pa.array([p for p, _, _ in passages], pa.string()),
+                "position": pa.array(range(len(passages)), pa.int32()),
+                "title": pa.array([t for _, t, _ in passages], pa.string()),
+                "text": pa.array([x for _, _, x in passages], pa.string()),
+            }),
+            "incoming_queries": pa.table({
+                "query_id": pa.array([q for q, _ in queries], pa.string()),
+                "text": pa.array([t for _, t in queries], pa.string()),
+            }),
+            "incoming_qrels": pa.table({
+                "query_id": pa.array([q for q, _, _ in qrels], pa.string()),
+                "passage_id": pa.array([p for _, p, _ in qrels], pa.string()),
+                "grade": pa.array([g for _, _, g in qrels], pa.int32()),
+            }),
+        }
+        for view, table in tables.items():
+            con.register(view, table)
+        try:
+            con.execute(
+                "insert into raw.corpus_passages select ?, *, ?, ?, current_timestamp::timestamp from incoming_passages",
+                [name, str(corpus_path), corpus_hash],
+            )
+            con.execute(
+                "insert into raw.corpus_queries select ?, *, ?, current_timestamp::timestamp from incoming_queries",
+                [name, str(queries_path)],
+            )
+            con.execute(
+                "insert into raw.corpus_qrels select ?, *, ?, current_timestamp::timestamp from incoming_qrels",
+                [name, str(qrels_path)],
+            )
+        finally:
+            for view in tables:
+                con.unregister(view)
+        record_landing(con, SOURCE, name, str(corpus_path), corpus_hash, len(passages))
+    return CorpusLandResult(name, len(passages), len(queries), len(qrels), "replaced" if previous else "landed")
+
+
+def land_corpora(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CorpusLandResult]:
+    """Every corpus folder under `retrieval/` (a folder with a corpus.jsonl), in name order."""
+    return [land_corpus(con, sub) for sub in sorted(Path(folder).iterdir()) if (sub / "corpus.jsonl").is_file()]

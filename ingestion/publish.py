@@ -1,0 +1,84 @@
+"""Publish what the online service reads as a separate DuckDB file, swapped in atomically:
+`python -m ingestion.publish` (part of `make run`, after `dbt build`).
+
+DuckDB allows one writer process, and a reader holding the warehouse open would make `dbt build` fail. So the
+service never opens the warehouse: it reads this published copy, which is written beside it under a temporary
+name and renamed over the previous one. A reader sees the old copy or the new one, never a half-built state,
+and a build never waits for the service.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+
+from ingestion.settings import Settings
+from ingestion.warehouse import LandingError
+
+# the marts the service answers from; search_chunks holds every source's chunks and vectors
+SERVED_TABLES = ("search_chunks",)
+
+
+def publish(duckdb_path: Path, published_path: Path) -> dict[str, int]:
+    """Copy the served marts into a fresh file and rename it over `published_path`; return row counts."""
+    duckdb_path, published_path = Path(duckdb_path), Path(published_path)
+    if not duckdb_path.is_file():
+        raise LandingError(f"no warehouse at {duckdb_path}: run `make run` (land + dbt build) first")
+    published_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(staging))
+        try:
+            quoted = str(duckdb_path).replace("'", "''")  # ATTACH takes no parameters
+            con.execute(f"attach '{quoted}' as source_warehouse (read_only)")
+            existing = {
+                row[0] for row in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_catalog = 'source_warehouse' and table_schema = 'main'"
+                ).fetchall()
+            }
+            missing = [table for table in SERVED_TABLES if table not in existing]
+            if missing:
+                raise LandingError(f"{duckdb_path}: {', '.join(missing)} not built yet: run `dbt build` first")
+            for table in SERVED_TABLES:
+                con.execute(f"create table main.{table} as select * from source_warehouse.main.{table}")
+                counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
+            built_at = datetime.datetime.fromtimestamp(duckdb_path.stat().st_mtime, datetime.timezone.utc)
+            con.execute(
+                """
+                create table main.publication as
+                select ? as warehouse_path, ?::timestamptz as warehouse_built_at, now() as published_at,
+                       (select list(distinct model_id order by model_id) from main.search_chunks) as model_ids
+                """,
+                [str(duckdb_path), built_at],
+            )
+            con.execute("detach source_warehouse")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(staging, published_path)  # atomic on POSIX: readers see the old file or the new one
+    finally:
+        staging.unlink(missing_ok=True)
+        Path(f"{staging}.wal").unlink(missing_ok=True)
+    return counts
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    try:
+        counts = publish(settings.duckdb_path, settings.published_path)
+    except LandingError as exc:
+        print(f"[publish] error: {exc}", file=sys.stderr)
+        return 1
+    print(f"[publish] {', '.join(f'{t} {n} rows' for t, n in counts.items())} -> {settings.published_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

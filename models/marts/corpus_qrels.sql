@@ -1,0 +1,10 @@
+-- Graded relevance judgments of every retrieval corpus: the evaluation's answers (`make eval`).
+with qrels as (
+    select * from {{ ref('stg_corpus_qrels') }}
+),
+
+final as (
+    select corpus, query_id, passage_id, grade from qrels
+)
+
+select * from final

@@ -1,0 +1,10 @@
+-- The judged queries of every retrieval corpus: the evaluation's questions (`make eval`).
+with queries as (
+    select * from {{ ref('stg_corpus_queries') }}
+),
+
+final as (
+    select corpus, query_id, query_text from queries
+)
+
+select * from final

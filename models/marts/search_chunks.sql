@@ -1,0 +1,37 @@
+-- The search index's source of truth: every chunk of every source (document texts, corpus passages) with the
+-- current embedding model's vector. `result_id` is what a search returns: a corpus passage's own id, or
+-- `<doc_id>:<chunk_id>` for a document chunk. DuckDB-specific by design (FLOAT[<dim>], INTEGER[]), like
+-- document_chunks, which is this table's document part.
+with chunks as (
+    select * from {{ ref('text_chunks') }}
+),
+
+embeddings as (
+    select content_hash, model_id, embedding from {{ ref('text_embeddings') }}
+),
+
+final as (
+    select
+        chunks.source,
+        chunks.doc_id,
+        chunks.unit_id,
+        chunks.chunk_id,
+        case
+            when chunks.source = 'corpus' then chunks.unit_id
+            else chunks.doc_id || ':' || chunks.chunk_id
+        end as result_id,
+        chunks.chunk_index,
+        chunks.source_position,
+        chunks.text,
+        chunks.pages,
+        chunks.token_count,
+        chunks.content_hash,
+        chunks.model_id,
+        embeddings.embedding
+    from chunks
+    inner join embeddings
+        on embeddings.content_hash = chunks.content_hash
+        and embeddings.model_id = chunks.model_id
+)
+
+select * from final

@@ -1,0 +1,8 @@
+"""The online half of the platform: search over the published index and the HTTP service.
+
+`from serving import Retriever, Result`; the service is `serving.api` (`make serve`).
+"""
+
+from serving.retriever import Result, Retriever
+
+__all__ = ["Result", "Retriever"]

@@ -1,0 +1,91 @@
+"""Landing retrieval corpora (BEIR layout): the real corpus lands whole; every malformed file refuses the
+corpus with an error naming the file and line, and leaves the warehouse as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingestion.corpora import land_corpus, validate_corpus_name
+from ingestion.warehouse import LandingError, connect
+from tests.conftest import REAL_CORPUS, query, require_real
+from tests.test_score_landing import snapshot
+
+PASSAGES = [{"_id": "p1", "title": "", "text": "Wi-Fi is a wireless network."}, {"_id": "p2", "text": "Bluetooth pairs devices."}]
+QUERIES = [{"_id": "q1", "text": "what is wifi"}]
+QRELS = "query-id\tcorpus-id\tscore\nq1\tp1\t3\nq1\tp2\t0\n"
+
+
+def write_corpus(folder: Path, passages=PASSAGES, queries=QUERIES, qrels: str | None = QRELS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = (p if isinstance(p, str) else json.dumps(p) for p in passages)
+    (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    if queries is not None:
+        (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
+    if qrels is not None:
+        (folder / "qrels.tsv").write_text(qrels)
+    return folder
+
+
+def land(warehouse: Path, folder: Path):
+    with connect(warehouse) as con:
+        return land_corpus(con, folder)
+
+
+def test_real_corpus_lands_whole(warehouse: Path):
+    result = land(warehouse, require_real(REAL_CORPUS))
+    assert (result.passages, result.queries, result.qrels, result.status) == (30005, 43, 4342, "landed")
+    assert query(warehouse, "select count(distinct passage_id), min(position), max(position) from raw.corpus_passages") == [(30005, 0, 30004)]
+    assert query(warehouse, "select grade, count(*) from raw.corpus_qrels group by grade order by grade") == [
+        (0, 1596), (1, 957), (2, 1300), (3, 489)
+    ]
+    assert land(warehouse, REAL_CORPUS).status == "unchanged"
+
+
+def test_relanding_a_changed_corpus_replaces_it(warehouse: Path, tmp_path: Path):
+    folder = write_corpus(tmp_path / "tiny")
+    assert land(warehouse, folder).status == "landed"
+    write_corpus(folder, passages=PASSAGES[:1], qrels="query-id\tcorpus-id\tscore\nq1\tp1\t2\n")
+    assert land(warehouse, folder).status == "replaced"
+    assert query(warehouse, "select passage_id from raw.corpus_passages") == [("p1",)]
+    assert query(warehouse, "select passage_id, grade from raw.corpus_qrels") == [("p1", 2)]
+
+
+def test_a_corpus_without_judgments_lands(warehouse: Path, tmp_path: Path):
+    result = land(warehouse, write_corpus(tmp_path / "plain", queries=None, qrels=None))
+    assert (result.passages, result.queries, result.qrels) == (2, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"passages": ['{"_id": "p1", "text": "ok"}', '{"_id": "p2", "text": broken}']}, r"corpus.jsonl: line 2: invalid JSON"),
+        ({"passages": [{"_id": "p1", "text": "a"}, {"_id": "p1", "text": "b"}]}, r"line 2: duplicate _id 'p1'"),
+        ({"passages": [{"_id": "p1"}]}, r"line 1: missing string field 'text'"),
+        ({"passages": [{"_id": "p1", "text": "a", "title": 7}]}, r"\"title\" must be a string"),
+        ({"qrels": "query-id\tcorpus-id\tscore\nq1\tp9\t2\n"}, r"qrels.tsv: line 2: passage 'p9' is not in corpus.jsonl"),
+        ({"qrels": "query-id\tcorpus-id\tscore\nq7\tp1\t2\n"}, r"qrels.tsv: line 2: query 'q7' is not in queries.jsonl"),
+        ({"qrels": "query-id\tcorpus-id\tscore\nq1\tp1\thigh\n"}, r"qrels.tsv: line 2: expected query-id, corpus-id and an integer grade"),
+        ({"qrels": "query-id\tcorpus-id\tscore\nq1\tp1\t2\nq1\tp1\t3\n"}, r"line 3: \(q1, p1\) is judged twice"),
+        ({"qrels": "qid\tdocid\trel\nq1\tp1\t2\n"}, r"expected the header"),
+        ({"queries": None}, r"judgments without"),
+    ],
+)
+def test_malformed_corpus_is_refused_and_nothing_changes(warehouse: Path, tmp_path: Path, change, message):
+    land(warehouse, write_corpus(tmp_path / "good"))
+    before = snapshot(warehouse)
+    bad = tmp_path / "bad"
+    write_corpus(bad, **{"passages": PASSAGES, "queries": QUERIES, "qrels": QRELS, **change})
+    if change.get("queries", QUERIES) is None:
+        (bad / "queries.jsonl").unlink(missing_ok=True)
+    with pytest.raises(LandingError, match=message):
+        land(warehouse, bad)
+    assert snapshot(warehouse) == before
+
+
+@pytest.mark.parametrize("name", ["..", "a b", "x/y", ""])
+def test_bad_corpus_names_are_refused(name):
+    with pytest.raises(ValueError, match="invalid corpus name"):
+        validate_corpus_name(name)
