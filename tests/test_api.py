@@ -376,7 +376,7 @@ def test_a_build_and_publish_succeed_while_the_service_answers(search_warehouse,
         searcher.start()
         time.sleep(1)  # a few searches before the build starts
         before_build = len(statuses)
-        build = Dbt(warehouse, tmp_path / "target")("build", "--select", "+search_chunks")
+        build = Dbt(warehouse, tmp_path / "target")("build", "--select", "+search_chunks", "--indirect-selection", "cautious")
         assert build.returncode == 0
         during_build = len(statuses) - before_build
         publish(warehouse, published)

@@ -15,7 +15,7 @@ from ingestion import ingest
 from ingestion.documents import land_document
 from ingestion.embedding import load_tokenizer, max_content_tokens, resolve_model
 from ingestion.dbt_runner import run_dbt
-from ingestion.ingest import DOCUMENT_SELECTORS
+from ingestion.ingest import DOCUMENT_BUILD
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import connect
 from tests.conftest import REAL_DATA, query, require_real
@@ -138,7 +138,7 @@ def test_export_writes_vector_store_ready_parquet(real_document, tmp_path: Path)
 def test_a_second_build_encodes_nothing(real_document):
     duckdb_path, _ = real_document
     before = query(duckdb_path, "select count(*) from text_embeddings")
-    result = run_dbt(["build", "--select", *DOCUMENT_SELECTORS], duckdb_path)
+    result = run_dbt(["build", *DOCUMENT_BUILD], duckdb_path)
     assert "0 chunks to encode, 3596 already encoded" in result.stdout
     assert query(duckdb_path, "select count(*) from text_embeddings") == before == [(3596,)]
 
@@ -148,7 +148,7 @@ def test_switching_the_model_re_encodes_everything(tmp_path: Path):
     duckdb_path = tmp_path / "warehouse.duckdb"
     first = ingest("d1", data_dir=tmp_path / "data", duckdb_path=duckdb_path)
     assert len(first) == 2 and first[0]["vector"].shape == (384,)
-    result = run_dbt(["build", "--select", *DOCUMENT_SELECTORS], duckdb_path, extra_env={"EMBEDDING_MODEL": "hashing:384"})
+    result = run_dbt(["build", *DOCUMENT_BUILD], duckdb_path, extra_env={"EMBEDDING_MODEL": "hashing:384"})
     assert "hashing-384: 2 chunks to encode, 0 already encoded" in result.stdout
     assert query(duckdb_path, "select distinct model_id from document_chunks") == [("hashing-384",)]
     assert query(duckdb_path, "select count(*) from text_embeddings") == [(4,)]  # both models' vectors kept
