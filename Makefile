@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export HF_HUB_OFFLINE := 1
 DBT := $(BIN)/dbt
 
-.PHONY: help setup run land build publish export serve eval test test-fast bench bench-scores bench-documents bench-search sample-data clean
+.PHONY: help setup run land build publish export serve eval train-interests test test-fast bench bench-scores bench-documents bench-search bench-interests sample-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,7 +39,12 @@ publish: setup  ## copy what the service reads to PUBLISHED_PATH, swapped in ato
 export: setup  ## write the score marts and document vectors as Parquet under OUTPUT_DIR
 	$(BIN)/python -m ingestion.export
 
-run: land build publish export  ## the main job: land DATA_DIR (default: the embedded sample), dbt build, publish, export
+run: land  ## the main job: land DATA_DIR (default: the embedded sample), train if needed, dbt build, publish, export
+	$(BIN)/python -m training.interests --if-missing
+	$(MAKE) build publish export
+
+train-interests: setup  ## train the interest model (DATA_DIR/interests, else the sample) into artifacts/interests/
+	$(BIN)/python -m training.interests
 
 serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index
 	$(BIN)/uvicorn serving.api:app --host 127.0.0.1 --port $${PORT:-8000}
@@ -53,7 +58,7 @@ test: setup  ## the whole test suite (pytest: loaders, dbt on the real data, equ
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-scores bench-documents bench-search  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-documents bench-search bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
@@ -63,6 +68,9 @@ bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start,
 
 bench-search: setup  ## search latency per mode (real corpus size and 100,000 vectors) and HTTP under load
 	$(BIN)/python -m benchmarks.search
+
+bench-interests: setup  ## GET /interests latency and requests/s under 50 concurrent clients
+	$(BIN)/python -m benchmarks.interests
 
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion import corpora, documents, score_batches
+from ingestion import corpora, documents, interests, score_batches
 from ingestion.settings import Settings
 from ingestion.warehouse import LandingError, connect, transaction
 
@@ -40,14 +40,20 @@ def _land_corpora(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
     ) or "no corpus (no <name>/corpus.jsonl)"
 
 
+def _land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
+    result = interests.land_interests(con, folder)
+    return ", ".join(f"{table} {n} rows" for table, n in result.rows.items()) + f" ({result.status})"
+
+
 # folder under DATA_DIR -> loader; each loader lands one transaction per file or document.
 LOADERS: dict[str, Callable[[duckdb.DuckDBPyConnection, Path], str]] = {
     "score_batches": _land_score_batches,
     "documents": _land_documents,
     "retrieval": _land_corpora,
+    "interests": _land_interests,
 }
 # every raw table exists after landing, even for a source with no folder, so dbt build always runs
-RAW_DDL = (score_batches.RAW_DDL, documents.RAW_DDL, corpora.RAW_DDL)
+RAW_DDL = (score_batches.RAW_DDL, documents.RAW_DDL, corpora.RAW_DDL, interests.RAW_DDL)
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:

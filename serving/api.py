@@ -1,12 +1,16 @@
-"""The platform's one HTTP service (FastAPI): search, find-similar, a document's chunks and health.
+"""The platform's one HTTP service (FastAPI): search, find-similar, a document's chunks, a user's interests
+and health.
 
 `make serve` runs `uvicorn serving.api:app`; OpenAPI at /docs. The service reads only the *published* copy of
 the search index (ingestion.publish, PUBLISHED_PATH), never the warehouse, so `dbt build` never waits for it.
 A background thread polls that file every SEARCH_REFRESH_SECONDS (default 2) and swaps a newly published copy
 in off the request path; searches keep answering from the old snapshot until the new one is fully loaded.
+The same thread reloads the published `user_interest_scores` (serving.interests.InterestStore), which
+`GET /interests/{user_handle}` answers from memory.
 
 Security: the service runs no SQL on user input at all. Searches are answered from the in-memory index
-(numpy / bm25s); the only SQL is the retriever's fixed SELECT that loads the published file.
+(numpy / bm25s) and interests from the in-memory store; the only SQL is the fixed SELECTs that load the
+published file.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 from ingestion.documents import validate_doc_id
 from ingestion.embedding import ModelSpec, encode_chunked, encode_texts, load_encoder, resolve_model
 from ingestion.settings import Settings
+from serving.interests import (
+    DEFAULT_LIMIT as DEFAULT_INTEREST_LIMIT, HANDLE_RULE, MAX_LIMIT as MAX_INTEREST_LIMIT, InterestStore,
+    validate_handle,
+)
 from serving.retriever import DEFAULT_MODE, MODES, SOURCES, Retriever, RetrieverError
 
 log = logging.getLogger(__name__)
@@ -131,6 +139,26 @@ class DocumentChunks(BaseModel):
     chunks: list[DocumentChunk] = Field(description="In document order")
 
 
+class Interest(BaseModel):
+    id: str = Field(description="The interest's id (the model's catalogue)")
+    label: str
+    probability: float = Field(description="Calibrated probability that the user holds the interest, 0..1")
+
+
+class UserInterestsResponse(BaseModel):
+    user_handle: str
+    name: str | None = Field(description="The user's display name")
+    type: str | None = Field(description="The user's type: B2B or B2C")
+    model_version: str | None = Field(description="The interest model version that scored the user")
+    cold_start: bool = Field(
+        description="True when the user has no activity: the probabilities are the user type's prior (the share "
+        "of training users of that type holding the interest)"
+    )
+    interests: list[Interest] = Field(
+        description="Most likely first; at most `limit`, only those with probability >= `min_probability`"
+    )
+
+
 class Health(BaseModel):
     status: Literal["ok", "no_index"] = Field(description="`no_index` until a published index could be loaded")
     model_id: str | None
@@ -139,6 +167,9 @@ class Health(BaseModel):
     warehouse_built_at: str | None
     published_path: str
     detail: str | None = Field(None, description="Why the last load of the published file failed, if it did")
+    interest_users: int = Field(0, description="Users in the interest scores being served (GET /interests)")
+    interest_model_version: str | None = Field(None, description="The interest model version being served")
+    interest_detail: str | None = Field(None, description="Why the last load of the interest scores failed, if it did")
 
 
 # ---------------------------------------------------------------- the index being served
@@ -160,6 +191,7 @@ class SearchService:
         self.refresh_seconds = refresh_seconds
         self.model: ModelSpec | None = None
         self.retriever: Retriever | None = None
+        self.interests = InterestStore()  # user_interest_scores of the same published file
         self.error: str | None = None  # why the last load failed
         self._failed_key: tuple[int, int, int] | None = None
         self._stop = threading.Event()
@@ -188,8 +220,11 @@ class SearchService:
         """Create the Retriever once a published file exists, or let it reload a newly published one.
 
         Never raises: a bad copy (another model's vectors, a broken file) is logged and reported by /health,
-        the previous snapshot keeps serving, and that same file is not reloaded every tick."""
+        the previous snapshot keeps serving, and that same file is not reloaded every tick. The interest
+        scores are loaded on their own (a search index that cannot be served does not stop them)."""
         key = _file_key(self.published_path)
+        if key is not None:
+            self.interests.refresh(self.published_path)  # never raises; remembers its own failures
         if key is None or key == self._failed_key:
             return  # nothing published yet (or it vanished: keep the snapshot), or this exact file already failed
         try:
@@ -322,6 +357,57 @@ def document_chunks(
     return DocumentChunks(doc_id=doc_id, model_id=retriever.model.model_id, chunks=chunks)
 
 
+@router.get(
+    "/interests/{user_handle:path}", response_model=UserInterestsResponse,
+    responses={
+        422: {"model": ErrorResponse, "description": "Malformed handle, limit or min_probability"},
+        404: {"model": ErrorResponse, "description": "No such user in the published interest scores"},
+        503: {"model": ErrorResponse, "description": "No published interest scores can be served yet"},
+    },
+    summary="A user's most likely interests",
+)
+async def user_interests(
+    service: ServiceDep,
+    user_handle: Annotated[str, PathParam(description=f"The user's handle: {HANDLE_RULE}")],
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_INTEREST_LIMIT, description=f"At most this many interests (1-{MAX_INTEREST_LIMIT})")
+    ] = DEFAULT_INTEREST_LIMIT,
+    min_probability: Annotated[
+        float,
+        Query(ge=0, le=1, allow_inf_nan=False,
+              description="Only interests with a probability at or above this (0-1); may return fewer than `limit`"),
+    ] = 0.0,
+) -> UserInterestsResponse:
+    """The user's interests from the published `user_interest_scores` mart (scored by the interest model at
+    `dbt build`), most likely first. Users without activity (`cold_start`) get their type's prior, so every
+    known user has interests. Answered from memory: a dict lookup and a slice, no SQL and no model per request
+    (hence `async`: nothing here blocks)."""
+    try:
+        validate_handle(user_handle)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    store = service.interests
+    snapshot = store.snapshot  # one snapshot for this request, even if the refresher swaps it meanwhile
+    if snapshot is None:
+        if store.error:
+            raise HTTPException(503, f"the published interest scores at {service.published_path} cannot be "
+                                     f"served: {store.error}")
+        raise HTTPException(503, f"no published interest scores at {service.published_path}: run `make run` "
+                                 "(land, dbt build, publish)")
+    found = snapshot.lookup(user_handle, limit, min_probability)
+    if found is None:
+        hint = "" if snapshot.size else " (it holds no users: land DATA_DIR/interests/, dbt build and publish)"
+        raise HTTPException(404, f"no user {user_handle!r} in the published interest scores{hint}")
+    return UserInterestsResponse(
+        user_handle=found.user_handle, name=found.name, type=found.user_type, model_version=found.model_version,
+        cold_start=found.cold_start,
+        interests=[
+            Interest(id=interest_id, label=label, probability=probability)
+            for interest_id, label, probability in zip(found.interest_ids, found.labels, found.probabilities)
+        ],
+    )
+
+
 @router.get("/health", response_model=Health, summary="Liveness and what is being served")
 async def health(service: ServiceDep) -> Health:
     """Always 200 while the process runs; `status` says whether an index is being served."""
@@ -335,6 +421,9 @@ async def health(service: ServiceDep) -> Health:
         warehouse_built_at=index.warehouse_built_at if index is not None else None,
         published_path=str(service.published_path),
         detail=service.error,
+        interest_users=service.interests.size,
+        interest_model_version=service.interests.model_version,
+        interest_detail=service.interests.error,
     )
 
 
@@ -455,9 +544,9 @@ def create_app(
         title="ML platform search service",
         description=(
             "Dense, BM25 and hybrid search over the published search index (document chunks and corpus "
-            "passages), similarity ranking of ad-hoc texts, and a document's chunks with their vectors. "
-            "Reads only the published copy of the warehouse's `search_chunks` mart and reloads it when a new "
-            "copy is published."
+            "passages), similarity ranking of ad-hoc texts, a document's chunks with their vectors, and a "
+            "user's most likely interests. Reads only the published copy of the warehouse's `search_chunks` and "
+            "`user_interest_scores` marts and reloads them when a new copy is published."
         ),
         version="0.1.0",
         lifespan=lifespan,

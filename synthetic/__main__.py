@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from synthetic.documents import write_document
+from synthetic.interests import write_interests
 from synthetic.retrieval import write_retrieval_corpus
 from synthetic.score_batches import write_score_batches
 
@@ -18,6 +19,7 @@ def write_sample(folder: Path = SAMPLE_DIR) -> None:
     write_score_batches(folder / "score_batches", SAMPLE_BATCHES, SAMPLE_ROWS)
     write_document(folder / "documents")
     write_retrieval_corpus(folder / "retrieval" / "sample-faq")
+    write_interests(folder / "interests")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +19,7 @@ from ingestion.embedding import resolve_model
 from ingestion.publish import publish
 from ingestion.settings import PROJECT_ROOT
 from serving.api import MAX_BODY_BYTES, BodyLimitMiddleware, create_app
-from tests.conftest import Dbt, query
+from tests.conftest import Dbt, LiveService, query
 
 PASSWORD_DOC = "To reset your password, open settings and choose 'Forgot password'"
 SIMILAR_EXAMPLE = {
@@ -64,6 +59,9 @@ def test_health_reports_the_published_index(client, search_warehouse):
         search_warehouse.published_path, "select published_at::varchar, warehouse_built_at::varchar from publication"
     )[0]
     body = client.get("/health").json()
+    # this warehouse has no users: the interest store is empty (tests/test_interests_api.py covers it)
+    assert body.pop("interest_users") == 0
+    body.pop("interest_model_version"), body.pop("interest_detail")
     assert body == {
         "status": "ok",
         "model_id": resolve_model("").model_id,
@@ -79,7 +77,9 @@ def test_health_reports_the_published_index(client, search_warehouse):
 def test_openapi_documents_every_endpoint(client):
     schema = client.get("/openapi.json").json()
     assert schema["info"]["title"]
-    assert set(schema["paths"]) == {"/search", "/find_similar", "/documents/{doc_id}/chunks", "/health"}
+    assert set(schema["paths"]) == {
+        "/search", "/find_similar", "/documents/{doc_id}/chunks", "/health", "/interests/{user_handle}"
+    }
     search = schema["paths"]["/search"]["get"]
     assert {p["name"] for p in search["parameters"]} == {"q", "k", "mode", "source", "doc_id"}
     assert "SearchResponse" in schema["components"]["schemas"]
@@ -320,12 +320,6 @@ def test_an_index_made_with_another_model_is_a_clear_503(search_warehouse, tmp_p
 
 # ---------------------------------------------------------------- a build while the service answers
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_build_and_publish_succeed_while_the_service_answers(search_warehouse, tmp_path: Path):
     """The acceptance check: dbt build (and publish) on the warehouse while a live server answers searches.
     The server reads only the published copy, so the build never meets a lock, no request fails, and the
@@ -334,71 +328,20 @@ def test_a_build_and_publish_succeed_while_the_service_answers(search_warehouse,
     published = tmp_path / search_warehouse.published_path.name
     shutil.copy(search_warehouse.duckdb_path, warehouse)
     shutil.copy(search_warehouse.published_path, published)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ, "PUBLISHED_PATH": str(published), "DUCKDB_PATH": str(warehouse),
-        "SEARCH_REFRESH_SECONDS": "0.5", "HF_HUB_OFFLINE": "1",
-    }
-    log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "serving.api:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    statuses: list[int | str] = []
-    stop = threading.Event()
-
-    def keep_searching() -> None:
-        with httpx.Client(base_url=base, timeout=30) as http:
-            while not stop.is_set():
-                try:
-                    statuses.append(http.get("/search", params={"q": "what is wifi vs bluetooth", "k": 5}).status_code)
-                except httpx.HTTPError as exc:
-                    statuses.append(repr(exc))
-                time.sleep(0.05)
-
-    searcher = threading.Thread(target=keep_searching, daemon=True)
-    try:
-        deadline = time.monotonic() + 90
-        health = None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                health = httpx.get(f"{base}/health", timeout=5).json()
-                if health["status"] == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        assert health and health["status"] == "ok", log_path.read_text()[-3000:]
+    with LiveService(published, tmp_path / "server.log") as service:
+        health = service.health_when(lambda h: h["status"] == "ok")
+        assert health.get("status") == "ok", service.log_tail()
         before = health["published_at"]
-
-        searcher.start()
+        service.keep_requesting(lambda http: http.get("/search", params={"q": "what is wifi vs bluetooth", "k": 5}).status_code)
         time.sleep(1)  # a few searches before the build starts
-        before_build = len(statuses)
+        before_build = len(service.statuses)
         build = Dbt(warehouse, tmp_path / "target")("build", "--select", "+search_chunks", "--indirect-selection", "cautious")
         assert build.returncode == 0
-        during_build = len(statuses) - before_build
+        during_build = len(service.statuses) - before_build
         publish(warehouse, published)
-
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            health = httpx.get(f"{base}/health", timeout=5).json()
-            if health["published_at"] != before:
-                break
-            time.sleep(0.25)
-        assert health["published_at"] != before, log_path.read_text()[-3000:]
+        health = service.health_when(lambda h: h["published_at"] != before, seconds=20)
+        assert health["published_at"] != before, service.log_tail()
         assert health["status"] == "ok" and health["vectors"] > 0
         time.sleep(1)  # a few searches on the new snapshot too
-    finally:
-        stop.set()
-        if searcher.is_alive():
-            searcher.join(timeout=30)
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    assert during_build >= 3, statuses  # the build really overlapped with searches
-    assert statuses and all(status == 200 for status in statuses), [s for s in statuses if s != 200][:5]
+    assert during_build >= 3, service.statuses  # the build really overlapped with searches
+    assert service.statuses and all(s == 200 for s in service.statuses), [s for s in service.statuses if s != 200][:5]

@@ -1,6 +1,7 @@
 -- Every text the platform embeds, from every source, in one shape: the single input of chunking and
 -- embedding (one chunk table, one embedding model, whatever the source). `unit_id` is the source's own id
--- of the text: a document text's position, a corpus passage's id.
+-- of the text: a document text's position, a corpus passage's id, a content title's hash. Titles users
+-- consumed are embedded once each, however many users read them (the interest model's input).
 with document_texts as (
     select * from {{ ref('int_document_texts_resolved') }}
     where reject_reason is null
@@ -9,6 +10,10 @@ with document_texts as (
 corpus_passages as (
     select * from {{ ref('stg_corpus_passages') }}
     where not is_blank
+),
+
+activity_titles as (
+    select distinct title from {{ ref('int_user_activity_titles') }}
 ),
 
 units as (
@@ -29,6 +34,15 @@ units as (
         passage_text as text,
         null as pages
     from corpus_passages
+    union all
+    select
+        'title' as source,
+        'activity' as doc_id,
+        cast(row_number() over (order by title) as integer) as source_position,
+        {{ dbt.hash('title') }} as unit_id,
+        title as text,
+        null as pages
+    from activity_titles
 )
 
 select * from units

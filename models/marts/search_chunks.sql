@@ -4,6 +4,7 @@
 -- document_chunks, which is this table's document part.
 with chunks as (
     select * from {{ ref('text_chunks') }}
+    where source in ('document', 'corpus')  -- content titles are embedded for the interest model, not searched
 ),
 
 embeddings as (

@@ -1,0 +1,123 @@
+"""Land the user-interest sources of `DATA_DIR/interests/` into `raw.users`, `raw.interests` and
+`raw.user_activity`: `users.csv` (`id,name,type`), optional `interests.csv` (`id,label`, the interest
+catalogue) and optional `user_activity.csv` (the original export: `USER_HANDLE,USER_TYPE,
+CONTENT_TITLES_JOINED,USER_INTERESTS`).
+
+The folder is one unit: its files land together in one transaction, replacing the previous rows, and landing
+identical files again changes nothing. File-level problems (a wrong header, a row with the wrong number of
+fields, a duplicate key) refuse the folder with an error naming the file and the line; values are kept as
+received (titles joined, interest ids as JSON text) and parsed by the staging models.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction
+
+SOURCE = "interests"
+LANDING_KEY = "population"  # one folder is the whole user population: landing another replaces it
+
+RAW_DDL = """
+create table if not exists raw.users (
+    user_handle varchar not null,
+    name varchar not null,
+    user_type varchar not null,
+    source_file varchar not null,
+    loaded_at timestamp not null,
+    primary key (user_handle)
+);
+create table if not exists raw.interests (
+    interest_id varchar not null,
+    label varchar not null,
+    source_file varchar not null,
+    loaded_at timestamp not null,
+    primary key (interest_id)
+);
+create table if not exists raw.user_activity (
+    user_handle varchar not null,
+    user_type varchar not null,
+    content_titles_joined varchar not null, -- titles as received, joined by ' | '
+    user_interests varchar not null,        -- JSON array of interest ids, as received
+    source_file varchar not null,
+    loaded_at timestamp not null,
+    primary key (user_handle)
+);
+"""
+
+# file -> (raw table, expected header, raw columns in header order)
+FILES = {
+    "users.csv": ("users", ["id", "name", "type"], ["user_handle", "name", "user_type"]),
+    "interests.csv": ("interests", ["id", "label"], ["interest_id", "label"]),
+    "user_activity.csv": (
+        "user_activity",
+        ["USER_HANDLE", "USER_TYPE", "CONTENT_TITLES_JOINED", "USER_INTERESTS"],
+        ["user_handle", "user_type", "content_titles_joined", "user_interests"],
+    ),
+}
+
+
+@dataclass(frozen=True)
+class InterestsLandResult:
+    rows: dict[str, int]  # raw table -> rows landed
+    status: str  # "landed" | "replaced" | "unchanged"
+
+
+def parse_csv(path: Path, data: bytes, header: list[str]) -> list[list[str]]:
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise LandingError(f"{path}: unreadable CSV ({exc})") from None
+    if not rows or [c.strip() for c in rows[0]] != header:
+        raise LandingError(f"{path}: expected the header '{','.join(header)}'")
+    records, seen = [], set()
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise LandingError(f"{path}: line {line} has {len(row)} fields, expected {len(header)}")
+        key = row[0].strip()
+        if not key:
+            raise LandingError(f"{path}: line {line}: empty {header[0]}")
+        if key in seen:
+            raise LandingError(f"{path}: line {line}: {header[0]} {key!r} appears twice")
+        seen.add(key)
+        records.append([key, *row[1:]])
+    return records
+
+
+def land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> InterestsLandResult:
+    folder = Path(folder)
+    if not (folder / "users.csv").is_file():
+        raise LandingError(f"{folder}: no users.csv (the other interest files describe its users)")
+    present = {name: folder / name for name in FILES if (folder / name).is_file()}
+    contents = {name: path.read_bytes() for name, path in present.items()}
+    parsed = {name: parse_csv(present[name], contents[name], FILES[name][1]) for name in present}
+    folder_hash = sha256_of(b":".join(f"{n}={sha256_of(contents[n])}".encode() for n in sorted(contents)))
+
+    with transaction(con, RAW_DDL):
+        previous = landed(con, SOURCE).get(LANDING_KEY)
+        rows = {FILES[name][0]: len(records) for name, records in parsed.items()}
+        if previous and previous[0] == folder_hash:
+            return InterestsLandResult(rows, "unchanged")
+        for table, _, _ in FILES.values():
+            con.execute(f"delete from raw.{table}")
+        for name, records in parsed.items():
+            table, _, columns = FILES[name]
+            incoming = pa.table({col: pa.array([r[i] for r in records], pa.string()) for i, col in enumerate(columns)})
+            con.register("incoming_rows", incoming)
+            try:
+                con.execute(
+                    f"insert into raw.{table} select *, ?, current_timestamp::timestamp from incoming_rows",
+                    [str(present[name])],
+                )
+            finally:
+                con.unregister("incoming_rows")
+        record_landing(con, SOURCE, LANDING_KEY, str(present["users.csv"]), folder_hash, len(parsed["users.csv"]))
+    return InterestsLandResult(rows, "replaced" if previous else "landed")
