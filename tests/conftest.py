@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -10,6 +12,10 @@ import pytest
 
 from ingestion.dbt_runner import run_dbt
 from ingestion.settings import PROJECT_ROOT
+
+# tests never see the developer's trained or promoted models (artifacts/models/CURRENT would change the
+# embedding model every test expects): a fresh, empty artifacts folder for the whole session
+os.environ["ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="test_artifacts_")
 
 REAL_DATA = (PROJECT_ROOT.parent / "shared" / "data").resolve()
 REAL_SCORE_BATCHES = REAL_DATA / "score_batches"

@@ -1,0 +1,216 @@
+"""Validate the warehouse with the Great Expectations suites of gx/: `python -m quality.checkpoint`.
+
+Each table the suites cover is read into pandas over a short-lived read-only DuckDB connection (GX's SQL
+datasource does not work on DuckDB) and validated through the pandas datasource `warehouse` of the file-backed
+GX project in gx/, one GX checkpoint per table. Results and data docs go to gx/uncommitted/ (git-ignored).
+A table that does not exist or is empty is skipped with a note. One line per suite; each failed expectation
+is printed with its table, type, column and observed value. Exit 1 when a critical expectation failed;
+warnings (severity "warning", e.g. the share of rejects) are printed but do not fail the run.
+
+`python -m quality.checkpoint --write-suites` regenerates gx/expectations/*.json from quality/expectations.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is imported: no telemetry
+
+import pandas as pd  # noqa: E402
+
+from ingestion.settings import PROJECT_ROOT, Settings  # noqa: E402
+from ingestion.warehouse import connect  # noqa: E402
+from quality.expectations import SUITES, suite_text  # noqa: E402
+
+GX_DIR = PROJECT_ROOT / "gx"
+DATASOURCE = "warehouse"
+BATCH_DEFINITION = "whole_dataframe"
+SITE = "local_site"
+
+
+def write_suites(gx_dir: Path = GX_DIR) -> list[Path]:
+    folder = gx_dir / "expectations"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for make in SUITES:
+        definition = make()
+        path = folder / f"{definition['name']}.json"
+        path.write_text(suite_text(definition))
+        written.append(path)
+    return written
+
+
+def _split(table: str) -> tuple[str, str]:
+    schema, _, name = table.rpartition(".")
+    return schema or "main", name
+
+
+def load_tables(duckdb_path: Path) -> dict[str, pd.DataFrame]:
+    """Suite name -> dataframe, for every covered table that exists and has rows (else a printed note)."""
+    frames: dict[str, pd.DataFrame] = {}
+    with connect(duckdb_path, read_only=True) as con:
+        existing = set(
+            con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database()"
+            ).fetchall()
+        )
+        for make in SUITES:
+            definition = make()
+            name, table = definition["name"], definition["table"]
+            missing = [t for t in (table, *definition.get("requires", [])) if _split(t) not in existing]
+            if missing:
+                print(f"[quality] {name}: skipped, table {', '.join(missing)} does not exist")
+                continue
+            (rows,) = con.execute(f"select count(*) from {table}").fetchone()
+            if rows == 0:
+                print(f"[quality] {name}: skipped, table {table} is empty")
+                continue
+            frames[name] = con.execute(definition["query"]).df()
+    return frames
+
+
+def _context(gx_dir: Path):
+    import great_expectations as gx
+
+    context = gx.get_context(mode="file", context_root_dir=str(gx_dir))
+    return context
+
+
+def _batch_definition(context, asset_name: str):
+    """The pandas datasource, asset and batch definition: committed in great_expectations.yml, else created."""
+    try:
+        datasource = context.data_sources.get(DATASOURCE)
+    except (KeyError, ValueError, LookupError):
+        datasource = context.data_sources.add_pandas(DATASOURCE)
+    try:
+        asset = datasource.get_asset(asset_name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(asset_name)
+    try:
+        return asset.get_batch_definition(BATCH_DEFINITION)
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+
+
+def _column(config) -> str:
+    kwargs = config.kwargs
+    if "column" in kwargs:
+        return kwargs["column"]
+    for key in ("column_list", "column_A", "column_set"):
+        if key in kwargs:
+            value = kwargs[key]
+            return ",".join(value) if isinstance(value, list) else str(value)
+    return "-"
+
+
+def _observed(result) -> str:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return f"error: {info.get('exception_message')}"
+    for value in info.values():  # per-metric exception infos
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return f"error: {value.get('exception_message')}"
+    details = result.result or {}
+    if "observed_value" in details:
+        return f"observed value {details['observed_value']!r}"
+    if "unexpected_count" in details:
+        sample = list(details.get("partial_unexpected_list") or [])[:5]
+        percent = details.get("unexpected_percent")
+        share = f" ({percent:.3g}%)" if isinstance(percent, (int, float)) else ""
+        return (
+            f"observed {details['unexpected_count']} unexpected of {details.get('element_count')} rows{share}, "
+            f"e.g. {sample}"
+        )
+    return f"observed {details!r}"
+
+
+def _severity(config) -> str:
+    return str(getattr(config.severity, "value", config.severity) or "critical")
+
+
+def run_checkpoint(duckdb_path: Path, gx_dir: Path = GX_DIR) -> int:
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    print(f"[quality] DUCKDB_PATH={duckdb_path} GX={gx_dir}")
+    if not Path(duckdb_path).exists():
+        print(f"[quality] error: warehouse {duckdb_path} does not exist", file=sys.stderr)
+        return 1
+    if not (gx_dir / "great_expectations.yml").is_file():
+        print(f"[quality] error: no GX project at {gx_dir} (great_expectations.yml missing)", file=sys.stderr)
+        return 1
+    frames = load_tables(Path(duckdb_path))
+    context = _context(gx_dir)
+    run_id = RunIdentifier(run_name="warehouse", run_time=datetime.datetime.now(datetime.timezone.utc))
+    batch_definitions = {make()["name"]: _batch_definition(context, make()["name"]) for make in SUITES}
+    critical_failures: list[str] = []
+    for make in SUITES:
+        definition = make()
+        name, table = definition["name"], definition["table"]
+        if name not in frames:
+            continue
+        frame = frames[name]
+        suite = context.suites.get(name)
+        validation = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch_definitions[name], suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"warehouse_{name}", validation_definitions=[validation], actions=[],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            )
+        )
+        result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
+        expectation_results = [r for run in result.run_results.values() for r in run.results]
+        failed = [r for r in expectation_results if not r.success]
+        critical = [r for r in failed if _severity(r.expectation_config) == "critical"]
+        status = "FAIL" if critical else "WARN" if failed else "PASS"
+        print(
+            f"[quality] {status} {name} ({table}, {len(frame)} rows): "
+            f"{len(expectation_results) - len(failed)}/{len(expectation_results)} expectations passed, "
+            f"{len(critical)} critical failed, {len(failed) - len(critical)} warnings"
+        )
+        for r in failed:
+            config = r.expectation_config
+            line = (
+                f"table {table}: {config.type} on column {_column(config)} failed "
+                f"({_severity(config)}): {_observed(r)}"
+            )
+            if r in critical:
+                critical_failures.append(line)
+                print(f"[quality]   FAILED {line}")
+            else:
+                print(f"[quality]   WARNING {line}")
+    context.build_data_docs(site_names=[SITE])
+    index = gx_dir / "uncommitted" / "data_docs" / SITE / "index.html"
+    print(f"[quality] data docs: {index}")
+    if critical_failures:
+        print(f"[quality] checkpoint failed: {len(critical_failures)} critical expectation(s) failed", file=sys.stderr)
+        for line in critical_failures:
+            print(f"[quality]   {line}", file=sys.stderr)
+        return 1
+    print("[quality] checkpoint passed")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duckdb-path", type=Path, default=None, help="default: DUCKDB_PATH")
+    parser.add_argument("--gx-dir", type=Path, default=GX_DIR, help="the GX project (default: gx/)")
+    parser.add_argument("--write-suites", action="store_true", help="regenerate gx/expectations/*.json and exit")
+    args = parser.parse_args(argv)
+    if args.write_suites:
+        for path in write_suites(args.gx_dir):
+            print(f"[quality] wrote {path}")
+        return 0
+    duckdb_path = args.duckdb_path or Settings.from_env().duckdb_path
+    return run_checkpoint(duckdb_path, args.gx_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Fine-tuning data and training end to end, on a small real subset of msmarco-trec-dl (a few steps only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REAL_CORPUS, SEARCH_TEST_QUERY_IDS, write_corpus_subset
+from training.finetune_data import build_dataset, sha256_file, split_queries, verify_dataset
+
+# eight real judged queries: the five of the search tests and three more
+QUERY_IDS = SEARCH_TEST_QUERY_IDS + ("104861", "130510", "131843")
+OTHER_PASSAGES = 300  # unjudged passages beside the judged ones, as BM25 distractors
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory) -> Path:
+    folder = write_corpus_subset(tmp_path_factory.mktemp("finetune") / "msmarco-trec-dl", QUERY_IDS)
+    kept = {json.loads(line)["_id"] for line in (folder / "corpus.jsonl").read_text().split("\n") if line}
+    extra = []
+    for line in (REAL_CORPUS / "corpus.jsonl").read_bytes().split(b"\n"):  # '\n' only: texts hold U+2028
+        if line and json.loads(line)["_id"] not in kept:
+            extra.append(line + b"\n")
+            if len(extra) == OTHER_PASSAGES:
+                break
+    with open(folder / "corpus.jsonl", "ab") as handle:
+        handle.write(b"".join(extra))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(subset: Path, tmp_path_factory) -> tuple[Path, Path]:
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    dataset = build_dataset(subset, artifacts, seed=0, negatives_per_query=4, max_positives_per_query=8)
+    return artifacts, dataset
+
+
+def test_split_queries_never_shares_a_query():
+    ids = [str(i) for i in range(43)]
+    for seed in range(20):
+        split = split_queries(ids, seed, (0.6, 0.2, 0.2))
+        sets = [set(split[name]) for name in ("train", "validation", "test")]
+        assert sum(len(s) for s in sets) == 43 and set().union(*sets) == set(ids)
+        assert [len(s) for s in sets] == [26, 9, 8]
+    assert split_queries(ids, 1, (0.6, 0.2, 0.2)) == split_queries(list(reversed(ids)), 1, (0.6, 0.2, 0.2))
+
+
+def test_dataset_splits_by_query_and_labels_correctly(subset: Path, built):
+    from serving.evaluation import read_beir_qrels
+
+    _, dataset = built
+    assert dataset.name == "v1"
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    split = manifest["split"]["query_ids"]
+    train, validation, test = (set(split[name]) for name in ("train", "validation", "test"))
+    assert not (train & validation) and not (train & test) and not (validation & test)
+    assert train | validation | test == set(QUERY_IDS)
+    assert manifest["split"]["counts"] == {"train": 5, "validation": 2, "test": 1}
+
+    qrels = read_beir_qrels(subset / "qrels.tsv")
+    triplets = _read_jsonl(dataset / "train.jsonl")
+    assert triplets and {t["query_id"] for t in triplets} <= train
+    for t in triplets:
+        assert qrels[t["query_id"]][t["positive_id"]] == t["positive_grade"] >= 2
+        assert qrels[t["query_id"]].get(t["negative_id"], 0) == 0  # never a passage judged >= 1
+        assert t["negative_source"] == ("judged-0" if t["negative_id"] in qrels[t["query_id"]] else "bm25-unjudged")
+    for name, ids in (("validation", validation), ("test", test)):
+        rows = _read_jsonl(dataset / f"{name}.jsonl")
+        assert {r["query_id"] for r in rows} == ids
+        for r in rows:
+            assert r["qrels"] == qrels[r["query_id"]]  # every graded judgment, for evaluation over the corpus
+
+    lengths = manifest["token_lengths"]
+    assert lengths["passages"]["count"] == manifest["source"]["passages"]
+    assert lengths["queries"]["p50"] <= lengths["queries"]["p99"] <= lengths["queries"]["max"]
+    assert manifest["max_seq_length"]["value"] >= lengths["passages"]["p99"] or manifest["max_seq_length"]["value"] == 256
+
+
+def test_manifest_hashes_match_the_files(subset: Path, built):
+    _, dataset = built
+    manifest = verify_dataset(dataset)
+    assert set(manifest["files"]) == {"train.jsonl", "validation.jsonl", "test.jsonl"}
+    for name, entry in manifest["files"].items():
+        assert sha256_file(dataset / name) == entry["sha256"]
+    for name, entry in manifest["source"]["files"].items():
+        assert sha256_file(subset / name) == entry["sha256"]
+
+
+def test_same_inputs_reuse_the_version_and_a_new_seed_makes_a_new_one(subset: Path, built, tmp_path: Path):
+    artifacts, dataset = built
+    before = {p.name: p.read_bytes() for p in dataset.iterdir()}
+    again = build_dataset(subset, artifacts, seed=0, negatives_per_query=4, max_positives_per_query=8)
+    assert again == dataset
+    assert {p.name: p.read_bytes() for p in dataset.iterdir()} == before
+    assert sorted(p.name for p in (artifacts / "datasets").iterdir() if not p.name.startswith(".")) == ["v1"]
+
+    # byte-identical in another artifacts folder too (no timestamps, no absolute paths in the files)
+    elsewhere = build_dataset(subset, tmp_path, seed=0, negatives_per_query=4, max_positives_per_query=8)
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir()} == before
+
+    other = build_dataset(subset, tmp_path, seed=1, negatives_per_query=4, max_positives_per_query=8)
+    assert other.name == "v2"
+    assert json.loads((other / "manifest.json").read_text())["seed"] == 1
+
+    (elsewhere / "train.jsonl").write_text("tampered\n")
+    with pytest.raises(ValueError, match="does not match the manifest"):
+        verify_dataset(elsewhere)
+
+
+def test_train_a_few_steps_writes_a_loadable_model(built):
+    from ingestion.embedding import encode_texts, resolve_model
+    from training.finetune import train
+
+    artifacts, dataset = built
+    model_dir = train(dataset, artifacts, batch_size=4, max_steps=2, seed=0)
+    assert model_dir == artifacts / "models" / "v1"
+
+    record = json.loads((model_dir / "training.json").read_text())
+    assert record["dataset"]["version"] == "v1"
+    assert record["dataset"]["manifest_sha256"] == sha256_file(dataset / "manifest.json")
+    assert record["steps"] == 2 and record["hyper_parameters"]["batch_size"] == 4
+    assert record["base_model"]["id"].startswith("all-MiniLM-L6-v2@")
+    assert np.isfinite(record["final_loss"])
+    assert [entry["step"] for entry in _read_jsonl(model_dir / "training_log.jsonl") if "loss" in entry] == [1, 2]
+
+    spec = resolve_model(model_dir)
+    assert spec.model_dir == model_dir and spec.model_id != record["base_model"]["id"]
+    vectors = encode_texts(spec, ["causes of left ventricular hypertrophy", "an axon terminal"], progress=False)
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    from sentence_transformers import SentenceTransformer
+
+    assert SentenceTransformer(str(model_dir), device="cpu").max_seq_length == 256  # chunks as the base model
+
+
+# ---------------------------------------------------------------- the promotion gate
+
+
+def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
+    """A model folder as `make train` writes one: the packaged model (its weights scrambled for a deliberately
+    broken candidate) and a training.json naming the dataset."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from ingestion.embedding import default_model_dir
+
+    model = SentenceTransformer(str(default_model_dir()), device="cpu")
+    if scrambled:
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    model.save(str(target))
+    (target / "training.json").write_text(json.dumps({"dataset": {"path": str(dataset), "version": dataset.name}}))
+    return target
+
+
+def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Path, built, tmp_path: Path, monkeypatch):
+    from ingestion.embedding import current_model_pointer, resolve_model
+    from training.promote import evaluate_candidate
+
+    artifacts, dataset = built
+    broken = _model_folder(tmp_path / "broken", dataset, scrambled=True)
+    refused = evaluate_candidate(broken, artifacts, corpus_dir=subset)  # baseline: the packaged model
+    validation = refused["metrics"]["validation"]
+    assert refused["decision"] == "rejected" and "baseline stays" in refused["reason"]
+    assert validation["candidate"]["ndcg@10"]["mean"] < validation["baseline"]["ndcg@10"]["mean"]
+    assert validation["gain_ndcg_at_10"]["ci_low"] <= 0
+    assert not current_model_pointer(artifacts).exists()
+
+    # the other way round: against the broken model as the current one, the packaged weights are clearly better
+    good = _model_folder(tmp_path / "good", dataset, scrambled=False)
+    promoted = evaluate_candidate(good, artifacts, corpus_dir=subset, baseline=resolve_model(str(broken)))
+    assert promoted["decision"] == "promoted" and promoted["metrics"]["validation"]["gain_ndcg_at_10"]["ci_low"] > 0
+    assert current_model_pointer(artifacts).read_text().strip() == str(good.resolve())
+    monkeypatch.setenv("ARTIFACTS_DIR", str(artifacts))
+    assert resolve_model("").model_id == promoted["candidate_model_id"]  # the platform's model from now on
+
+    registry = json.loads((artifacts / "registry.json").read_text())["entries"]
+    assert [e["decision"] for e in registry] == ["rejected", "promoted"]
+    assert all(e["dataset_version"] == dataset.name and set(e["metrics"]) == {"validation", "test"} for e in registry)

@@ -1,0 +1,246 @@
+"""Fine-tune the platform's embedding model (all-MiniLM-L6-v2) on a dataset version of `training.finetune_data`.
+
+`python -m training.finetune [--dataset DIR] [--max-steps N]` trains with sentence-transformers'
+`SentenceTransformerTrainer` and `MultipleNegativesRankingLoss` on the (query, positive, hard negative) triplets of
+`ARTIFACTS_DIR/datasets/v<N>/train.jsonl` (default: the latest version), on CPU, and writes
+`ARTIFACTS_DIR/models/v<M>/`:
+
+- the saved sentence-transformers model (loadable by `ingestion.embedding.resolve_model(<folder>)`, i.e. usable as
+  `EMBEDDING_MODEL=<folder>`), keeping the base model's max_seq_length (256) so the index chunks texts exactly as
+  with the base model; training itself truncates at the dataset manifest's `max_seq_length` (a CPU saving: it
+  covers 99% of the passages);
+- `training.json`: the dataset version and its manifest's sha256, the hyper-parameters, the base model id, steps,
+  wall time, final loss, threads and library versions;
+- `training_log.jsonl`: the trainer's log history (loss, learning rate, per logged step).
+
+Every batch holds distinct texts (`BatchSamplers.NO_DUPLICATES`): with in-batch negatives, a query twice in a batch
+would make its own positive a negative. The last incomplete batch of a pass is dropped and the sampler draws again,
+so every step sees `batch_size` different queries (the dataset has 26 training queries; batch_size must stay
+below that). Training stops early, keeping what it learnt, when `time_limit_s` (20 minutes) is reached.
+
+Evaluation against the base model (nDCG@10 on the dataset's validation/test queries over the whole corpus) and the
+promotion gate are separate steps: they find the dataset through `training.json` (`dataset.path`, `dataset.version`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from training.finetune_data import latest_dataset, publish_version, sha256_file, verify_dataset  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THREADS = 1  # measured on the 2-core box while another job ran: see docs/finetuning.md
+TIME_LIMIT_S = 20 * 60
+TRAIN_COLUMNS = ("anchor", "positive", "negative")
+
+
+def _step_callback(limit_s: float | None, started: float):
+    """Times every optimiser step and stops training (keeping what it learnt) once `limit_s` has passed."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def __init__(self):
+            self.step_seconds: list[float] = []
+            self.stopped_early = False
+            self._step_started = started
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._step_started = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.perf_counter()
+            self.step_seconds.append(round(now - self._step_started, 3))
+            if limit_s and now - started > limit_s:
+                log.warning("time limit of %.0fs reached at step %d: stopping", limit_s, state.global_step)
+                self.stopped_early = True
+                control.should_training_stop = True
+            return control
+
+    return StepClock()
+
+
+def train(
+    dataset_dir: Path | str,
+    artifacts_dir: Path | str,
+    epochs: float = 1,
+    batch_size: int = 16,
+    learning_rate: float = 2e-5,
+    max_steps: int | None = None,
+    seed: int = 0,
+    max_seq_length: int | None = None,
+    warmup_fraction: float = 0.1,
+    threads: int | None = None,
+    time_limit_s: float | None = TIME_LIMIT_S,
+    logging_steps: int = 1,
+) -> Path:
+    """Train from the packaged all-MiniLM-L6-v2 on `dataset_dir`'s triplets; return `artifacts_dir/models/v<N>/`."""
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from transformers import set_seed
+
+    from ingestion.embedding import default_model_dir, resolve_model
+
+    dataset_dir, artifacts_dir = Path(dataset_dir).resolve(), Path(artifacts_dir)
+    manifest = verify_dataset(dataset_dir)  # refuse a dataset whose files changed since it was built
+    rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    if not rows:
+        raise ValueError(f"{dataset_dir / 'train.jsonl'} holds no triplet")
+    distinct_queries = len({r["query_id"] for r in rows})
+    if batch_size > distinct_queries:
+        raise ValueError(f"batch_size {batch_size} exceeds the {distinct_queries} distinct training queries: "
+                         "no batch could avoid repeating a query")
+    train_dataset = Dataset.from_dict({column: [r[column] for r in rows] for column in TRAIN_COLUMNS})
+
+    threads = threads or DEFAULT_THREADS
+    torch.set_num_threads(threads)
+    set_seed(seed)
+    base_spec = resolve_model(None)
+    model = SentenceTransformer(str(default_model_dir()), device="cpu")
+    saved_max_seq_length = model.max_seq_length
+    train_max_seq_length = int(max_seq_length or manifest["max_seq_length"]["value"])
+    model.max_seq_length = train_max_seq_length
+    loss = MultipleNegativesRankingLoss(model)
+
+    parent = artifacts_dir / "models"
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".training-", dir=parent))
+    scratch = Path(tempfile.mkdtemp(prefix=".trainer-", dir=parent))
+    try:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(scratch),
+            num_train_epochs=epochs,
+            max_steps=max_steps if max_steps else -1,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            warmup_steps=warmup_fraction,  # a float < 1 is a fraction of the steps (transformers 5)
+            seed=seed,
+            data_seed=seed,
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            dataloader_drop_last=True,
+            dataloader_num_workers=0,
+            use_cpu=True,
+            save_strategy="no",
+            eval_strategy="no",
+            logging_steps=logging_steps,
+            logging_first_step=True,
+            report_to="none",
+            disable_tqdm=True,
+        )
+        started = time.perf_counter()
+        clock = _step_callback(time_limit_s, started)
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=train_dataset, loss=loss, callbacks=[clock],
+        )
+        result = trainer.train()
+        wall_s = time.perf_counter() - started
+
+        model.max_seq_length = saved_max_seq_length
+        model.save(str(staging))
+        history = trainer.state.log_history
+        (staging / "training_log.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in history))
+        step_losses = [entry["loss"] for entry in history if "loss" in entry]
+        steps = int(trainer.state.global_step)
+        record = {
+            "dataset": {
+                "version": dataset_dir.name,
+                "path": str(dataset_dir),
+                "manifest_sha256": sha256_file(dataset_dir / "manifest.json"),
+                "train_sha256": manifest["files"]["train.jsonl"]["sha256"],
+                "corpus": manifest["source"]["corpus"],
+                "corpus_sha256": {name: f["sha256"] for name, f in manifest["source"]["files"].items()},
+                "validation_query_ids": manifest["split"]["query_ids"]["validation"],
+                "test_query_ids": manifest["split"]["query_ids"]["test"],
+            },
+            "base_model": {"id": base_spec.model_id, "path": str(base_spec.model_dir)},
+            "loss": "MultipleNegativesRankingLoss(scale=20, cos_sim) with one hard negative per triplet",
+            "batch_sampler": "NO_DUPLICATES, drop_last",
+            "hyper_parameters": {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "warmup_fraction": warmup_fraction,
+                "scheduler": "linear",
+                "max_steps": max_steps,
+                "seed": seed,
+                "train_max_seq_length": train_max_seq_length,
+                "saved_max_seq_length": saved_max_seq_length,
+            },
+            "steps": steps,
+            "triplets": len(rows),
+            "samples_seen": steps * batch_size,
+            "stopped_by_time_limit": clock.stopped_early,
+            "time_limit_s": time_limit_s,
+            "wall_time_s": round(wall_s, 1),
+            "seconds_per_step": round(wall_s / max(steps, 1), 2),  # includes the trainer's start-up
+            "step_seconds_median": round(statistics.median(clock.step_seconds), 2) if clock.step_seconds else None,
+            "step_seconds": clock.step_seconds,
+            "final_loss": step_losses[-1] if step_losses else None,
+            "mean_train_loss": float(result.training_loss),
+            "first_loss": step_losses[0] if step_losses else None,
+            "torch_threads": threads,
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+            "libraries": {name: version(name) for name in ("sentence-transformers", "transformers", "torch", "datasets", "tokenizers")},
+        }
+        (staging / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+        target = publish_version(staging, parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    log.info("wrote %s: %d steps in %.0fs (%.2fs/step), final loss %s", target, steps, wall_s,
+             wall_s / max(steps, 1), record["final_loss"])
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ingestion.settings import Settings
+
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", type=Path, default=None, help="a dataset version folder (default: the latest)")
+    parser.add_argument("--artifacts-dir", type=Path, default=settings.artifacts_dir)
+    parser.add_argument("--epochs", type=float, default=1)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-seq-length", type=int, default=None, help="default: the dataset manifest's choice")
+    parser.add_argument("--threads", type=int, default=None, help=f"torch threads (default {DEFAULT_THREADS})")
+    parser.add_argument("--time-limit", type=float, default=TIME_LIMIT_S, help="seconds; stop training after it")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    dataset = args.dataset or latest_dataset(args.artifacts_dir)
+    folder = train(dataset, args.artifacts_dir, epochs=args.epochs, batch_size=args.batch_size,
+                   learning_rate=args.learning_rate, max_steps=args.max_steps, seed=args.seed,
+                   max_seq_length=args.max_seq_length, threads=args.threads, time_limit_s=args.time_limit)
+    record = json.loads((folder / "training.json").read_text())
+    print(folder)
+    print(json.dumps({k: record[k] for k in ("steps", "wall_time_s", "seconds_per_step", "final_loss", "mean_train_loss")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""`make evaluate`: the fine-tuned candidate against the current model, and the promotion gate.
+
+`python -m training.promote [--candidate DIR] [--corpus-dir DIR]` (default: the newest `artifacts/models/v<N>`)
+retrieves over the **whole** corpus of the candidate's dataset for its validation and test queries (never
+trained on) with the current model (the baseline) and with the candidate: exact cosine search, top 100,
+nDCG@10, MRR@10 and hit@1 with bootstrap intervals (serving.evaluation, ranx).
+
+The gate decides on validation only; test figures are reported, never used to decide. The candidate is
+promoted when the paired bootstrap 95% interval of its nDCG@10 gain over the baseline lies above 0: a gain the
+noise of 9 queries could not produce. Otherwise the baseline stays, which is a valid outcome, reported as
+such. Every evaluated candidate gets an entry in `artifacts/registry.json` (dataset and model versions,
+metrics per split for both models, decision, reason). Promotion switches `artifacts/models/CURRENT`
+atomically; `ingestion.embedding.resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
+`dbt build` re-embeds everything under the new model id and search uses it.
+
+Corpus vectors are cached per (model id, corpus hash) under `artifacts/eval_cache/`: the baseline's 30,005
+passages are encoded once (~10 minutes on 2 CPUs), a candidate's once per candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ingestion.embedding import ModelSpec, current_model_pointer, encode_texts, resolve_model
+from ingestion.settings import Settings
+from serving.evaluation import evaluate_run, paired_difference
+from training.finetune_data import read_corpus, sha256_file, verify_dataset, versions
+
+DEPTH = 100
+DECISION_METRIC = "ndcg@10"
+REPORTED = ("ndcg@10", "mrr@10", "hit@1")
+
+
+def corpus_vectors(spec: ModelSpec, texts: list[str], corpus_hash: str, cache_dir: Path) -> np.ndarray:
+    """Unit vectors of every passage, cached per (model id, corpus hash)."""
+    path = cache_dir / f"{spec.model_id.replace('/', '_')}-{corpus_hash[:12]}.npy"
+    if path.is_file():
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    print(f"[evaluate] encoding {len(texts):,} passages with {spec.model_id}")
+    vectors = encode_texts(spec, texts, progress=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(staging, vectors)
+    os.replace(staging, path)
+    return vectors
+
+
+def search_run(spec: ModelSpec, vectors: np.ndarray, ids: list[str], queries: dict[str, str]) -> dict[str, dict[str, float]]:
+    query_ids = sorted(queries)
+    query_vectors = encode_texts(spec, [queries[q] for q in query_ids], progress=False)
+    scores = query_vectors @ vectors.T
+    run = {}
+    for row, query_id in enumerate(query_ids):
+        top = np.argsort(-scores[row], kind="stable")[:DEPTH]
+        run[query_id] = {ids[i]: float(scores[row, i]) for i in top}
+    return run
+
+
+def _summary(metrics: dict) -> dict:
+    return {m: {"mean": metrics[m].mean, "ci_low": metrics[m].ci_low, "ci_high": metrics[m].ci_high} for m in REPORTED}
+
+
+def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, corpus_dir: Path | None = None,
+                       baseline: ModelSpec | None = None) -> dict:
+    """Evaluate, decide, record in the registry and (if better) promote. Returns the registry entry."""
+    candidate_dir = Path(candidate_dir)
+    training = json.loads((candidate_dir / "training.json").read_text())
+    dataset_dir = Path(training["dataset"]["path"])
+    manifest = verify_dataset(dataset_dir)
+    corpus_dir = Path(corpus_dir or Settings.from_env().data_dir / "retrieval" / manifest["source"]["corpus"])
+    for name, expected in manifest["source"]["files"].items():
+        if sha256_file(corpus_dir / name) != expected["sha256"]:
+            raise ValueError(f"{corpus_dir / name} is not the file dataset {dataset_dir.name} was built from")
+    ids, texts, queries, qrels = read_corpus(corpus_dir)
+    corpus_hash = manifest["source"]["files"]["corpus.jsonl"]["sha256"]
+    split_ids = manifest["split"]["query_ids"]
+
+    baseline = baseline or resolve_model("")
+    candidate = resolve_model(str(candidate_dir))
+    cache = artifacts_dir / "eval_cache"
+    results: dict[str, dict] = {}
+    per_split: dict[str, dict] = {}
+    for name, spec in (("baseline", baseline), ("candidate", candidate)):
+        vectors = corpus_vectors(spec, texts, corpus_hash, cache)
+        for split in ("validation", "test"):
+            split_queries = {q: queries[q] for q in split_ids[split]}
+            metrics = evaluate_run({q: qrels[q] for q in split_queries}, search_run(spec, vectors, ids, split_queries))
+            per_split.setdefault(split, {})[name] = metrics
+            results.setdefault(split, {})[name] = _summary(metrics)
+    for split in ("validation", "test"):
+        gain = paired_difference(per_split[split]["candidate"][DECISION_METRIC], per_split[split]["baseline"][DECISION_METRIC])
+        results[split]["gain_" + DECISION_METRIC.replace("@", "_at_")] = {
+            "mean": gain.mean, "ci_low": gain.ci_low, "ci_high": gain.ci_high
+        }
+    gain = results["validation"]["gain_ndcg_at_10"]
+    promote = gain["ci_low"] > 0
+    reason = (
+        f"validation nDCG@10 gain {gain['mean']:+.3f}, paired 95% CI [{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}]: "
+        + ("above 0, better than the noise" if promote else "includes or lies below 0, not distinguishable from "
+           "the noise (or worse): the baseline stays")
+    )
+    entry = {
+        "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "dataset_version": dataset_dir.name,
+        "model_version": candidate_dir.name,
+        "model_dir": str(candidate_dir),
+        "baseline_model_id": baseline.model_id,
+        "candidate_model_id": candidate.model_id,
+        "queries": {split: len(split_ids[split]) for split in ("validation", "test")},
+        "metrics": results,
+        "decision": "promoted" if promote else "rejected",
+        "reason": reason,
+    }
+    record(entry, artifacts_dir)
+    if promote:
+        pointer = current_model_pointer(artifacts_dir)
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        staging = pointer.with_name(f".{pointer.name}.{os.getpid()}.tmp")
+        staging.write_text(str(candidate_dir.resolve()) + "\n")
+        os.replace(staging, pointer)  # atomic: a reader sees the old model or the new one
+    return entry
+
+
+def record(entry: dict, artifacts_dir: Path) -> None:
+    """Append to artifacts/registry.json, rewritten atomically."""
+    path = artifacts_dir / "registry.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    registry = json.loads(path.read_text()) if path.is_file() else {"entries": []}
+    registry["entries"].append(entry)
+    staging = path.with_name(f".registry.{os.getpid()}.tmp")
+    staging.write_text(json.dumps(registry, indent=2) + "\n")
+    os.replace(staging, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.splitlines()[0])
+    parser.add_argument("--candidate", type=Path, help="a model folder (default: the newest artifacts/models/v<N>)")
+    parser.add_argument("--corpus-dir", type=Path, help="the dataset's corpus (default: DATA_DIR/retrieval/<corpus>)")
+    args = parser.parse_args(argv)
+    candidate = args.candidate
+    if candidate is None:
+        found = versions(settings.artifacts_dir / "models")
+        if not found:
+            print(f"[evaluate] error: no model under {settings.artifacts_dir / 'models'}: run make train", file=sys.stderr)
+            return 1
+        candidate = found[-1][1]
+    try:
+        entry = evaluate_candidate(candidate, settings.artifacts_dir, args.corpus_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"[evaluate] error: {exc}", file=sys.stderr)
+        return 1
+    for split in ("validation", "test"):
+        for name in ("baseline", "candidate"):
+            cells = ", ".join(
+                f"{m} {v['mean']:.3f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]" for m, v in entry["metrics"][split][name].items()
+            )
+            print(f"[evaluate] {split:<10} {name:<9} {cells}")
+    print(f"[evaluate] {entry['decision'].upper()}: {entry['reason']}")
+    print(f"[evaluate] recorded in {settings.artifacts_dir / 'registry.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
