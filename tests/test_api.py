@@ -10,7 +10,6 @@ import shutil
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +18,7 @@ from ingestion.embedding import resolve_model
 from ingestion.publish import publish
 from ingestion.settings import PROJECT_ROOT
 from serving.api import MAX_BODY_BYTES, BodyLimitMiddleware, create_app
-from tests.conftest import Dbt, LiveService, query
+from tests.conftest import Dbt, LiveService, assert_error, query
 
 PASSWORD_DOC = "To reset your password, open settings and choose 'Forgot password'"
 SIMILAR_EXAMPLE = {
@@ -41,14 +40,6 @@ def client(search_warehouse):
 @pytest.fixture(scope="module")
 def judged(search_warehouse) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
     return search_warehouse.judged()
-
-
-def assert_error(response: httpx.Response, status: int, *fragments: str) -> None:
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
-    assert isinstance(detail, str)
-    for fragment in fragments:
-        assert fragment in detail, (fragment, detail)
 
 
 # ---------------------------------------------------------------- health and OpenAPI

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_CORPUS, SEARCH_TEST_QUERY_IDS, write_corpus_subset
-from training.finetune_data import build_dataset, sha256_file, split_queries, verify_dataset
+from ingestion.warehouse import sha256_file
+from training.finetune_data import build_dataset, split_queries, verify_dataset
 
 # eight real judged queries: the five of the search tests and three more
 QUERY_IDS = SEARCH_TEST_QUERY_IDS + ("104861", "130510", "131843")

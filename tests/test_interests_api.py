@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,7 +25,7 @@ from ingestion.publish import publish
 from ingestion.settings import PROJECT_ROOT
 from serving.api import create_app
 from serving.interests import MAX_LIMIT, InterestStore, InterestStoreError
-from tests.conftest import LiveService, query
+from tests.conftest import LiveService, assert_error, query
 
 SAMPLE_INTERESTS = PROJECT_ROOT / "sample_data" / "interests"
 
@@ -111,14 +110,6 @@ def table_rows(built: InterestsWarehouse, handle: str) -> list[tuple[str, str, f
         "order by probability desc, rank",
         [handle],
     )
-
-
-def assert_error(response: httpx.Response, status: int, *fragments: str) -> None:
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
-    assert isinstance(detail, str)
-    for fragment in fragments:
-        assert fragment in detail, (fragment, detail)
 
 
 # ---------------------------------------------------------------- the published mart

@@ -25,7 +25,6 @@ promotion gate are separate steps: they find the dataset through `training.json`
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -40,7 +39,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from training.finetune_data import latest_dataset, publish_version, sha256_file, verify_dataset  # noqa: E402
+from ingestion.warehouse import sha256_file  # noqa: E402
+from training.finetune_data import latest_dataset, publish_version, verify_dataset  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,6 @@ keys), and a build identical to an existing version returns that version instead
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -52,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.warehouse import sha256_file, sha256_of
+
 log = logging.getLogger(__name__)
 
 CORPUS_NAME = "msmarco-trec-dl"
@@ -61,18 +62,6 @@ POSITIVE_GRADE = 2  # TREC DL: relevant means grade >= 2
 SEQ_LENGTH_CHOICES = (64, 96, 128, 160, 192, 224, 256)  # 256: the base model's own max_seq_length
 PERCENTILES = (50, 90, 95, 99)
 VERSION_DIR = re.compile(r"v(\d+)")
-
-
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions(folder: Path) -> list[tuple[int, Path]]:
@@ -310,7 +299,7 @@ def build_dataset(
         "dataset": "msmarco-trec-dl fine-tuning triplets",
         "source": {
             "corpus": corpus_dir.name,
-            "files": {name: {"sha256": _sha256_bytes(data), "bytes": len(data)} for name, data in source_bytes.items()},
+            "files": {name: {"sha256": sha256_of(data), "bytes": len(data)} for name, data in source_bytes.items()},
             "passages": len(ids),
             "queries": len(queries),
             "judged_queries_with_a_positive": len(judged),
@@ -360,7 +349,7 @@ def build_dataset(
         },
         "max_seq_length": choose_max_seq_length(passage_lengths, base_max),
         "libraries": {name: version(name) for name in ("bm25s", "PyStemmer", "tokenizers")},
-        "files": {name: {"sha256": _sha256_bytes(data), "lines": data.count(b"\n")} for name, data in contents.items()},
+        "files": {name: {"sha256": sha256_of(data), "lines": data.count(b"\n")} for name, data in contents.items()},
     }
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 

@@ -31,7 +31,8 @@ import numpy as np
 from ingestion.embedding import ModelSpec, current_model_pointer, encode_texts, resolve_model
 from ingestion.settings import Settings
 from serving.evaluation import evaluate_run, paired_difference
-from training.finetune_data import read_corpus, sha256_file, verify_dataset, versions
+from ingestion.warehouse import sha256_file
+from training.finetune_data import read_corpus, verify_dataset, versions
 
 DEPTH = 100
 DECISION_METRIC = "ndcg@10"
