@@ -173,7 +173,11 @@ def embedding_dimension(spec: ModelSpec) -> int:
         return int(json.loads(dense[-1].read_text())["out_features"])
     pooling = sorted(spec.model_dir.glob("*_Pooling/config.json"))
     if pooling:
-        return int(json.loads(pooling[0].read_text())["word_embedding_dimension"])
+        config = json.loads(pooling[0].read_text())
+        # sentence-transformers < 5 wrote word_embedding_dimension; 5.x (our fine-tuned models) embedding_dimension
+        for key in ("embedding_dimension", "word_embedding_dimension"):
+            if key in config:
+                return int(config[key])
     return int(json.loads((spec.model_dir / "config.json").read_text())["hidden_size"])
 
 

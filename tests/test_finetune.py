@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REAL_CORPUS, SEARCH_TEST_QUERY_IDS, write_corpus_subset
+from tests.conftest import REAL_CORPUS, SEARCH_TEST_QUERY_IDS, query, write_corpus_subset
 from ingestion.warehouse import sha256_file
 from training.finetune_data import build_dataset, split_queries, verify_dataset
 
@@ -115,8 +115,44 @@ def test_same_inputs_reuse_the_version_and_a_new_seed_makes_a_new_one(subset: Pa
         verify_dataset(elsewhere)
 
 
+def test_negative_pools_and_inverse_cloze_pairs(subset: Path, built, tmp_path: Path):
+    from serving.evaluation import read_beir_qrels
+
+    qrels = read_beir_qrels(subset / "qrels.tsv")
+    options = dict(seed=0, negatives_per_query=4, max_positives_per_query=8)
+    for pool in ("judged-0", "bm25-unjudged"):
+        triplets = _read_jsonl(build_dataset(subset, tmp_path, negatives=pool, **options) / "train.jsonl")
+        assert triplets and {t["negative_source"] for t in triplets} == {pool}
+        assert all((t["negative_id"] in qrels[t["query_id"]]) == (pool == "judged-0") for t in triplets)
+
+    _, default = built
+    dataset = build_dataset(subset, tmp_path, synthetic_pairs=20, **options)
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    held_out = {pid for q in manifest["split"]["query_ids"]["validation"] + manifest["split"]["query_ids"]["test"]
+                for pid in qrels[q]}
+    passages = {}
+    for line in (subset / "corpus.jsonl").read_bytes().split(b"\n"):  # '\n' only: texts hold U+2028
+        if line:
+            passages[json.loads(line)["_id"]] = json.loads(line)["text"]
+    triplets = _read_jsonl(dataset / "train.jsonl")
+    synthetic = [t for t in triplets if t["negative_source"] == "bm25-synthetic"]
+    assert len(synthetic) == manifest["synthetic_pairs"]["written"] == 20
+    for t in synthetic:
+        assert t["query_id"] == f"ict:{t['positive_id']}" and t["positive_id"] not in held_out
+        source = passages[t["positive_id"]]
+        assert t["anchor"] in source and t["anchor"] not in t["positive"]  # the sentence was taken out
+        assert t["negative_id"] != t["positive_id"] and t["negative"] == passages[t["negative_id"]]
+    # the real triplets are the default dataset's, unchanged
+    assert [t for t in triplets if t not in synthetic] == _read_jsonl(default / "train.jsonl")
+
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        build_dataset(subset, tmp_path, negatives="random", **options)
+    with pytest.raises(ValueError, match="only .* passages qualify"):
+        build_dataset(subset, tmp_path, synthetic_pairs=100_000, **options)
+
+
 def test_train_a_few_steps_writes_a_loadable_model(built):
-    from ingestion.embedding import encode_texts, resolve_model
+    from ingestion.embedding import embedding_dimension, encode_texts, resolve_model
     from training.finetune import train
 
     artifacts, dataset = built
@@ -133,6 +169,7 @@ def test_train_a_few_steps_writes_a_loadable_model(built):
 
     spec = resolve_model(model_dir)
     assert spec.model_dir == model_dir and spec.model_id != record["base_model"]["id"]
+    assert embedding_dimension(spec) == 384  # what text_embeddings sizes its FLOAT[n] column with
     vectors = encode_texts(spec, ["causes of left ventricular hypertrophy", "an axon terminal"], progress=False)
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -183,6 +220,15 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Pa
     assert current_model_pointer(artifacts).read_text().strip() == str(good.resolve())
     monkeypatch.setenv("ARTIFACTS_DIR", str(artifacts))
     assert resolve_model("").model_id == promoted["candidate_model_id"]  # the platform's model from now on
+
+    # ... so the next build re-embeds under it (the index's model id is what search checks against)
+    from ingestion import ingest
+    from tests.test_document_landing import write_doc
+
+    write_doc(tmp_path / "data" / "documents")
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert len(ingest("d1", data_dir=tmp_path / "data", duckdb_path=warehouse)) == 2
+    assert query(warehouse, "select distinct model_id from document_chunks") == [(promoted["candidate_model_id"],)]
 
     registry = json.loads((artifacts / "registry.json").read_text())["entries"]
     assert [e["decision"] for e in registry] == ["rejected", "promoted"]

@@ -84,6 +84,7 @@ def train(
     seed: int = 0,
     max_seq_length: int | None = None,
     warmup_fraction: float = 0.1,
+    scale: float = 20.0,
     threads: int | None = None,
     time_limit_s: float | None = TIME_LIMIT_S,
     logging_steps: int = 1,
@@ -121,7 +122,7 @@ def train(
     saved_max_seq_length = model.max_seq_length
     train_max_seq_length = int(max_seq_length or manifest["max_seq_length"]["value"])
     model.max_seq_length = train_max_seq_length
-    loss = MultipleNegativesRankingLoss(model)
+    loss = MultipleNegativesRankingLoss(model, scale=scale)  # scale = 1 / temperature of the softmax
 
     parent = artifacts_dir / "models"
     parent.mkdir(parents=True, exist_ok=True)
@@ -174,13 +175,14 @@ def train(
                 "test_query_ids": manifest["split"]["query_ids"]["test"],
             },
             "base_model": {"id": base_spec.model_id, "path": str(base_spec.model_dir)},
-            "loss": "MultipleNegativesRankingLoss(scale=20, cos_sim) with one hard negative per triplet",
+            "loss": f"MultipleNegativesRankingLoss(scale={scale:g}, cos_sim) with one hard negative per triplet",
             "batch_sampler": "NO_DUPLICATES, drop_last",
             "hyper_parameters": {
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "learning_rate": learning_rate,
                 "warmup_fraction": warmup_fraction,
+                "loss_scale": scale,
                 "scheduler": "linear",
                 "max_steps": max_steps,
                 "seed": seed,
@@ -227,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=float, default=20.0, help="MultipleNegativesRankingLoss scale (1/temperature)")
     parser.add_argument("--max-seq-length", type=int, default=None, help="default: the dataset manifest's choice")
     parser.add_argument("--threads", type=int, default=None, help=f"torch threads (default {DEFAULT_THREADS})")
     parser.add_argument("--time-limit", type=float, default=TIME_LIMIT_S, help="seconds; stop training after it")
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset = args.dataset or latest_dataset(args.artifacts_dir)
     folder = train(dataset, args.artifacts_dir, epochs=args.epochs, batch_size=args.batch_size,
                    learning_rate=args.learning_rate, max_steps=args.max_steps, seed=args.seed,
-                   max_seq_length=args.max_seq_length, threads=args.threads, time_limit_s=args.time_limit)
+                   max_seq_length=args.max_seq_length, scale=args.scale, threads=args.threads, time_limit_s=args.time_limit)
     record = json.loads((folder / "training.json").read_text())
     print(folder)
     print(json.dumps({k: record[k] for k in ("steps", "wall_time_s", "seconds_per_step", "final_loss", "mean_train_loss")}))

@@ -24,8 +24,12 @@ Method:
   Each positive is paired with the next negative in that list, round robin. Grade-0 passages were pooled from
   strong retrievers, so they are hard and certified non-relevant; unjudged top BM25 hits are probably non-relevant
   (the TREC pools are deep) but not certainly;
-- no synthetic (query, passage) pairs: generating queries needs a generator model the platform does not ship, and
-  the real judged queries are the distribution we evaluate on;
+  `negatives` restricts the pool to one source ("judged-0" or "bm25-unjudged") for experiments;
+- synthetic pairs (`synthetic_pairs` > 0, default none): the inverse cloze task (Lee et al., 2019): a passage of
+  three or more sentences gives a pseudo-query (one of its sentences, chosen with the seed) and a positive (the
+  passage without that sentence); the negative is the pseudo-query's best BM25 hit other than the passage. No
+  generator model is needed. Passages judged for a validation or test query are never used, so the held-out
+  queries' labelled passages stay unseen as positives. Off by default: it did not help (docs/finetuning.md);
 - splits are BY QUERY (a query, with all its passages, is in exactly one split): the sorted query ids shuffled
   with `random.Random(seed)`, cut at the fractions (43 queries -> 26 / 9 / 8).
 
@@ -62,6 +66,10 @@ POSITIVE_GRADE = 2  # TREC DL: relevant means grade >= 2
 SEQ_LENGTH_CHOICES = (64, 96, 128, 160, 192, 224, 256)  # 256: the base model's own max_seq_length
 PERCENTILES = (50, 90, 95, 99)
 VERSION_DIR = re.compile(r"v(\d+)")
+NEGATIVE_MODES = ("mixed", "judged-0", "bm25-unjudged")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+ICT_MIN_SENTENCES = 3
+ICT_MIN_WORDS = 4  # a shorter "sentence" (an abbreviation's tail, a list marker) is no query
 
 
 def versions(folder: Path) -> list[tuple[int, Path]]:
@@ -150,8 +158,9 @@ def split_queries(query_ids: list[str], seed: int, fractions: tuple[float, float
     }
 
 
-def _bm25_rankings(texts: list[str], queries: list[str], depth: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per query: every passage's BM25 score, and the indices of the top `depth` (ties broken by corpus order)."""
+def _bm25_rankings(texts: list[str], queries: list[str], depth: int, keep_scores: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per query: the indices of the top `depth` passages by BM25 (ties broken by corpus order), and for the first
+    `keep_scores` queries every passage's score too (30,005 floats a query: not kept for thousands of them)."""
     import bm25s
     import Stemmer
 
@@ -163,13 +172,35 @@ def _bm25_rankings(texts: list[str], queries: list[str], depth: int) -> tuple[li
     model.index(tokenized, show_progress=False)
     all_scores, tops = [], []
     positions = np.arange(len(texts))
-    for query in queries:
+    for n, query in enumerate(queries):
         token_ids = [tokenized.vocab[t] for t in _tokenize([query], stemmer)[0] if t in tokenized.vocab]
         scores = np.asarray(model.get_scores(token_ids), dtype=np.float64) if token_ids else np.zeros(len(texts))
         order = np.lexsort((positions, -scores))  # score descending, then corpus order: deterministic
-        all_scores.append(scores)
+        if n < keep_scores:
+            all_scores.append(scores)
         tops.append(order[:depth][scores[order[:depth]] > 0])
     return all_scores, tops
+
+
+def inverse_cloze_pairs(ids: list[str], texts: list[str], excluded: set[str], count: int,
+                        seed: int) -> list[tuple[int, str, str]]:
+    """`count` (passage index, pseudo-query, positive) pairs of the inverse cloze task, from passages not in
+    `excluded` that have >= ICT_MIN_SENTENCES sentences of >= ICT_MIN_WORDS words; seeded, in corpus order."""
+    eligible = []
+    for i, (pid, text) in enumerate(zip(ids, texts)):
+        if pid in excluded:
+            continue
+        sentences = [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+        if len(sentences) >= ICT_MIN_SENTENCES and all(len(s.split()) >= ICT_MIN_WORDS for s in sentences):
+            eligible.append((i, sentences))
+    if count > len(eligible):
+        raise ValueError(f"{count} synthetic pairs asked for, only {len(eligible)} passages qualify")
+    rng = random.Random(f"{seed}:inverse-cloze")
+    pairs = []
+    for i, sentences in sorted(rng.sample(eligible, count), key=lambda e: e[0]):
+        k = rng.randrange(len(sentences))
+        pairs.append((i, sentences[k], " ".join(sentences[:k] + sentences[k + 1:])))
+    return pairs
 
 
 def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
@@ -220,6 +251,8 @@ def build_dataset(
     negatives_per_query: int = 16,
     bm25_depth: int = 100,
     max_positives_per_query: int = 32,
+    negatives: str = "mixed",
+    synthetic_pairs: int = 0,
 ) -> Path:
     """Build the fine-tuning set of a BEIR corpus folder into `artifacts_dir/datasets/v<N>/` and return that folder.
 
@@ -228,6 +261,10 @@ def build_dataset(
 
     from ingestion.embedding import default_model_dir, load_tokenizer
 
+    if negatives not in NEGATIVE_MODES:
+        raise ValueError(f"negatives must be one of {NEGATIVE_MODES}, got {negatives!r}")
+    if synthetic_pairs < 0:
+        raise ValueError(f"synthetic_pairs must be >= 0, got {synthetic_pairs}")
     corpus_dir, artifacts_dir = Path(corpus_dir), Path(artifacts_dir)
     source_bytes = {name: (corpus_dir / name).read_bytes() for name in SOURCE_FILES}
     ids, texts, queries, qrels = read_corpus(corpus_dir)
@@ -239,8 +276,13 @@ def build_dataset(
     rng = random.Random(seed)
 
     train_queries = split["train"]
-    scores, tops = _bm25_rankings(texts, [queries[q] for q in train_queries], bm25_depth)
-    triplets, negative_sources = [], {"judged-0": 0, "bm25-unjudged": 0}
+    held_out_passages = {pid for q in split["validation"] + split["test"] for pid in qrels[q]}
+    synthetic = inverse_cloze_pairs(ids, texts, held_out_passages, synthetic_pairs, seed) if synthetic_pairs else []
+    # one BM25 index for the real and the pseudo-queries
+    scores, tops = _bm25_rankings(texts, [queries[q] for q in train_queries] + [q for _, q, _ in synthetic],
+                                  bm25_depth, keep_scores=len(train_queries))
+    tops, synthetic_tops = tops[:len(train_queries)], tops[len(train_queries):]
+    triplets, negative_sources = [], {"judged-0": 0, "bm25-unjudged": 0, "bm25-synthetic": 0}
     positives_total, positives_dropped = 0, 0
     for query_id, query_scores, top in zip(train_queries, scores, tops):
         judgments = qrels[query_id]
@@ -252,9 +294,9 @@ def build_dataset(
         positives = positives[:max_positives_per_query]
 
         rank_of = {int(i): r + 1 for r, i in enumerate(top)}
-        candidates = {position[pid] for pid, g in judgments.items() if g == 0} | {
-            int(i) for i in top if ids[int(i)] not in judgments
-        }
+        judged_zero = {position[pid] for pid, g in judgments.items() if g == 0}
+        unjudged = {int(i) for i in top if ids[int(i)] not in judgments}
+        candidates = {"mixed": judged_zero | unjudged, "judged-0": judged_zero, "bm25-unjudged": unjudged}[negatives]
         ranked = sorted(candidates, key=lambda i: (-query_scores[i], i))[:negatives_per_query]
         if not ranked:
             log.warning("query %s has no hard negative candidate: skipped", query_id)
@@ -274,6 +316,23 @@ def build_dataset(
                 "negative_source": source,
                 "negative_bm25_rank": rank_of.get(negative),  # None: judged 0 but beyond the BM25 top `bm25_depth`
             })
+
+    for (source, pseudo_query, positive), top in zip(synthetic, synthetic_tops):
+        negative = next((int(i) for i in top if int(i) != source), None)
+        if negative is None:
+            continue  # the pseudo-query shares no term with any other passage
+        negative_sources["bm25-synthetic"] += 1
+        triplets.append({
+            "query_id": f"ict:{ids[source]}",
+            "anchor": pseudo_query,
+            "positive_id": ids[source],
+            "positive": positive,
+            "positive_grade": None,
+            "negative_id": ids[negative],
+            "negative": texts[negative],
+            "negative_source": "bm25-synthetic",
+            "negative_bm25_rank": next(r + 1 for r, i in enumerate(top) if int(i) == negative),
+        })
 
     held_out = {
         name: [
@@ -326,16 +385,24 @@ def build_dataset(
         "negatives": {
             "method": "per training query, the highest BM25 scores (bm25s, Porter stemmer, English stopwords, "
                       "k1/b of serving.retriever) over the whole corpus among passages judged 0 for the query or "
-                      f"unjudged within its BM25 top {bm25_depth}; passages judged >= 1 are never negatives; "
-                      "positives take them round robin",
+                      f"unjudged within its BM25 top {bm25_depth} (pool: {negatives}); passages judged >= 1 are "
+                      "never negatives; positives take them round robin",
+            "pool": negatives,
             "negatives_per_query": negatives_per_query,
             "bm25_depth": bm25_depth,
             "sources": negative_sources,
-            "synthetic_pairs": "none (no query generator shipped; evaluation is on real judged queries)",
+        },
+        "synthetic_pairs": {
+            "requested": synthetic_pairs,
+            "written": negative_sources["bm25-synthetic"],
+            "method": "none" if not synthetic_pairs else (
+                f"inverse cloze task: passages with >= {ICT_MIN_SENTENCES} sentences of >= {ICT_MIN_WORDS} words, "
+                "never judged for a validation or test query, sampled with the seed; pseudo-query = one sentence, "
+                "positive = the rest, negative = the pseudo-query's best other BM25 hit"),
         },
         "counts": {
             "train_triplets": len(triplets),
-            "train_queries": len({t["query_id"] for t in triplets}),
+            "train_queries": len({t["query_id"] for t in triplets if t["negative_source"] != "bm25-synthetic"}),
             "validation_queries": len(held_out["validation"]),
             "test_queries": len(held_out["test"]),
             "validation_qrels": sum(len(r["qrels"]) for r in held_out["validation"]),
@@ -390,11 +457,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives-per-query", type=int, default=16)
     parser.add_argument("--bm25-depth", type=int, default=100)
     parser.add_argument("--max-positives-per-query", type=int, default=32)
+    parser.add_argument("--negatives", choices=NEGATIVE_MODES, default="mixed", help="hard-negative pool")
+    parser.add_argument("--synthetic-pairs", type=int, default=0, help="inverse-cloze pairs to add (default none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     folder = build_dataset(args.corpus_dir, args.artifacts_dir, seed=args.seed,
                            negatives_per_query=args.negatives_per_query, bm25_depth=args.bm25_depth,
-                           max_positives_per_query=args.max_positives_per_query)
+                           max_positives_per_query=args.max_positives_per_query, negatives=args.negatives,
+                           synthetic_pairs=args.synthetic_pairs)
     manifest = json.loads((folder / "manifest.json").read_text())
     print(folder)
     print(json.dumps({"counts": manifest["counts"], "split": manifest["split"]["counts"],
