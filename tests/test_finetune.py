@@ -202,7 +202,7 @@ def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
 
 def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Path, built, tmp_path: Path, monkeypatch):
     from ingestion.embedding import current_model_pointer, resolve_model
-    from training.promote import evaluate_candidate
+    from training.promote import evaluate_candidate, registry_table
 
     artifacts, dataset = built
     broken = _model_folder(tmp_path / "broken", dataset, scrambled=True)
@@ -232,4 +232,6 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Pa
 
     registry = json.loads((artifacts / "registry.json").read_text())["entries"]
     assert [e["decision"] for e in registry] == ["rejected", "promoted"]
-    assert all(e["dataset_version"] == dataset.name and set(e["metrics"]) == {"validation", "test"} for e in registry)
+    assert all(e["dataset_version"] == dataset.name and set(e["metrics"]) == {"validation", "test", "train"} for e in registry)
+    rows = registry_table(registry).splitlines()[2:]
+    assert [row.rsplit("|", 2)[1].strip() for row in rows] == ["rejected", "promoted"]

@@ -5,13 +5,16 @@ retrieves over the **whole** corpus of the candidate's dataset for its validatio
 trained on) with the current model (the baseline) and with the candidate: exact cosine search, top 100,
 nDCG@10, MRR@10 and hit@1 with bootstrap intervals (serving.evaluation, ranx).
 
-The gate decides on validation only; test figures are reported, never used to decide. The candidate is
+The gate decides on validation only; test figures are reported, never used to decide. The training queries are
+scored too, as a diagnostic: a model that gains there and not on validation learnt its topics, not the task. The candidate is
 promoted when the paired bootstrap 95% interval of its nDCG@10 gain over the baseline lies above 0: a gain the
 noise of 9 queries could not produce. Otherwise the baseline stays, which is a valid outcome, reported as
 such. Every evaluated candidate gets an entry in `artifacts/registry.json` (dataset and model versions,
 metrics per split for both models, decision, reason). Promotion switches `artifacts/models/CURRENT`
 atomically; `ingestion.embedding.resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
 `dbt build` re-embeds everything under the new model id and search uses it.
+
+`--table` prints the registry as a markdown table (what docs/finetuning.md shows).
 
 Corpus vectors are cached per (model id, corpus hash) under `artifacts/eval_cache/`: the baseline's 30,005
 passages are encoded once (~10 minutes on 2 CPUs), a candidate's once per candidate.
@@ -84,6 +87,7 @@ def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, corpus_dir: Pat
     ids, texts, queries, qrels = read_corpus(corpus_dir)
     corpus_hash = manifest["source"]["files"]["corpus.jsonl"]["sha256"]
     split_ids = manifest["split"]["query_ids"]
+    splits = ("validation", "test", "train")  # train: a diagnostic (did it learn its topics?), never a decision input
 
     baseline = baseline or resolve_model("")
     candidate = resolve_model(str(candidate_dir))
@@ -92,12 +96,12 @@ def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, corpus_dir: Pat
     per_split: dict[str, dict] = {}
     for name, spec in (("baseline", baseline), ("candidate", candidate)):
         vectors = corpus_vectors(spec, texts, corpus_hash, cache)
-        for split in ("validation", "test"):
+        for split in splits:
             split_queries = {q: queries[q] for q in split_ids[split]}
             metrics = evaluate_run({q: qrels[q] for q in split_queries}, search_run(spec, vectors, ids, split_queries))
             per_split.setdefault(split, {})[name] = metrics
             results.setdefault(split, {})[name] = _summary(metrics)
-    for split in ("validation", "test"):
+    for split in splits:
         gain = paired_difference(per_split[split]["candidate"][DECISION_METRIC], per_split[split]["baseline"][DECISION_METRIC])
         results[split]["gain_" + DECISION_METRIC.replace("@", "_at_")] = {
             "mean": gain.mean, "ci_low": gain.ci_low, "ci_high": gain.ci_high
@@ -116,7 +120,7 @@ def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, corpus_dir: Pat
         "model_dir": str(candidate_dir),
         "baseline_model_id": baseline.model_id,
         "candidate_model_id": candidate.model_id,
-        "queries": {split: len(split_ids[split]) for split in ("validation", "test")},
+        "queries": {split: len(split_ids[split]) for split in splits},
         "metrics": results,
         "decision": "promoted" if promote else "rejected",
         "reason": reason,
@@ -142,12 +146,59 @@ def record(entry: dict, artifacts_dir: Path) -> None:
     os.replace(staging, path)
 
 
+def registry_table(entries: list[dict]) -> str:
+    """The registry as a markdown table, one row per evaluated candidate, with what it was trained on and how
+    (read from the candidate's training.json and its dataset's manifest when they are still on disk)."""
+
+    def cell(metric: dict) -> str:
+        return f"{metric['mean']:.3f}"
+
+    def number(value) -> str:
+        return f"{value:g}" if isinstance(value, (int, float)) else "?"
+
+    def ci(metric: dict) -> str:
+        return f"{metric['mean']:+.3f} [{metric['ci_low']:+.3f}, {metric['ci_high']:+.3f}]"
+
+    lines = [
+        "| model | dataset (negatives, synthetic) | epochs, scale, lr | steps, train s | validation nDCG@10 baseline -> candidate "
+        "| validation gain [95% CI] | test nDCG@10 baseline -> candidate | test gain [95% CI] "
+        "| training queries gain (diagnostic) | decision |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        training_path = Path(e["model_dir"]) / "training.json"
+        training = json.loads(training_path.read_text()) if training_path.is_file() else {}
+        hp = training.get("hyper_parameters", {})
+        manifest_path = Path(training.get("dataset", {}).get("path", "-")) / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        pool = manifest.get("negatives", {}).get("pool", "mixed") if manifest else "?"
+        synthetic = manifest.get("synthetic_pairs", {}).get("written", 0) if manifest else "?"
+        v, t = e["metrics"]["validation"], e["metrics"]["test"]
+        lines.append(
+            f"| {e['model_version']} | {e['dataset_version']} ({pool}, {synthetic}) "
+            f"| {number(hp.get('epochs'))}, {number(hp.get('loss_scale', 20))}, {number(hp.get('learning_rate'))} "
+            f"| {training.get('steps', '?')}, {training.get('wall_time_s', '?')} "
+            f"| {cell(v['baseline']['ndcg@10'])} -> {cell(v['candidate']['ndcg@10'])} | {ci(v['gain_ndcg_at_10'])} "
+            f"| {cell(t['baseline']['ndcg@10'])} -> {cell(t['candidate']['ndcg@10'])} | {ci(t['gain_ndcg_at_10'])} "
+            f"| {ci(e['metrics']['train']['gain_ndcg_at_10']) if 'train' in e['metrics'] else '-'} | {e['decision']} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.splitlines()[0])
     parser.add_argument("--candidate", type=Path, help="a model folder (default: the newest artifacts/models/v<N>)")
     parser.add_argument("--corpus-dir", type=Path, help="the dataset's corpus (default: DATA_DIR/retrieval/<corpus>)")
+    parser.add_argument("--table", action="store_true", help="print artifacts/registry.json as a markdown table and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        path = settings.artifacts_dir / "registry.json"
+        if not path.is_file():
+            print(f"[evaluate] error: no {path}: run make evaluate", file=sys.stderr)
+            return 1
+        print(registry_table(json.loads(path.read_text())["entries"]))
+        return 0
     candidate = args.candidate
     if candidate is None:
         found = versions(settings.artifacts_dir / "models")
@@ -160,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"[evaluate] error: {exc}", file=sys.stderr)
         return 1
-    for split in ("validation", "test"):
+    for split in entry["metrics"]:
         for name in ("baseline", "candidate"):
             cells = ", ".join(
                 f"{m} {v['mean']:.3f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]" for m, v in entry["metrics"][split][name].items()
