@@ -227,8 +227,18 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Pa
 
     write_doc(tmp_path / "data" / "documents")
     warehouse = tmp_path / "warehouse.duckdb"
-    assert len(ingest("d1", data_dir=tmp_path / "data", duckdb_path=warehouse)) == 2
+    chunks = ingest("d1", data_dir=tmp_path / "data", duckdb_path=warehouse)
     assert query(warehouse, "select distinct model_id from document_chunks") == [(promoted["candidate_model_id"],)]
+    # ... and search uses it: the published index is served with the promoted model, and refused with another one
+    from ingestion.publish import publish
+    from serving.retriever import Retriever, RetrieverError
+
+    publish(warehouse, tmp_path / "published.duckdb")
+    retriever = Retriever(tmp_path / "published.duckdb")
+    assert retriever.model.model_id == promoted["candidate_model_id"]
+    assert [hit.document_text for hit in retriever.search(chunks[1]["text"], k=1)] == [chunks[1]["text"]]
+    with pytest.raises(RetrieverError, match="vectors made with"):
+        Retriever(tmp_path / "published.duckdb", model="packaged")
 
     registry = json.loads((artifacts / "registry.json").read_text())["entries"]
     assert [e["decision"] for e in registry] == ["rejected", "promoted"]
