@@ -5,19 +5,19 @@ retrieves over the **whole** corpus of the candidate's dataset for its validatio
 trained on) with the current model (the baseline) and with the candidate: exact cosine search, top 100,
 nDCG@10, MRR@10 and hit@1 with bootstrap intervals (serving.evaluation, ranx).
 
-The gate decides on validation only; test figures are reported, never used to decide. The training queries are
-scored too, as a diagnostic: a model that gains there and not on validation learnt its topics, not the task. The candidate is
+The gate decides on validation only; test figures are reported, never used to decide. The candidate is
 promoted when the paired bootstrap 95% interval of its nDCG@10 gain over the baseline lies above 0: a gain the
 noise of 9 queries could not produce. Otherwise the baseline stays, which is a valid outcome, reported as
-such. Every evaluated candidate gets an entry in `artifacts/registry.json` (dataset and model versions,
-metrics per split for both models, decision, reason). Promotion switches `artifacts/models/CURRENT`
+such. The training queries are scored too, as a diagnostic: a model that gains there and not on validation
+learnt its topics, not the task. Every evaluated candidate gets an entry in `artifacts/registry.json` (dataset
+and model versions, metrics per split for both models, decision, reason). Promotion switches `artifacts/models/CURRENT`
 atomically; `ingestion.embedding.resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
 `dbt build` re-embeds everything under the new model id and search uses it.
 
 `--table` prints the registry as a markdown table (what docs/finetuning.md shows).
 
 Corpus vectors are cached per (model id, corpus hash) under `artifacts/eval_cache/`: the baseline's 30,005
-passages are encoded once (~10 minutes on 2 CPUs), a candidate's once per candidate.
+passages are encoded once (~5 minutes on an idle 2-core machine), a candidate's once per candidate.
 """
 
 from __future__ import annotations
