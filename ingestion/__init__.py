@@ -1,11 +1,7 @@
 """Offline half of the platform: loaders that land raw files in the warehouse, and `ingest(doc_id)`."""
 
-
-def ingest(doc_id: str, **kwargs):
-    """See ingestion.ingest.ingest (imported lazily: `import ingestion` stays light for the loaders)."""
-    from ingestion.ingest import ingest as _ingest
-
-    return _ingest(doc_id, **kwargs)
-
+# Imported eagerly on purpose: with a lazy wrapper, the first `import ingestion.ingest` anywhere rebinds the
+# package attribute `ingest` to the submodule, and `from ingestion import ingest` then returns a module.
+from ingestion.ingest import ingest
 
 __all__ = ["ingest"]

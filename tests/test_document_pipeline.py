@@ -41,6 +41,16 @@ def source():
     return texts, page_of
 
 
+def test_from_ingestion_import_ingest_is_the_function_whatever_was_imported_first():
+    import subprocess
+    import sys
+
+    # in a fresh interpreter: the submodule first, then the package's name (a lazy wrapper broke exactly this)
+    code = "import ingestion.ingest; from ingestion import ingest; assert callable(ingest), ingest"
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_texts_land_and_blank_ones_are_rejected(real_document):
     duckdb_path, _ = real_document
     assert query(duckdb_path, "select count(*) from raw.document_texts where doc_id = '12345'") == [(3519,)]
