@@ -24,6 +24,17 @@ from ingestion.warehouse import LandingError
 SERVED_TABLES = ("search_chunks", "user_interest_scores")
 
 
+def published_file_key(published_path: Path) -> tuple[int, int, int] | None:
+    """What identifies one publication of the copy (None when there is none): publishing renames a new file over
+    the old one, so the inode changes; mtime and size catch a copy rewritten in place. Readers compare keys to
+    know when to reload."""
+    try:
+        stat = Path(published_path).stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
 def publish(duckdb_path: Path, published_path: Path) -> dict[str, int]:
     """Copy the served marts into a fresh file and rename it over `published_path`; return row counts."""
     duckdb_path, published_path = Path(duckdb_path), Path(published_path)

@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 
 from ingestion.documents import validate_doc_id
 from ingestion.embedding import ModelSpec, encode_chunked, encode_texts, load_encoder, resolve_model
+from ingestion.publish import published_file_key
 from ingestion.settings import Settings
 from serving.interests import (
     DEFAULT_LIMIT as DEFAULT_INTEREST_LIMIT, HANDLE_RULE, MAX_LIMIT as MAX_INTEREST_LIMIT, InterestStore,
@@ -174,14 +175,6 @@ class Health(BaseModel):
 
 # ---------------------------------------------------------------- the index being served
 
-def _file_key(path: Path) -> tuple[int, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
 class SearchService:
     """The configured model and the Retriever over the published file, kept fresh by a background thread."""
 
@@ -222,7 +215,7 @@ class SearchService:
         Never raises: a bad copy (another model's vectors, a broken file) is logged and reported by /health,
         the previous snapshot keeps serving, and that same file is not reloaded every tick. The interest
         scores are loaded on their own (a search index that cannot be served does not stop them)."""
-        key = _file_key(self.published_path)
+        key = published_file_key(self.published_path)
         if key is not None:
             self.interests.refresh(self.published_path)  # never raises; remembers its own failures
         if key is None or key == self._failed_key:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.publish import published_file_key
+
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100  # the most interests one request can ask for, and so the most kept per user
@@ -128,7 +130,7 @@ class InterestSnapshot:
         path = Path(published_path)
         if not path.is_file():
             raise InterestStoreError(f"no published copy at {path}: run `make run` (land, dbt build, publish)")
-        stat = path.stat()
+        file_key = published_file_key(path)  # before reading: a publication during the read makes a reload
         started = time.perf_counter()
         try:
             con = duckdb.connect(str(path), read_only=True)
@@ -187,7 +189,7 @@ class InterestSnapshot:
             interest_ids=interest_ids,
             labels=labels,
             model_version=", ".join(distinct_versions) or None,
-            file_key=(stat.st_ino, stat.st_mtime_ns, stat.st_size),
+            file_key=file_key,
         )
         log.info("loaded interest scores of %d users (%d rows) from %s in %.2fs", snapshot.size, snapshot.rows, path,
                  time.perf_counter() - started)
@@ -260,11 +262,9 @@ class InterestStore:
         """Load `published_path` if it is not the file being served; True when a new snapshot was swapped in.
         Never raises: a failure is logged and kept in `error`, the old snapshot keeps serving, and the same
         file is not retried until it changes."""
-        try:
-            stat = Path(published_path).stat()
-        except OSError:
+        key = published_file_key(published_path)
+        if key is None:
             return False  # nothing published yet, or it vanished: keep the snapshot
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         snapshot = self.snapshot
         if key == self._failed_key or (snapshot is not None and key == snapshot.file_key):
             return False

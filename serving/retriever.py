@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ingestion.embedding import ModelSpec, encode_texts, load_encoder, resolve_model
+from ingestion.publish import published_file_key
 from ingestion.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class SearchIndex:
         path = Path(published_path)
         if not path.is_file():
             raise RetrieverError(f"no published search index at {path}: run `make run` (land, dbt build, publish)")
-        stat = path.stat()
+        file_key = published_file_key(path)  # before reading: a publication during the read makes a reload
         started = time.perf_counter()
         con = duckdb.connect(str(path), read_only=True)
         try:
@@ -118,7 +119,7 @@ class SearchIndex:
             pages=table.column("pages").to_pylist(),
             vectors=vectors,
             model_ids=sorted(set(table.column("model_id").to_pylist())),
-            file_key=(stat.st_ino, stat.st_mtime_ns, stat.st_size),
+            file_key=file_key,
             published_at=published_at,
             warehouse_built_at=built_at,
         )
@@ -199,14 +200,11 @@ class Retriever:
     def refresh(self) -> bool:
         """Load the published copy again if a new one was published since; True when it was swapped in.
         Searches keep using the old snapshot until the new one is fully loaded."""
-        try:
-            stat = self.published_path.stat()
-        except FileNotFoundError:
-            return False
-        if (stat.st_ino, stat.st_mtime_ns, stat.st_size) == self.index.file_key:
+        key = published_file_key(self.published_path)
+        if key is None or key == self.index.file_key:
             return False
         with self._lock:
-            if (stat.st_ino, stat.st_mtime_ns, stat.st_size) == self.index.file_key:
+            if key == self.index.file_key:
                 return False
             self.index = self._load()
         return True
