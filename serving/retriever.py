@@ -57,6 +57,34 @@ def _tokenize(texts: list[str], stemmer) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
 
 
+class BM25Index:
+    """bm25s over a list of texts with the serving settings (Porter stemmer, English stopwords, BM25_K1/BM25_B):
+    the one BM25 of the platform, used by search and by the fine-tuning data's hard-negative mining."""
+
+    def __init__(self, texts: list[str]):
+        import bm25s
+        import Stemmer
+
+        self.size = len(texts)
+        self.stemmer = Stemmer.Stemmer("english")
+        self.vocabulary: dict[str, int] = {}
+        self.model = None
+        if texts:
+            tokenized = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
+            self.vocabulary = tokenized.vocab
+            self.model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+            self.model.index(tokenized, show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text (float32); 0 where no query term occurs."""
+        if self.model is None:
+            return np.zeros(self.size, np.float32)
+        token_ids = [self.vocabulary[t] for t in _tokenize([query], self.stemmer)[0] if t in self.vocabulary]
+        if not token_ids:
+            return np.zeros(self.size, np.float32)
+        return np.asarray(self.model.get_scores(token_ids), dtype=np.float32)
+
+
 @dataclass
 class SearchIndex:
     """An immutable in-memory snapshot of one published file."""
@@ -72,9 +100,7 @@ class SearchIndex:
     file_key: tuple[int, int, int]
     published_at: str | None
     warehouse_built_at: str | None
-    bm25: object = field(repr=False, default=None)
-    vocabulary: dict[str, int] = field(repr=False, default_factory=dict)
-    stemmer: object = field(repr=False, default=None)
+    bm25: "BM25Index | None" = field(repr=False, default=None)
     _torch_vectors: object = field(repr=False, default=None)
 
     @property
@@ -128,25 +154,11 @@ class SearchIndex:
         return index
 
     def _build_bm25(self) -> None:
-        import bm25s
-        import Stemmer
-
-        self.stemmer = Stemmer.Stemmer("english")
-        if not self.texts:
-            return
-        tokenized = bm25s.tokenize(self.texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
-        self.vocabulary = tokenized.vocab
-        self.bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-        self.bm25.index(tokenized, show_progress=False)
+        self.bm25 = BM25Index(self.texts)
 
     def bm25_scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk; 0 where no query term occurs."""
-        if self.bm25 is None:
-            return np.zeros(self.size, np.float32)
-        token_ids = [self.vocabulary[t] for t in _tokenize([query], self.stemmer)[0] if t in self.vocabulary]
-        if not token_ids:
-            return np.zeros(self.size, np.float32)
-        return np.asarray(self.bm25.get_scores(token_ids), dtype=np.float32)
+        return self.bm25.scores(query) if self.bm25 is not None else np.zeros(self.size, np.float32)
 
     def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
         # torch, not numpy: the query was just encoded on torch's thread pool, and numpy's OpenBLAS threads

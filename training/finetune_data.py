@@ -161,20 +161,13 @@ def split_queries(query_ids: list[str], seed: int, fractions: tuple[float, float
 def _bm25_rankings(texts: list[str], queries: list[str], depth: int, keep_scores: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per query: the indices of the top `depth` passages by BM25 (ties broken by corpus order), and for the first
     `keep_scores` queries every passage's score too (30,005 floats a query: not kept for thousands of them)."""
-    import bm25s
-    import Stemmer
+    from serving.retriever import BM25Index
 
-    from serving.retriever import BM25_B, BM25_K1, _tokenize
-
-    stemmer = Stemmer.Stemmer("english")
-    tokenized = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
-    model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-    model.index(tokenized, show_progress=False)
+    index = BM25Index(texts)
     all_scores, tops = [], []
     positions = np.arange(len(texts))
     for n, query in enumerate(queries):
-        token_ids = [tokenized.vocab[t] for t in _tokenize([query], stemmer)[0] if t in tokenized.vocab]
-        scores = np.asarray(model.get_scores(token_ids), dtype=np.float64) if token_ids else np.zeros(len(texts))
+        scores = index.scores(query).astype(np.float64)
         order = np.lexsort((positions, -scores))  # score descending, then corpus order: deterministic
         if n < keep_scores:
             all_scores.append(scores)
