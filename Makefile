@@ -5,14 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export DATA_DIR ?= $(CURDIR)/sample_data
-export DUCKDB_PATH ?= $(CURDIR)/warehouse.duckdb
-export OUTPUT_DIR ?= $(CURDIR)/output
-export DBT_PROFILES_DIR := $(CURDIR)
-export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# Settings (DATA_DIR, DUCKDB_PATH, ...) and their defaults live in ingestion/settings.py alone: every target runs
+# a Python entry point that reads them, dbt included (ingestion.dbt_runner hands DUCKDB_PATH to profiles.yml).
 export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
-DBT := $(BIN)/dbt
+DBT := $(BIN)/python -m ingestion.dbt_runner
 
 .PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-documents bench-search bench-interests sample-data clean
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingestion.settings import PROJECT_ROOT
+from ingestion.settings import PROJECT_ROOT, Settings
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -51,7 +51,7 @@ import time
 started = time.perf_counter()
 from sentence_transformers import SentenceTransformer
 imported = time.perf_counter()
-from ingestion.embedding import default_model_dir
+from ingestion.model_source import default_model_dir
 model = SentenceTransformer(str(default_model_dir()), device="cpu")
 loaded = time.perf_counter()
 model.encode(["warm-up"])
@@ -67,10 +67,11 @@ def cold_start() -> dict:
     return {"import_s": imported, "load_s": loaded, "first_encode_s": first}
 
 
-def naive_vs_batched(doc_id: str, data_dir: Path, n: int) -> dict:
+def naive_vs_batched(doc_id: str, data_dir: Path, n: int, artifacts_dir: Path) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from ingestion.embedding import default_model_dir, encode_texts, load_encoder, resolve_model
+    from ingestion.embedding import encode_texts, load_encoder
+    from ingestion.model_source import PACKAGED, default_model_dir, resolve_model
 
     texts = [t["text"] for t in json.loads((data_dir / "documents" / f"texts_{doc_id}.json").read_text())[:n]]
     model_dir = str(default_model_dir())
@@ -78,7 +79,7 @@ def naive_vs_batched(doc_id: str, data_dir: Path, n: int) -> dict:
     for text in texts:  # predict.py: load the model on every call, encode one text
         SentenceTransformer(model_dir, device="cpu").encode([text])
     naive = time.perf_counter() - started
-    spec = resolve_model(None)
+    spec = resolve_model(PACKAGED, artifacts_dir)
     started = time.perf_counter()
     load_encoder(spec)
     encode_texts(spec, texts, progress=False)
@@ -102,7 +103,7 @@ def main() -> None:
     cold = cold_start()
     print(f"(b) cold start: import sentence-transformers {cold['import_s']:.1f}s, load model {cold['load_s']:.2f}s, "
           f"first encode {cold['first_encode_s']:.2f}s")
-    naive = naive_vs_batched(args.doc_id, args.data_dir, args.naive_texts)
+    naive = naive_vs_batched(args.doc_id, args.data_dir, args.naive_texts, Settings.from_env().artifacts_dir)
     print(f"(c) first {naive['texts']} texts: predict.py style (reload per call, one at a time) {naive['naive_s']:.1f}s, "
           f"load once + batched {naive['batched_s']:.1f}s: {naive['ratio']:.1f}x faster")
     print(json.dumps({"full_ingest": full, "cold_start": cold, "naive_vs_batched": naive}))

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from ingestion.dbt_runner import DbtError
-from ingestion.embedding import ModelSourceError
-from ingestion.ingest import ingest_command
+from ingestion.document_chunks import ingest_command
+from ingestion.model_source import ModelSourceError
+from ingestion.settings import Settings
 from ingestion.warehouse import LandingError
 
 
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the chunks (text, pages, vector) as Parquet")
     args = parser.parse_args(argv)
     try:
-        print(ingest_command(args.doc_id, args.output))
+        print(ingest_command(args.doc_id, args.output, Settings.from_env()))
     except (ValueError, FileNotFoundError, LandingError, ModelSourceError, DbtError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

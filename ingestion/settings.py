@@ -1,7 +1,9 @@
-"""Settings read once from the environment: where data comes from and where the warehouse lives.
+"""Settings read once from the environment: where data comes from, where the warehouse lives, which models.
 
-Every entry point (loaders, dbt via profiles.yml, the service) resolves paths the same way, so
-`DATA_DIR=../shared/data make run` and the tests point everything at one place.
+`Settings.from_env()` is called only by entry points (each CLI's `main`, the service's app factory, each dbt
+Python model, and the public Python entry points `ingest()` and `Retriever()` when given nothing); everything
+below them takes what it needs as parameters. This file holds the one default of every setting: the Makefile
+and profiles.yml take theirs from here (dbt runs through `ingestion.dbt_runner`, which passes DUCKDB_PATH on).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ingestion.model_source import ModelSpec, resolve_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,13 +30,15 @@ class Settings:
     data_dir: Path
     duckdb_path: Path
     output_dir: Path
-    artifacts_dir: Path  # git-ignored: model cache, datasets, trained models
-    embedding_model: str  # empty: the packaged all-MiniLM-L6-v2 (see ingestion.embedding)
+    artifacts_dir: Path  # git-ignored: model cache, datasets, trained models, the promotion pointer
+    embedding_model: str  # a model source (ingestion.model_source); empty: the promoted model, else the packaged one
     published_path: Path  # the read-only copy the service reads (ingestion.publish), never the warehouse itself
+    interests_model: Path | None  # an interest model version folder; None: ARTIFACTS_DIR/interests/LATEST
 
     @classmethod
     def from_env(cls) -> "Settings":
         duckdb_path = _path("DUCKDB_PATH", PROJECT_ROOT / "warehouse.duckdb")
+        interests_model = os.environ.get("INTERESTS_MODEL", "")
         return cls(
             data_dir=_path("DATA_DIR", PROJECT_ROOT / "sample_data"),
             duckdb_path=duckdb_path,
@@ -40,4 +46,9 @@ class Settings:
             artifacts_dir=_path("ARTIFACTS_DIR", PROJECT_ROOT / "artifacts"),
             embedding_model=os.environ.get("EMBEDDING_MODEL", ""),
             published_path=_path("PUBLISHED_PATH", duckdb_path.with_name(duckdb_path.stem + ".published.duckdb")),
+            interests_model=_path("INTERESTS_MODEL", PROJECT_ROOT) if interests_model else None,
         )
+
+    def embedding_spec(self) -> ModelSpec:
+        """The embedding model these settings name, resolved (the promotion pointer followed, archives unpacked)."""
+        return resolve_model(self.embedding_model, self.artifacts_dir)

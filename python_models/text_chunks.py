@@ -12,9 +12,10 @@ import pyarrow as pa
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from ingestion.embedding import chunk_text, load_tokenizer, max_content_tokens, resolve_model
+    from ingestion.embedding import chunk_text, load_tokenizer, max_content_tokens
+    from ingestion.settings import Settings
 
-    spec = resolve_model(dbt.config.get("embedding_model"))
+    spec = Settings.from_env().embedding_spec()  # this model is an entry point: settings resolved here, once
     tokenizer = load_tokenizer(spec.tokenizer_dir)
     max_tokens = max_content_tokens(spec)
     units = dbt.ref("int_text_units").to_arrow_table().to_pylist()

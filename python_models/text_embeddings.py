@@ -15,9 +15,11 @@ import pyarrow as pa
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append")
-    from ingestion.embedding import embedding_dimension, encode_texts, load_encoder, resolve_model
+    from ingestion.embedding import encode_texts, load_encoder
+    from ingestion.model_source import embedding_dimension
+    from ingestion.settings import Settings
 
-    spec = resolve_model(dbt.config.get("embedding_model"))
+    spec = Settings.from_env().embedding_spec()  # this model is an entry point: settings resolved here, once
     dim = embedding_dimension(spec)
     chunks = dbt.ref("text_chunks")
     wanted = session.sql(

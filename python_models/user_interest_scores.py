@@ -20,15 +20,16 @@ SCHEMA = [
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from ingestion.embedding import resolve_model
-    from training.interests import InterestModel, user_features
+    from ingestion.settings import Settings
+    from training.interests import ARTIFACT_SUBDIR, InterestModel, user_features
 
     users = dbt.ref("stg_users").to_arrow_table().to_pylist()
     if not users:  # no interests/ folder in DATA_DIR: nothing to score, and no model needed
         print("[user_interest_scores] no users landed: empty table")
         return pa.table({name: pa.array([], kind) for name, kind in SCHEMA})
-    spec = resolve_model(dbt.config.get("embedding_model"))
-    interest_model = InterestModel.load(dbt.config.get("interests_model") or None)
+    settings = Settings.from_env()  # this model is an entry point: settings resolved here, once
+    spec = settings.embedding_spec()
+    interest_model = InterestModel.load(settings.interests_model or settings.artifacts_dir / ARTIFACT_SUBDIR)
     interest_model.check_embedding_model(spec.model_id)
 
     titles = dbt.ref("int_user_activity_titles")

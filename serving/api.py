@@ -20,7 +20,7 @@ import os
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Callable, Literal, get_args
 
 import anyio
 import numpy as np
@@ -30,7 +30,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, field_validator
 
 from ingestion.documents import validate_doc_id
-from ingestion.embedding import ModelSpec, encode_chunked, encode_texts, load_encoder, resolve_model
+from ingestion.embedding import encode_chunked, encode_texts, load_encoder
+from ingestion.model_source import ModelSpec
 from ingestion.publish import published_file_key
 from ingestion.settings import Settings
 from serving.interests import (
@@ -178,9 +179,9 @@ class Health(BaseModel):
 class SearchService:
     """The configured model and the Retriever over the published file, kept fresh by a background thread."""
 
-    def __init__(self, published_path: Path, model_source: str, refresh_seconds: float):
+    def __init__(self, published_path: Path, resolve_model: Callable[[], ModelSpec], refresh_seconds: float):
         self.published_path = published_path
-        self.model_source = model_source
+        self.resolve_model = resolve_model  # deferred to start(): a bad model source fails the start, not the import
         self.refresh_seconds = refresh_seconds
         self.model: ModelSpec | None = None
         self.retriever: Retriever | None = None
@@ -192,7 +193,7 @@ class SearchService:
 
     def start(self) -> None:
         """Load the model (find_similar needs it even without an index) and the index, then start refreshing."""
-        self.model = resolve_model(self.model_source)
+        self.model = self.resolve_model()
         load_encoder(self.model)
         encode_texts(self.model, ["warm up"], progress=False)  # the first request should not pay for this
         self.refresh()
@@ -222,7 +223,7 @@ class SearchService:
             return  # nothing published yet (or it vanished: keep the snapshot), or this exact file already failed
         try:
             if self.retriever is None:
-                self.retriever = Retriever(self.published_path, model=self.model_source)
+                self.retriever = Retriever(self.published_path, model=self.model)
                 log.info("serving %d vectors from %s", self.retriever.index.size, self.published_path)
             elif self.retriever.refresh():
                 log.info("reloaded %s: %d vectors", self.published_path, self.retriever.index.size)
@@ -508,7 +509,7 @@ def _refresh_seconds_from_env() -> float:
 
 def create_app(
     published_path: Path | None = None,
-    model: str | None = None,
+    model: ModelSpec | None = None,
     refresh_seconds: float | None = None,
 ) -> FastAPI:
     """The service over `published_path` (default: PUBLISHED_PATH) with `model` (default: EMBEDDING_MODEL).
@@ -521,7 +522,7 @@ def create_app(
         raise ValueError(f"refresh interval must be positive, got {refresh_seconds}")
     service = SearchService(
         Path(published_path) if published_path is not None else settings.published_path,
-        settings.embedding_model if model is None else model,
+        settings.embedding_spec if model is None else (lambda: model),
         refresh_seconds,
     )
 

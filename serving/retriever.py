@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.embedding import ModelSpec, encode_texts, load_encoder, resolve_model
+from ingestion.embedding import encode_texts, load_encoder
+from ingestion.model_source import ModelSpec
 from ingestion.publish import published_file_key
 from ingestion.settings import Settings
 
@@ -184,17 +185,23 @@ def _top(scores: np.ndarray, mask: np.ndarray | None, count: int) -> np.ndarray:
 
 
 class Retriever:
-    """Search the published index. `Retriever()` uses DUCKDB_PATH's published copy and EMBEDDING_MODEL."""
+    """Search the published index with the model its vectors were made with.
+
+    `Retriever()` is a public entry point: what it is not given (the published copy, the model) it takes from
+    the environment's settings (PUBLISHED_PATH, EMBEDDING_MODEL)."""
 
     def __init__(
         self,
         published_path: str | os.PathLike | None = None,
-        model: str | None = None,
+        model: ModelSpec | None = None,
         mode: str = DEFAULT_MODE,
     ):
-        settings = Settings.from_env()
-        self.published_path = Path(published_path) if published_path else settings.published_path
-        self.model: ModelSpec = resolve_model(settings.embedding_model if model is None else model)
+        if published_path is None or model is None:
+            settings = Settings.from_env()
+            published_path = published_path or settings.published_path
+            model = model or settings.embedding_spec()
+        self.published_path = Path(published_path)
+        self.model: ModelSpec = model
         self.mode = self._check_mode(mode)
         self._lock = threading.Lock()
         self.index = self._load()

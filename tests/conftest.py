@@ -11,11 +11,19 @@ import duckdb
 import pytest
 
 from ingestion.dbt_runner import run_dbt
-from ingestion.settings import PROJECT_ROOT
+from ingestion.model_source import ModelSpec, resolve_model
+from ingestion.settings import PROJECT_ROOT, Settings
 
 # tests never see the developer's trained or promoted models (artifacts/models/CURRENT would change the
 # embedding model every test expects): a fresh, empty artifacts folder for the whole session
 os.environ["ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="test_artifacts_")
+
+
+
+def model(source: str = "") -> ModelSpec:
+    """A model source resolved as the platform resolves it, against the tests' artifacts folder."""
+    return resolve_model(source, Settings.from_env().artifacts_dir)
+
 
 REAL_DATA = (PROJECT_ROOT.parent / "shared" / "data").resolve()
 REAL_SCORE_BATCHES = REAL_DATA / "score_batches"

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from ingestion.embedding import resolve_model
 from ingestion.publish import publish
 from ingestion.settings import PROJECT_ROOT
 from serving.api import MAX_BODY_BYTES, BodyLimitMiddleware, create_app
-from tests.conftest import Dbt, LiveService, assert_error, query
+from tests.conftest import Dbt, LiveService, assert_error, model, query
 
 PASSWORD_DOC = "To reset your password, open settings and choose 'Forgot password'"
 SIMILAR_EXAMPLE = {
@@ -55,7 +54,7 @@ def test_health_reports_the_published_index(client, search_warehouse):
     body.pop("interest_model_version"), body.pop("interest_detail")
     assert body == {
         "status": "ok",
-        "model_id": resolve_model("").model_id,
+        "model_id": model().model_id,
         "vectors": rows,
         "published_at": published_at,
         "warehouse_built_at": built_at,
@@ -86,7 +85,7 @@ def test_search_shape_order_and_k(client):
         body = response.json()
         assert set(body) == {"query", "mode", "k", "model_id", "results"}
         assert body["query"] == "causes of left ventricular hypertrophy"
-        assert (body["mode"], body["k"], body["model_id"]) == ("dense", k, resolve_model("").model_id)
+        assert (body["mode"], body["k"], body["model_id"]) == ("dense", k, model().model_id)
         results = body["results"]
         assert len(results) == k
         assert all(set(r) == {"id", "text", "score", "source", "doc_id", "chunk_id", "pages"} for r in results)
@@ -258,7 +257,7 @@ def test_document_chunks_in_document_order(client, search_warehouse):
     response = client.get("/documents/10001/chunks")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["doc_id"], body["model_id"]) == ("10001", resolve_model("").model_id)
+    assert (body["doc_id"], body["model_id"]) == ("10001", model().model_id)
     assert [(c["chunk_id"], c["text"], c["pages"]) for c in body["chunks"]] == [row[:3] for row in expected]
     assert all(set(c) == {"chunk_id", "text", "pages"} for c in body["chunks"])
 
@@ -287,7 +286,7 @@ def test_without_a_published_index_the_service_answers_503_then_picks_one_up(sea
     with TestClient(create_app(published_path=missing, refresh_seconds=0.2)) as client:
         health = client.get("/health").json()
         assert (health["status"], health["vectors"], health["published_at"]) == ("no_index", 0, None)
-        assert health["model_id"] == resolve_model("").model_id
+        assert health["model_id"] == model().model_id
         assert_error(client.get("/search", params={"q": "hello"}), 503, "no published index", str(missing), "make run")
         assert_error(client.get("/documents/10001/chunks"), 503, "no published index")
         similar = client.post("/find_similar", json=SIMILAR_EXAMPLE)
@@ -303,7 +302,7 @@ def test_without_a_published_index_the_service_answers_503_then_picks_one_up(sea
 
 
 def test_an_index_made_with_another_model_is_a_clear_503(search_warehouse, tmp_path: Path):
-    with TestClient(create_app(published_path=search_warehouse.published_path, model="hashing")) as client:
+    with TestClient(create_app(published_path=search_warehouse.published_path, model=model("hashing"))) as client:
         health = client.get("/health").json()
         assert health["status"] == "no_index" and "configured model is hashing-384" in health["detail"]
         assert_error(client.get("/search", params={"q": "hello"}), 503, "cannot be served", "hashing-384")

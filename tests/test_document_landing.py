@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.documents import document_files, land_document, validate_doc_id
-from ingestion.embedding import ModelSourceError, extract_model_archive, resolve_model
+from ingestion.model_source import ModelSourceError, extract_model_archive, resolve_model
 from ingestion.warehouse import LandingError, connect
 from tests.conftest import REAL_DATA, query, require_real
 from tests.test_score_landing import snapshot
@@ -137,13 +137,12 @@ def test_model_archive_is_extracted_once_into_a_cache_keyed_by_its_hash(tmp_path
     archive = tmp_path / "my-model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(model, arcname="my-model")
-    cache = tmp_path / "cache"
-    spec = resolve_model(str(archive), cache_dir=cache)
-    assert spec.model_dir.parent.parent == cache and (spec.model_dir / "config.json").is_file()
+    spec = resolve_model(str(archive), tmp_path)
+    assert spec.model_dir.parent.parent == tmp_path / "model_cache" and (spec.model_dir / "config.json").is_file()
     assert spec.model_id.startswith("my-model@")
-    assert spec.model_id.split("@")[1] == resolve_model(str(model)).model_id.split("@")[1]  # same files, same id
+    assert spec.model_id.split("@")[1] == resolve_model(str(model), tmp_path).model_id.split("@")[1]  # same files, same id
     mtime = spec.model_dir.stat().st_mtime_ns
-    assert resolve_model(str(archive), cache_dir=cache).model_dir.stat().st_mtime_ns == mtime  # not re-extracted
+    assert resolve_model(str(archive), tmp_path).model_dir.stat().st_mtime_ns == mtime  # not re-extracted
 
 
 @pytest.mark.parametrize(
@@ -168,6 +167,6 @@ def test_unsafe_model_archive_is_refused_and_writes_nothing(tmp_path: Path, memb
 
 def test_model_source_that_is_neither_a_folder_nor_an_archive_is_refused(tmp_path: Path):
     with pytest.raises(ModelSourceError, match="not a model directory"):
-        resolve_model(str(tmp_path / "nowhere"))
+        resolve_model(str(tmp_path / "nowhere"), tmp_path)
     with pytest.raises(ModelSourceError, match="hashing"):
-        resolve_model("hashing:abc")
+        resolve_model("hashing:abc", tmp_path)

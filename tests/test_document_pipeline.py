@@ -13,12 +13,12 @@ import torch
 
 from ingestion import ingest
 from ingestion.documents import land_document
-from ingestion.embedding import load_tokenizer, max_content_tokens, resolve_model
+from ingestion.embedding import load_tokenizer, max_content_tokens
 from ingestion.dbt_runner import run_dbt
-from ingestion.ingest import DOCUMENT_BUILD
+from ingestion.document_chunks import DOCUMENT_BUILD
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import connect
-from tests.conftest import REAL_DATA, query, require_real
+from tests.conftest import REAL_DATA, model, query, require_real
 from tests.test_document_landing import write_doc
 
 DOCUMENTS = REAL_DATA / "documents"
@@ -45,10 +45,25 @@ def test_from_ingestion_import_ingest_is_the_function_whatever_was_imported_firs
     import subprocess
     import sys
 
-    # in a fresh interpreter: the submodule first, then the package's name (a lazy wrapper broke exactly this)
-    code = "import ingestion.ingest; from ingestion import ingest; assert callable(ingest), ingest"
+    # in a fresh interpreter: the submodule first, then the package's name (a lazy wrapper once broke exactly this)
+    code = "import ingestion.document_chunks; from ingestion import ingest; assert callable(ingest), ingest"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_running_an_ingestion_module_prints_no_warning():
+    """`make run` runs ingestion.land, .publish and .export with -m: importing the package must not import them
+    first, or runpy warns that it found the module in sys.modules."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ingestion; loaded = [m for m in ('ingestion.land', 'ingestion.publish', 'ingestion.export') "
+            "if m in sys.modules]; assert not loaded, loaded")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "ingestion.land", "--help"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
 
 
 def test_texts_land_and_blank_ones_are_rejected(real_document):
@@ -62,7 +77,7 @@ def test_texts_land_and_blank_ones_are_rejected(real_document):
 def test_chunks_cover_every_text_within_the_models_window(real_document, source):
     duckdb_path, chunks = real_document
     texts, _ = source
-    spec = resolve_model(None)
+    spec = model()
     tokenizer, max_tokens = load_tokenizer(spec.tokenizer_dir), max_content_tokens(spec)
     rows = query(duckdb_path, "select source_position, chunk_index, text, token_count from document_chunks order by 1, 2")
     assert len(rows) == len(chunks) == 3986
@@ -124,7 +139,7 @@ def test_ingest_returns_unit_tensors_in_document_order(real_document, source):
     # paraphrase-free query lands on a topical chunk
     from ingestion.embedding import encode_texts
 
-    query_vector = encode_texts(resolve_model(None), ["What is the interest rate of the notes?"], progress=False)[0]
+    query_vector = encode_texts(model(), ["What is the interest rate of the notes?"], progress=False)[0]
     best = int(np.argmax(vectors.numpy() @ query_vector))
     assert "interest" in chunks[best]["text"].lower()
 

@@ -152,7 +152,8 @@ def test_negative_pools_and_inverse_cloze_pairs(subset: Path, built, tmp_path: P
 
 
 def test_train_a_few_steps_writes_a_loadable_model(built):
-    from ingestion.embedding import embedding_dimension, encode_texts, resolve_model
+    from ingestion.embedding import encode_texts
+    from ingestion.model_source import embedding_dimension, resolve_model
     from training.finetune import train
 
     artifacts, dataset = built
@@ -167,7 +168,7 @@ def test_train_a_few_steps_writes_a_loadable_model(built):
     assert np.isfinite(record["final_loss"])
     assert [entry["step"] for entry in _read_jsonl(model_dir / "training_log.jsonl") if "loss" in entry] == [1, 2]
 
-    spec = resolve_model(model_dir)
+    spec = resolve_model(model_dir, artifacts)
     assert spec.model_dir == model_dir and spec.model_id != record["base_model"]["id"]
     assert embedding_dimension(spec) == 384  # what text_embeddings sizes its FLOAT[n] column with
     vectors = encode_texts(spec, ["causes of left ventricular hypertrophy", "an axon terminal"], progress=False)
@@ -187,7 +188,7 @@ def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from ingestion.embedding import default_model_dir
+    from ingestion.model_source import default_model_dir
 
     model = SentenceTransformer(str(default_model_dir()), device="cpu")
     if scrambled:
@@ -201,12 +202,12 @@ def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
 
 
 def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Path, built, tmp_path: Path, monkeypatch):
-    from ingestion.embedding import current_model_pointer, resolve_model
+    from ingestion.model_source import PACKAGED, current_model_pointer, resolve_model
     from training.promote import evaluate_candidate, registry_table
 
     artifacts, dataset = built
     broken = _model_folder(tmp_path / "broken", dataset, scrambled=True)
-    refused = evaluate_candidate(broken, artifacts, corpus_dir=subset)  # baseline: the packaged model
+    refused = evaluate_candidate(broken, artifacts, resolve_model(PACKAGED, artifacts), subset)
     validation = refused["metrics"]["validation"]
     assert refused["decision"] == "rejected" and "baseline stays" in refused["reason"]
     assert validation["candidate"]["ndcg@10"]["mean"] < validation["baseline"]["ndcg@10"]["mean"]
@@ -215,11 +216,10 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Pa
 
     # the other way round: against the broken model as the current one, the packaged weights are clearly better
     good = _model_folder(tmp_path / "good", dataset, scrambled=False)
-    promoted = evaluate_candidate(good, artifacts, corpus_dir=subset, baseline=resolve_model(str(broken)))
+    promoted = evaluate_candidate(good, artifacts, resolve_model(str(broken), artifacts), subset)
     assert promoted["decision"] == "promoted" and promoted["metrics"]["validation"]["gain_ndcg_at_10"]["ci_low"] > 0
     assert current_model_pointer(artifacts).read_text().strip() == str(good.resolve())
-    monkeypatch.setenv("ARTIFACTS_DIR", str(artifacts))
-    assert resolve_model("").model_id == promoted["candidate_model_id"]  # the platform's model from now on
+    assert resolve_model("", artifacts).model_id == promoted["candidate_model_id"]  # the platform's model from now on
 
     # ... so the next build re-embeds under it (the index's model id is what search checks against)
     from ingestion import ingest
@@ -227,6 +227,7 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Pa
 
     write_doc(tmp_path / "data" / "documents")
     warehouse = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("ARTIFACTS_DIR", str(artifacts))  # the dbt build's Python models read the settings
     chunks = ingest("d1", data_dir=tmp_path / "data", duckdb_path=warehouse)
     assert query(warehouse, "select distinct model_id from document_chunks") == [(promoted["candidate_model_id"],)]
     # ... and search uses it: the published index is served with the promoted model, and refused with another one
@@ -234,11 +235,11 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Pa
     from serving.retriever import Retriever, RetrieverError
 
     publish(warehouse, tmp_path / "published.duckdb")
-    retriever = Retriever(tmp_path / "published.duckdb")
+    retriever = Retriever(tmp_path / "published.duckdb", model=resolve_model("", artifacts))
     assert retriever.model.model_id == promoted["candidate_model_id"]
     assert [hit.document_text for hit in retriever.search(chunks[1]["text"], k=1)] == [chunks[1]["text"]]
     with pytest.raises(RetrieverError, match="vectors made with"):
-        Retriever(tmp_path / "published.duckdb", model="packaged")
+        Retriever(tmp_path / "published.duckdb", model=resolve_model(PACKAGED, artifacts))
 
     registry = json.loads((artifacts / "registry.json").read_text())["entries"]
     assert [e["decision"] for e in registry] == ["rejected", "promoted"]

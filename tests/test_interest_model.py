@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ingestion.settings import PROJECT_ROOT
+from tests.conftest import model
 from training.interests import (
     EmbeddingModelMismatch,
     InterestDataError,
@@ -30,7 +31,7 @@ SAMPLE = PROJECT_ROOT / "sample_data" / "interests"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One training run on the sample with the real (packaged) encoder, into a scratch artifacts folder."""
-    return train(SAMPLE, tmp_path_factory.mktemp("artifacts"), embedding_model="", echo=lambda _: None)
+    return train(SAMPLE, tmp_path_factory.mktemp("artifacts"), model(), echo=lambda _: None)
 
 
 def method(run, name: str) -> dict:
@@ -80,14 +81,13 @@ def test_artifact_files(run):
     assert "| model |" in (run.path / "metrics.md").read_text()
 
 
-def test_save_load_round_trip_gives_identical_predictions(run, monkeypatch):
+def test_save_load_round_trip_gives_identical_predictions(run):
     loaded = InterestModel.load(run.path)
     assert np.array_equal(loaded.predict(run.test_features), run.model.predict(run.test_features))
     assert loaded.version == run.version and loaded.interest_ids == run.model.interest_ids
     assert loaded.labels == run.model.labels
-    # no path: ARTIFACTS_DIR/interests/<LATEST>
-    monkeypatch.setenv("ARTIFACTS_DIR", str(run.path.parent.parent))
-    latest = InterestModel.load(embedding_model_id=run.model.embedding_model_id)
+    # the interests folder: its LATEST version
+    latest = InterestModel.load(run.path.parent, embedding_model_id=run.model.embedding_model_id)
     assert latest.version == run.version
     assert np.array_equal(latest.cold_start("B2B"), run.model.cold_start("B2B"))
 

@@ -12,7 +12,7 @@ import pytest
 from ingestion.publish import publish
 from serving import Result, Retriever
 from serving.retriever import MODES, RetrieverError
-from tests.conftest import query
+from tests.conftest import model, query
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_missing_index_and_foreign_model_are_clear_errors(search_warehouse, tmp_
     with pytest.raises(RetrieverError, match="no published search index"):
         Retriever(tmp_path / "nothing.duckdb")
     with pytest.raises(RetrieverError, match="configured model is hashing-384"):
-        Retriever(search_warehouse.published_path, model="hashing")
+        Retriever(search_warehouse.published_path, model=model("hashing"))
 
 
 def test_refresh_swaps_in_a_newly_published_copy(search_warehouse, tmp_path: Path):

@@ -101,7 +101,7 @@ def train(
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
-    from ingestion.embedding import default_model_dir, resolve_model
+    from ingestion.model_source import PACKAGED, resolve_model
 
     dataset_dir, artifacts_dir = Path(dataset_dir).resolve(), Path(artifacts_dir)
     manifest = verify_dataset(dataset_dir)  # refuse a dataset whose files changed since it was built
@@ -117,8 +117,8 @@ def train(
     threads = threads or DEFAULT_THREADS
     torch.set_num_threads(threads)
     set_seed(seed)
-    base_spec = resolve_model(None)
-    model = SentenceTransformer(str(default_model_dir()), device="cpu")
+    base_spec = resolve_model(PACKAGED, artifacts_dir)  # fine-tuning always starts from the packaged model
+    model = SentenceTransformer(str(base_spec.model_dir), device="cpu")
     saved_max_seq_length = model.max_seq_length
     train_max_seq_length = int(max_seq_length or manifest["max_seq_length"]["value"])
     model.max_seq_length = train_max_seq_length

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ingestion.model_source import ModelSpec
 from ingestion.warehouse import sha256_of
 
 USER_TYPES = ("B2B", "B2C")  # the one-hot order of the features
@@ -372,12 +373,10 @@ class InterestModel:
         })
 
     @classmethod
-    def load(cls, path: Path | None = None, embedding_model_id: str | None = None) -> "InterestModel":
-        """Load a version folder; None (or the `interests` folder) follows its LATEST file. With
-        embedding_model_id, refuse a model trained on another embedding model."""
-        from ingestion.settings import Settings
-
-        path = Path(path) if path is not None else Settings.from_env().artifacts_dir / ARTIFACT_SUBDIR
+    def load(cls, path: Path, embedding_model_id: str | None = None) -> "InterestModel":
+        """Load a version folder, or follow the LATEST file of an `interests` folder. With embedding_model_id,
+        refuse a model trained on another embedding model."""
+        path = Path(path)
         if (path / "LATEST").is_file() and not (path / "model.pt").is_file():
             path = path / (path / "LATEST").read_text().strip()
         if not (path / "model.pt").is_file():
@@ -520,24 +519,20 @@ class TrainingRun:
     seconds: dict = field(default_factory=dict)
 
 
-def train(data_dir: Path, artifacts_dir: Path | None = None, embedding_model: str | None = None,
-          config: TrainConfig = TrainConfig(), echo: Callable[[str], None] = print, threads: int = 1) -> TrainingRun:
+def train(data_dir: Path, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig = TrainConfig(),
+          echo: Callable[[str], None] = print, threads: int = 1) -> TrainingRun:
     """Load, encode distinct titles once, train, calibrate, evaluate against the baselines, write the artifact.
-    embedding_model: a model source (None: EMBEDDING_MODEL); threads: torch threads (see torch_threads)."""
+    spec: the embedding model; threads: torch threads (see torch_threads)."""
     with torch_threads(threads):
-        return _train(Path(data_dir), artifacts_dir, embedding_model, config, echo)
+        return _train(Path(data_dir), Path(artifacts_dir), spec, config, echo)
 
 
-def _train(data_dir: Path, artifacts_dir: Path | None, embedding_model: str | None, config: TrainConfig,
+def _train(data_dir: Path, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig,
            echo: Callable[[str], None]) -> TrainingRun:
-    from ingestion.embedding import encode_texts, resolve_model
-    from ingestion.settings import Settings
+    from ingestion.embedding import encode_texts
 
     started = time.perf_counter()
-    settings = Settings.from_env()
-    artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
     data = load_interest_data(data_dir)
-    spec = resolve_model(settings.embedding_model if embedding_model is None else embedding_model)
     version = artifact_version(data.file_hashes, config, spec.model_id)
 
     handles = list(data.activity)
@@ -646,10 +641,10 @@ def save_artifact(model: InterestModel, metrics: dict, data: InterestData, confi
 # ---------------------------------------------------------------- CLI
 
 
-def default_data_dir() -> tuple[Path, str]:
-    from ingestion.settings import PROJECT_ROOT, Settings
+def default_data_dir(data_dir: Path) -> tuple[Path, str]:
+    from ingestion.settings import PROJECT_ROOT
 
-    configured = Settings.from_env().data_dir / "interests"
+    configured = data_dir / "interests"
     if (configured / "user_activity.csv").is_file():
         return configured, f"{configured} holds user_activity.csv"
     sample = PROJECT_ROOT / "sample_data" / "interests"
@@ -668,7 +663,7 @@ def latest_if_current(artifacts_dir: Path, embedding_model_id: str) -> str | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ingestion.embedding import ModelSourceError, resolve_model
+    from ingestion.model_source import ModelSourceError
     from ingestion.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m training.interests", description=__doc__.splitlines()[0])
@@ -682,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
     artifacts_dir = args.artifacts_dir or settings.artifacts_dir
     try:
         if args.if_missing:
-            version = latest_if_current(artifacts_dir, resolve_model(settings.embedding_model).model_id)
+            version = latest_if_current(artifacts_dir, settings.embedding_spec().model_id)
             if version:
                 print(f"{version} (already trained with the configured embedding model; --if-missing)")
                 return 0
@@ -691,9 +686,9 @@ def main(argv: list[str] | None = None) -> int:
             data_dir = args.data_dir
             print(f"data: {data_dir} (--data-dir)")
         else:
-            data_dir, why = default_data_dir()
+            data_dir, why = default_data_dir(settings.data_dir)
             print(f"data: {data_dir} ({why})")
-        run = train(data_dir, artifacts_dir, settings.embedding_model)
+        run = train(data_dir, artifacts_dir, settings.embedding_spec())
     except (InterestDataError, ModelSourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ noise of 9 queries could not produce. Otherwise the baseline stays, which is a v
 such. The training queries are scored too, as a diagnostic: a model that gains there and not on validation
 learnt its topics, not the task. Every evaluated candidate gets an entry in `artifacts/registry.json` (dataset
 and model versions, metrics per split for both models, decision, reason). Promotion switches `artifacts/models/CURRENT`
-atomically; `ingestion.embedding.resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
+atomically (`ingestion.model_source.promote_model`); `resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
 `dbt build` re-embeds everything under the new model id and search uses it.
 
 `--table` prints the registry as a markdown table (what docs/finetuning.md shows).
@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.embedding import ModelSpec, current_model_pointer, encode_texts, resolve_model
+from ingestion.embedding import encode_texts
+from ingestion.model_source import ModelSourceError, ModelSpec, promote_model, resolve_model
 from ingestion.settings import Settings
 from serving.evaluation import evaluate_run, paired_difference
 from ingestion.warehouse import sha256_file
@@ -73,14 +74,19 @@ def _summary(metrics: dict) -> dict:
     return {m: {"mean": metrics[m].mean, "ci_low": metrics[m].ci_low, "ci_high": metrics[m].ci_high} for m in REPORTED}
 
 
-def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, corpus_dir: Path | None = None,
-                       baseline: ModelSpec | None = None) -> dict:
-    """Evaluate, decide, record in the registry and (if better) promote. Returns the registry entry."""
-    candidate_dir = Path(candidate_dir)
+def candidate_corpus(candidate_dir: Path) -> str:
+    """The name of the corpus the candidate's dataset was built from."""
+    training = json.loads((Path(candidate_dir) / "training.json").read_text())
+    return json.loads((Path(training["dataset"]["path"]) / "manifest.json").read_text())["source"]["corpus"]
+
+
+def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, baseline: ModelSpec, corpus_dir: Path) -> dict:
+    """Evaluate `candidate_dir` against `baseline` on the corpus its dataset was built from, decide, record in
+    `artifacts_dir`'s registry and (if better) promote. Returns the registry entry."""
+    candidate_dir, corpus_dir = Path(candidate_dir), Path(corpus_dir)
     training = json.loads((candidate_dir / "training.json").read_text())
     dataset_dir = Path(training["dataset"]["path"])
     manifest = verify_dataset(dataset_dir)
-    corpus_dir = Path(corpus_dir or Settings.from_env().data_dir / "retrieval" / manifest["source"]["corpus"])
     for name, expected in manifest["source"]["files"].items():
         if sha256_file(corpus_dir / name) != expected["sha256"]:
             raise ValueError(f"{corpus_dir / name} is not the file dataset {dataset_dir.name} was built from")
@@ -89,8 +95,7 @@ def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, corpus_dir: Pat
     split_ids = manifest["split"]["query_ids"]
     splits = ("validation", "test", "train")  # train: a diagnostic (did it learn its topics?), never a decision input
 
-    baseline = baseline or resolve_model("")
-    candidate = resolve_model(str(candidate_dir))
+    candidate = resolve_model(str(candidate_dir), artifacts_dir)
     cache = artifacts_dir / "eval_cache"
     results: dict[str, dict] = {}
     per_split: dict[str, dict] = {}
@@ -127,11 +132,7 @@ def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, corpus_dir: Pat
     }
     record(entry, artifacts_dir)
     if promote:
-        pointer = current_model_pointer(artifacts_dir)
-        pointer.parent.mkdir(parents=True, exist_ok=True)
-        staging = pointer.with_name(f".{pointer.name}.{os.getpid()}.tmp")
-        staging.write_text(str(candidate_dir.resolve()) + "\n")
-        os.replace(staging, pointer)  # atomic: a reader sees the old model or the new one
+        promote_model(candidate_dir, artifacts_dir)
     return entry
 
 
@@ -207,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         candidate = found[-1][1]
     try:
-        entry = evaluate_candidate(candidate, settings.artifacts_dir, args.corpus_dir)
-    except (ValueError, FileNotFoundError) as exc:
+        corpus_dir = args.corpus_dir or settings.data_dir / "retrieval" / candidate_corpus(candidate)
+        entry = evaluate_candidate(candidate, settings.artifacts_dir, settings.embedding_spec(), corpus_dir)
+    except (ValueError, FileNotFoundError, ModelSourceError) as exc:
         print(f"[evaluate] error: {exc}", file=sys.stderr)
         return 1
     for split in entry["metrics"]:

@@ -31,12 +31,19 @@ def ingest(
     are reused). Raises ValueError for a malformed doc_id (before any path is built) and FileNotFoundError
     naming the expected files when the document is missing.
     """
+    doc_id = validate_doc_id(doc_id)
+    if data_dir is None or duckdb_path is None:  # the public entry point: settings from the environment
+        settings = Settings.from_env()
+        data_dir, duckdb_path = data_dir or settings.data_dir, duckdb_path or settings.duckdb_path
+    return ingest_document(doc_id, Path(data_dir), Path(duckdb_path), stream_dbt)
+
+
+def ingest_document(doc_id: str, data_dir: Path, duckdb_path: Path, stream_dbt: bool = False) -> list[dict]:
+    """`ingest` with every setting given: land the document, build its chunks, return them."""
     import torch
 
     doc_id = validate_doc_id(doc_id)
-    settings = Settings.from_env()
-    folder = Path(data_dir or settings.data_dir) / "documents"
-    duckdb_path = Path(duckdb_path or settings.duckdb_path)
+    folder = data_dir / "documents"
     document_files(folder, doc_id)  # FileNotFoundError before the warehouse is touched
     with connect(duckdb_path) as con:
         ensure_raw_tables(con)
@@ -67,9 +74,9 @@ def summarize(doc_id: str, chunks: list[dict], seconds: float) -> str:
     )
 
 
-def ingest_command(doc_id: str, output: Path | None) -> str:
+def ingest_command(doc_id: str, output: Path | None, settings: Settings) -> str:
     started = time.perf_counter()
-    chunks = ingest(doc_id, stream_dbt=True)
+    chunks = ingest_document(doc_id, settings.data_dir, settings.duckdb_path, stream_dbt=True)
     if output is not None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -85,7 +92,6 @@ def ingest_command(doc_id: str, output: Path | None) -> str:
         output.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, output)
     # the shell command also publishes, so a running service (serving.api) picks the document up
-    settings = Settings.from_env()
     publish(settings.duckdb_path, settings.published_path)
     return (
         summarize(doc_id, chunks, time.perf_counter() - started)
