@@ -252,7 +252,8 @@ def build_dataset(
     If a version with identical files already exists it is returned instead (nothing new is written)."""
     from importlib.metadata import version
 
-    from ingestion.embedding import default_model_dir, load_tokenizer
+    from ingestion.embedding import load_tokenizer
+    from ingestion.model_source import default_model_dir
 
     if negatives not in NEGATIVE_MODES:
         raise ValueError(f"negatives must be one of {NEGATIVE_MODES}, got {negatives!r}")
