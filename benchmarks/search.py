@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"machine: {describe_machine()}")
-    retriever = Retriever()
+    retriever = Retriever(settings.published_path, settings.embedding_spec())
     retriever.warm_up()
     queries = benchmark_queries(settings.duckdb_path)
     print(f"index {settings.published_path}: {retriever.index.size:,} chunks, model {', '.join(retriever.index.model_ids)}; "
