@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.machine import describe_machine
 from ingestion.settings import PROJECT_ROOT, Settings
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--naive-texts", type=int, default=200)
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB")
+    print(f"machine: {describe_machine()}")
     with tempfile.TemporaryDirectory(prefix="bench-documents-") as workdir:
         full = full_ingest(args.doc_id, args.data_dir, Path(workdir))
     print(f"(a) python -m ingestion {args.doc_id}: {full['texts']} texts -> {full['chunks']} chunks in "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -28,24 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.search import free_port, percentiles
-from ingestion.settings import PROJECT_ROOT, Settings
+from benchmarks.machine import describe_machine
+from benchmarks.service import percentiles, start_service, stop_service
+from ingestion.settings import Settings
 from serving.interests import InterestStore
 
 TARGET_MS = 1_000  # the assignment: an answer within 1 s
 GOAL_P99_MS = 10  # ours: p99 under 10 ms
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), Python {platform.python_version()}"
 
 
 def verdict(milliseconds: list[float]) -> str:
@@ -157,30 +145,6 @@ async def load_test(
     return latencies, len(latencies), errors
 
 
-def start_service(published_path: Path) -> tuple[subprocess.Popen, str]:
-    import httpx
-
-    port = free_port()
-    env = {**os.environ, "PUBLISHED_PATH": str(published_path), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "serving.api:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        cwd=PROJECT_ROOT, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        if server.poll() is not None:
-            raise RuntimeError(f"the service exited with {server.returncode}")
-        try:
-            if httpx.get(f"{base}/health", timeout=2).json().get("interest_users", 0) > 0:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server.terminate()
-    raise RuntimeError("the service did not serve interest scores within 120 s")
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc); NaN elsewhere."""
     try:
@@ -223,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     published = settings.published_path
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(f"published copy: {published}")
     import duckdb
 
@@ -238,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     summary, _ = measure_store(published, handles, args.lookups, args.limit)
     print(summary)
 
-    server, base = start_service(published)
+    server, base = start_service(
+        published, lambda health: health.get("interest_users", 0) > 0, "serve interest scores"
+    )
     try:
         import httpx
 
@@ -249,12 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(run_load(server, base, handles, 1, args.single_seconds, args.limit, kind))
             print(run_load(server, base, handles, args.clients, args.seconds, args.limit, kind))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_service(server)
     return 0
 
 

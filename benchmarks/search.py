@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -25,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.settings import PROJECT_ROOT, Settings
+from benchmarks.machine import describe_machine
+from benchmarks.service import percentiles, start_service, stop_service
+from ingestion.settings import Settings
 from ingestion.warehouse import connect
 from serving.retriever import MODES, Retriever, SearchIndex
 
@@ -33,11 +31,6 @@ FALLBACK_QUERIES = [
     "what is the interest rate", "how are payments made", "definition of default", "who is the issuer",
     "tax treatment of the notes", "risk factors", "governing law", "redemption at the option of the holder",
 ]
-
-
-def percentiles(milliseconds: list[float]) -> str:
-    p50, p95, p99 = np.percentile(milliseconds, [50, 95, 99])
-    return f"p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms  (n={len(milliseconds)})"
 
 
 def benchmark_queries(duckdb_path: Path) -> list[str]:
@@ -90,12 +83,6 @@ def measure_modes(retriever: Retriever, queries: list[str], rounds: int) -> dict
     return latencies
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def load_test(url: str, queries: list[str], clients: int, seconds: float) -> tuple[list[float], int, int]:
     import httpx
 
@@ -122,24 +109,8 @@ async def load_test(url: str, queries: list[str], clients: int, seconds: float) 
 def measure_http(published_path: Path, queries: list[str], clients: int, seconds: float) -> str:
     import httpx
 
-    port = free_port()
-    env = {**os.environ, "PUBLISHED_PATH": str(published_path), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "serving.api:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=PROJECT_ROOT, env=env,
-    )
+    server, base = start_service(published_path, lambda health: health.get("status") == "ok", "become healthy")
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                if httpx.get(f"{base}/health", timeout=2).json().get("status") == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("the service did not become healthy in 120 s")
         httpx.get(f"{base}/search", params={"q": queries[0], "k": 10}, timeout=60)  # warm-up
         latencies, requests, errors = asyncio.run(load_test(f"{base}/search", queries, clients, seconds))
         return (
@@ -147,8 +118,7 @@ def measure_http(published_path: Path, queries: list[str], clients: int, seconds
             f"{errors} errors\n  {percentiles(latencies)}"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_service(server)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     args = parser.parse_args(argv)
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    retriever = Retriever()
+    print(f"machine: {describe_machine()}")
+    retriever = Retriever(settings.published_path, settings.embedding_spec())
     retriever.warm_up()
     queries = benchmark_queries(settings.duckdb_path)
     print(f"index {settings.published_path}: {retriever.index.size:,} chunks, model {', '.join(retriever.index.model_ids)}; "

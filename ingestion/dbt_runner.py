@@ -21,8 +21,9 @@ class DbtError(RuntimeError):
 
 def run_dbt(
     args: list[str], duckdb_path: Path, target_path: Path | None = None, check: bool = True,
-    extra_env: dict[str, str] | None = None, stream: bool = False,
+    extra_env: dict[str, str] | None = None, stream: bool = False, project_dir: Path = PROJECT_ROOT,
 ) -> subprocess.CompletedProcess:
+    """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project)."""
     env = {
         **os.environ,
         "DUCKDB_PATH": str(duckdb_path),
@@ -31,11 +32,11 @@ def run_dbt(
         "HF_HUB_OFFLINE": "1",
         **(extra_env or {}),
     }
-    command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(PROJECT_ROOT)]
+    command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(project_dir)]
     if target_path is not None:
         command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     result = subprocess.run(
-        command, cwd=PROJECT_ROOT, env=env, text=True,
+        command, cwd=project_dir, env=env, text=True,
         stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.PIPE,
     )
     if check and result.returncode != 0:

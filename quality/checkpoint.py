@@ -5,7 +5,9 @@ datasource does not work on DuckDB) and validated through the pandas datasource 
 GX project in gx/, one GX checkpoint per table. Results and data docs go to gx/uncommitted/ (git-ignored).
 A table that does not exist or is empty is skipped with a note. One line per suite; each failed expectation
 is printed with its table, type, column and observed value. Exit 1 when a critical expectation failed;
-warnings (severity "warning", e.g. the share of rejects) are printed but do not fail the run.
+warnings (severity "warning", e.g. the share of rejects) are printed but do not fail the run. The vector
+length expected of document_chunks is the dimension of the embedding model EMBEDDING_MODEL resolves to (the
+suites' `embedding_dim` parameter), so a warehouse built with another model validates against its own size.
 
 `python -m quality.checkpoint --write-suites` regenerates gx/expectations/*.json from quality/expectations.py.
 """
@@ -22,9 +24,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is imported:
 
 import pandas as pd  # noqa: E402
 
+from ingestion.model_source import embedding_dimension  # noqa: E402
 from ingestion.settings import PROJECT_ROOT, Settings  # noqa: E402
 from ingestion.warehouse import connect  # noqa: E402
-from quality.expectations import SUITES, suite_text  # noqa: E402
+from quality.expectations import EMBEDDING_DIM_PARAMETER, SUITES, suite_text  # noqa: E402
 
 GX_DIR = PROJECT_ROOT / "gx"
 DATASOURCE = "warehouse"
@@ -133,7 +136,8 @@ def _severity(config) -> str:
     return str(getattr(config.severity, "value", config.severity) or "critical")
 
 
-def run_checkpoint(duckdb_path: Path, gx_dir: Path = GX_DIR) -> int:
+def run_checkpoint(duckdb_path: Path, embedding_dim: int, gx_dir: Path = GX_DIR) -> int:
+    """Validate every covered table; `embedding_dim` is the vector length document_chunks must have."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -148,6 +152,7 @@ def run_checkpoint(duckdb_path: Path, gx_dir: Path = GX_DIR) -> int:
     context = _context(gx_dir)
     run_id = RunIdentifier(run_name="warehouse", run_time=datetime.datetime.now(datetime.timezone.utc))
     batch_definitions = {make()["name"]: _batch_definition(context, make()["name"]) for make in SUITES}
+    parameters = {EMBEDDING_DIM_PARAMETER: embedding_dim}
     critical_failures: list[str] = []
     for make in SUITES:
         definition = make()
@@ -165,7 +170,9 @@ def run_checkpoint(duckdb_path: Path, gx_dir: Path = GX_DIR) -> int:
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
             )
         )
-        result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=parameters, run_id=run_id
+        )
         expectation_results = [r for run in result.run_results.values() for r in run.results]
         failed = [r for r in expectation_results if not r.success]
         critical = [r for r in failed if _severity(r.expectation_config) == "critical"]
@@ -208,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_suites(args.gx_dir):
             print(f"[quality] wrote {path}")
         return 0
-    duckdb_path = args.duckdb_path or Settings.from_env().duckdb_path
-    return run_checkpoint(duckdb_path, args.gx_dir)
+    settings = Settings.from_env()
+    duckdb_path = args.duckdb_path or settings.duckdb_path
+    return run_checkpoint(duckdb_path, embedding_dimension(settings.embedding_spec()), args.gx_dir)
 
 
 if __name__ == "__main__":

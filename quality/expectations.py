@@ -8,6 +8,8 @@ Each function returns a plain suite definition:
     {"name", "table", "query", "notes", "expectations": [{"type", "kwargs", "severity", "notes"}]}
 `query` is the SQL that loads the table into pandas (GX's SQL datasource does not work on DuckDB, so the
 checkpoint validates dataframes); it may add derived columns, which the suite's notes name.
+A value known only at run time is a GX suite parameter (`{"$PARAMETER": name}`), set by the checkpoint:
+`embedding_dim`, the dimension of the embedding model in use.
 Severity: "critical" fails the checkpoint (exit 1); "warning" is printed and kept in the data docs only.
 """
 
@@ -17,7 +19,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-EMBEDDING_DIM = 384  # all-MiniLM-L6-v2, the packaged embedding model
+# The vector length depends on the embedding model the warehouse was built with (384 for the packaged
+# all-MiniLM-L6-v2, any size for `hashing:<dim>`): a GX suite parameter, which the checkpoint sets to the
+# dimension of the model EMBEDDING_MODEL resolves to.
+EMBEDDING_DIM_PARAMETER = "embedding_dim"
 NORM_TOLERANCE = 1e-3
 KNOWN_INDUSTRIES = ["cars", "clothing", "food", "hair care"]
 ULID_REGEX = r"^[0-9A-HJKMNP-TV-Z]{26}$"  # Crockford base32, 26 characters
@@ -31,6 +36,12 @@ _NAMESPACE = uuid.UUID("6f1d3a52-5c0e-4f39-9a51-0c7b1f8e2d41")  # fixed: ids are
 
 def _e(type_: str, severity: str = "critical", notes: str | None = None, **kwargs: Any) -> dict:
     return {"type": type_, "kwargs": kwargs, "severity": severity, "notes": notes}
+
+
+def _whole_table(table: str, notes: str, expectations: list[dict]) -> dict:
+    """A suite named after its table, validating every row and column of it as stored."""
+    return {"name": table, "table": table, "query": f"select * from {table}", "notes": notes,
+            "expectations": expectations}
 
 
 def raw_score_batches() -> dict:
@@ -69,64 +80,48 @@ def raw_score_batches() -> dict:
 
 
 def scores() -> dict:
-    return {
-        "name": "scores",
-        "table": "scores",
-        "query": "select * from scores",
-        "notes": "The latest score and percentile of every asset.",
-        "expectations": [
-            _e("expect_column_values_to_not_be_null", column="id"),
-            _e("expect_column_values_to_be_unique", column="id"),
-            _e("expect_column_values_to_not_be_null", column="percentile"),
-            _e(
-                "expect_column_values_to_be_between", notes="percentile in (0, 100]",
-                column="percentile", min_value=0.0, max_value=100.0, strict_min=True,
-            ),
-            _e("expect_column_values_to_not_be_null", column="industry"),
-            _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
-        ],
-    }
+    return _whole_table("scores", "The latest score and percentile of every asset.", [
+        _e("expect_column_values_to_not_be_null", column="id"),
+        _e("expect_column_values_to_be_unique", column="id"),
+        _e("expect_column_values_to_not_be_null", column="percentile"),
+        _e(
+            "expect_column_values_to_be_between", notes="percentile in (0, 100]",
+            column="percentile", min_value=0.0, max_value=100.0, strict_min=True,
+        ),
+        _e("expect_column_values_to_not_be_null", column="industry"),
+        _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
+    ])
 
 
 def percentile_history() -> dict:
-    return {
-        "name": "percentile_history",
-        "table": "percentile_history",
-        "query": "select * from percentile_history",
-        "notes": "Every percentile computed, one row per iteration and asset id.",
-        "expectations": [
-            _e("expect_column_values_to_not_be_null", column="iteration"),
-            _e("expect_column_values_to_not_be_null", column="id"),
-            _e("expect_compound_columns_to_be_unique", column_list=["iteration", "id"]),
-            _e(
-                "expect_column_values_to_be_between", column="percentile", min_value=0.0, max_value=100.0,
-                strict_min=True,
-            ),
-        ],
-    }
+    return _whole_table("percentile_history", "Every percentile computed, one row per iteration and asset id.", [
+        _e("expect_column_values_to_not_be_null", column="iteration"),
+        _e("expect_column_values_to_not_be_null", column="id"),
+        _e("expect_compound_columns_to_be_unique", column_list=["iteration", "id"]),
+        _e(
+            "expect_column_values_to_be_between", column="percentile", min_value=0.0, max_value=100.0,
+            strict_min=True,
+        ),
+    ])
 
 
 def industry_distribution_history() -> dict:
-    return {
-        "name": "industry_distribution_history",
-        "table": "industry_distribution_history",
-        "query": "select * from industry_distribution_history",
-        "notes": "Score distribution per iteration and industry (drift monitoring).",
-        "expectations": [
-            _e("expect_compound_columns_to_be_unique", column_list=["iteration", "industry"]),
-            _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
-            _e("expect_column_values_to_not_be_null", column="n"),
-            _e("expect_column_values_to_be_between", notes="n > 0", column="n", min_value=0, strict_min=True),
-            _e("expect_column_values_to_not_be_null", column="stddev"),
-            _e(
-                "expect_column_values_to_be_between", notes="stddev > 0",
-                column="stddev", min_value=0.0, strict_min=True,
-            ),
-        ],
-    }
+    notes = "Score distribution per iteration and industry (drift monitoring)."
+    return _whole_table("industry_distribution_history", notes, [
+        _e("expect_compound_columns_to_be_unique", column_list=["iteration", "industry"]),
+        _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
+        _e("expect_column_values_to_not_be_null", column="n"),
+        _e("expect_column_values_to_be_between", notes="n > 0", column="n", min_value=0, strict_min=True),
+        _e("expect_column_values_to_not_be_null", column="stddev"),
+        _e(
+            "expect_column_values_to_be_between", notes="stddev > 0",
+            column="stddev", min_value=0.0, strict_min=True,
+        ),
+    ])
 
 
 def document_chunks() -> dict:
+    dimension = {"$PARAMETER": EMBEDDING_DIM_PARAMETER}
     return {
         "name": "document_chunks",
         "table": "document_chunks",
@@ -147,8 +142,9 @@ def document_chunks() -> dict:
             _e("expect_compound_columns_to_be_unique", column_list=["doc_id", "chunk_id"]),
             _e("expect_column_values_to_not_be_null", column="embedding_length", notes="every chunk has a vector"),
             _e(
-                "expect_column_values_to_be_between", notes=f"vector length = model dimension {EMBEDDING_DIM}",
-                column="embedding_length", min_value=EMBEDDING_DIM, max_value=EMBEDDING_DIM,
+                "expect_column_values_to_be_between",
+                notes=f"vector length = the embedding model's dimension (suite parameter `{EMBEDDING_DIM_PARAMETER}`)",
+                column="embedding_length", min_value=dimension, max_value=dimension,
             ),
             _e(
                 "expect_column_values_to_be_between", notes=f"unit vectors: |norm - 1| <= {NORM_TOLERANCE}",
@@ -165,19 +161,14 @@ def document_chunks() -> dict:
 
 
 def user_interest_scores() -> dict:
-    return {
-        "name": "user_interest_scores",
-        "table": "user_interest_scores",
-        "query": "select * from user_interest_scores",
-        "notes": "Interest probabilities per user (empty until interests are landed: then skipped).",
-        "expectations": [
-            _e("expect_column_values_to_not_be_null", column="probability"),
-            _e(
-                "expect_column_values_to_be_between", notes="probability in [0, 1]",
-                column="probability", min_value=0.0, max_value=1.0,
-            ),
-        ],
-    }
+    notes = "Interest probabilities per user (empty until interests are landed: then skipped)."
+    return _whole_table("user_interest_scores", notes, [
+        _e("expect_column_values_to_not_be_null", column="probability"),
+        _e(
+            "expect_column_values_to_be_between", notes="probability in [0, 1]",
+            column="probability", min_value=0.0, max_value=1.0,
+        ),
+    ])
 
 
 SUITES: list[Callable[[], dict]] = [

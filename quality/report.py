@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: files only, no display needed
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -94,14 +96,26 @@ def _grid(count: int) -> tuple[int, int]:
     return (count + cols - 1) // cols, cols
 
 
-def _industry_axes(industries: list[str], title: str):
+def _plot_per_industry(
+    marts: Marts, path: Path, title: str, ylabel: str, legend_loc: str,
+    draw: Callable[[Axes, pd.DataFrame], None],
+) -> Path:
+    """One panel per industry, each drawn by `draw` from that industry's rows, labelled and saved alike."""
+    industries = marts.industries
     rows, cols = _grid(len(industries))
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows), sharex=True, squeeze=False)
     fig.suptitle(title)
     flat = list(axes.flat)
     for extra in flat[len(industries):]:
         extra.set_visible(False)
-    return fig, dict(zip(industries, flat))
+    for industry, ax in zip(industries, flat):
+        draw(ax, marts.distribution[marts.distribution["industry"] == industry])
+        ax.set_title(industry)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc=legend_loc)
+    return _save(fig, path)
 
 
 def _save(fig, path: Path) -> Path:
@@ -114,35 +128,24 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_distribution(marts: Marts, path: Path) -> Path:
-    fig, axes = _industry_axes(marts.industries, "Window score distribution per industry")
-    for industry, ax in axes.items():
-        d = marts.distribution[marts.distribution["industry"] == industry]
+    def draw(ax: Axes, d: pd.DataFrame) -> None:
         ax.fill_between(d["iteration"], d["p05"], d["p95"], alpha=0.2, color="tab:blue", label="p05..p95")
         ax.fill_between(d["iteration"], d["p25"], d["p75"], alpha=0.35, color="tab:blue", label="p25..p75")
         ax.plot(d["iteration"], d["mean"], color="tab:red", marker=".", label="mean")
         ax.plot(d["iteration"], d["p50"], color="black", linestyle="--", linewidth=0.8, label="median")
-        ax.set_title(industry)
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("score")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="best")
-    return _save(fig, path)
+
+    return _plot_per_industry(marts, path, "Window score distribution per industry", "score", "best", draw)
 
 
 def plot_drift(marts: Marts, path: Path) -> Path:
-    fig, axes = _industry_axes(marts.industries, "Kolmogorov-Smirnov drift per industry")
     top = max(float(marts.distribution[["ks_vs_previous", "ks_vs_first"]].max().max()), 0.05) * 1.1
-    for industry, ax in axes.items():
-        d = marts.distribution[marts.distribution["industry"] == industry]
+
+    def draw(ax: Axes, d: pd.DataFrame) -> None:
         ax.plot(d["iteration"], d["ks_vs_previous"], marker=".", label="KS vs previous window")
         ax.plot(d["iteration"], d["ks_vs_first"], marker=".", label="KS vs first window")
-        ax.set_ylim(0, top)
-        ax.set_title(industry)
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("KS statistic")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="upper left")
-    return _save(fig, path)
+        ax.set_ylim(0, top)  # one scale for every industry, so their drifts compare at a glance
+
+    return _plot_per_industry(marts, path, "Kolmogorov-Smirnov drift per industry", "KS statistic", "upper left", draw)
 
 
 def scores_rows(marts: Marts) -> pd.DataFrame:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from synthetic.common import SAMPLE_DIR
 from synthetic.documents import write_document
 from synthetic.interests import write_interests
 from synthetic.retrieval import write_retrieval_corpus
 from synthetic.score_batches import write_score_batches
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_BATCHES, SAMPLE_ROWS = 8, 500
 
 

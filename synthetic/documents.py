@@ -2,32 +2,25 @@
 
 Like the real offering memorandum it has opaque UUID page refs, texts spanning several pages, blank texts,
 duplicated texts, a text longer than the model's window, page refs never used, and page 0 never referenced.
+Its section sentences are data: `synthetic/vocabulary/documents.json`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import random
-import uuid
 from pathlib import Path
 
-TOPICS = {
-    "interest": "The notes bear interest at a fixed rate payable semi-annually in arrears on each interest payment date.",
-    "redemption": "The issuer may redeem the notes in whole or in part at any time at the redemption price plus accrued interest.",
-    "covenants": "The indenture limits the ability of the issuer to incur additional debt, pay dividends and sell assets.",
-    "taxation": "Payments on the notes will be made without withholding or deduction for taxes unless required by law.",
-    "risk": "An investment in the notes involves a high degree of risk, including currency and liquidity risk.",
-    "use of proceeds": "The proceeds of the offering will be used to refinance existing indebtedness and for general corporate purposes.",
-    "guarantees": "The notes will be guaranteed on a senior unsecured basis by the parent company and its subsidiaries.",
-    "listing": "Application has been made to list the notes on the official list of the stock exchange.",
-}
+from synthetic.common import random_uuid, vocabulary, write_csv
+
+# section title -> the sentence every text of that section repeats
+TOPICS: dict[str, str] = dict(vocabulary("documents")["topics"])
 
 
 def write_document(folder: Path, doc_id: str = "10001", pages: int = 30, seed: int = 0) -> tuple[Path, Path]:
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    refs = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(pages + 1)]  # page 0 .. pages
+    refs = [random_uuid(rng) for _ in range(pages + 1)]  # page 0 .. pages
     texts: list[dict] = []
     topics = list(TOPICS.items())
     for page in range(1, pages + 1):
@@ -44,10 +37,7 @@ def write_document(folder: Path, doc_id: str = "10001", pages: int = 30, seed: i
     texts_path = folder / f"texts_{doc_id}.json"
     texts_path.write_text(json.dumps(texts, indent=2) + "\n")
     pages_path = folder / f"pages_{doc_id}.csv"
-    with open(pages_path, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["id", "pg_num"])
-        # two refs at the end are never used by any text
-        extra = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(2)]
-        writer.writerows([[ref, number] for number, ref in enumerate(refs)] + [[ref, pages + 1 + i] for i, ref in enumerate(extra)])
+    unused = [random_uuid(rng) for _ in range(2)]  # two refs at the end are never used by any text
+    numbered = [*enumerate(refs), *enumerate(unused, start=pages + 1)]
+    write_csv(pages_path, ["id", "pg_num"], [[ref, number] for number, ref in numbered])
     return texts_path, pages_path

@@ -60,10 +60,12 @@ def gx_project(folder: Path) -> Path:
     return target
 
 
-def run_checkpoint(duckdb_path: Path, gx_dir: Path) -> subprocess.CompletedProcess:
+def run_checkpoint(duckdb_path: Path, gx_dir: Path, embedding_model: str = "") -> subprocess.CompletedProcess:
+    """The checkpoint's command line; `embedding_model` as EMBEDDING_MODEL (empty: the packaged 384-d model)."""
     return subprocess.run(
         [sys.executable, "-m", "quality.checkpoint", "--duckdb-path", str(duckdb_path), "--gx-dir", str(gx_dir)],
-        cwd=PROJECT_ROOT, env={**os.environ, "GX_ANALYTICS_ENABLED": "false"}, text=True, capture_output=True,
+        cwd=PROJECT_ROOT, env={**os.environ, "GX_ANALYTICS_ENABLED": "false", "EMBEDDING_MODEL": embedding_model},
+        text=True, capture_output=True,
     )
 
 
@@ -147,3 +149,26 @@ def test_reject_share_is_a_warning_and_a_missing_table_is_skipped(sample_warehou
     assert "WARNING table raw.score_batches: expect_column_mean_to_be_between on column is_rejected" in result.stdout
     assert "document_chunks: skipped, table document_chunks does not exist" in result.stdout
     assert "checkpoint passed" in result.stdout
+
+
+@pytest.mark.parametrize(("embedding_model", "passes"), [("hashing:8", True), ("", False)])
+def test_vector_length_is_the_configured_models_dimension(tmp_path: Path, embedding_model: str, passes: bool):
+    """Eight-dimensional vectors pass when EMBEDDING_MODEL is an 8-d model, and fail against the packaged 384-d one."""
+    duckdb_path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(duckdb_path))
+    con.execute(
+        "create table document_chunks as select '10001' as doc_id, 'c' || i as chunk_id, i as chunk_index, "
+        "i as source_position, 5 as token_count, md5(i::varchar) as content_hash, 'hashing-8' as model_id, "
+        "['page-ref'] as pages, [1.0, 0, 0, 0, 0, 0, 0, 0]::float[8] as embedding from range(3) t(i)"
+    )
+    con.close()
+    result = run_checkpoint(duckdb_path, gx_project(tmp_path), embedding_model)
+    if passes:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "PASS document_chunks (document_chunks, 3 rows)" in result.stdout
+    else:
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert (
+            "table document_chunks: expect_column_values_to_be_between on column embedding_length failed "
+            "(critical): observed 3 unexpected of 3 rows" in result.stderr
+        )

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthetic.__main__ import SAMPLE_DIR
+from synthetic.common import SAMPLE_DIR
 from synthetic.interests import SEPARATOR, write_interests
 
 COMMITTED = SAMPLE_DIR / "interests"

@@ -20,10 +20,12 @@ SAMPLE = PROJECT_ROOT / "sample_data"
 
 
 def test_sample_is_what_the_generator_writes(tmp_path: Path):
+    """Every committed sample file (score batches, document, retrieval corpus, interests), byte for byte."""
     write_sample(tmp_path)
-    committed = sorted(p.relative_to(SAMPLE) for p in (SAMPLE / "score_batches").glob("*.json"))
-    regenerated = sorted(p.relative_to(tmp_path) for p in (tmp_path / "score_batches").glob("*.json"))
-    assert committed == regenerated and committed
+    committed = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file())
+    regenerated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert committed == regenerated
+    assert {p.parts[0] for p in committed} == {"score_batches", "documents", "retrieval", "interests"}
     for relative in committed:
         assert (SAMPLE / relative).read_bytes() == (tmp_path / relative).read_bytes(), relative
 

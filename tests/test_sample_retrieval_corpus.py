@@ -10,7 +10,7 @@ import pytest
 import Stemmer
 
 from serving.evaluation import read_beir_qrels, read_beir_queries
-from synthetic.__main__ import SAMPLE_DIR
+from synthetic.common import SAMPLE_DIR
 from synthetic.retrieval import TOPICS, write_retrieval_corpus
 
 COMMITTED = SAMPLE_DIR / "retrieval" / "sample-faq"

@@ -1,0 +1,48 @@
+"""The benchmark's data: synthetic score batches written to files, landed through the project's own loader."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.scores import log
+from ingestion.score_batches import land_score_batch
+from ingestion.warehouse import connect
+from synthetic.score_batches import write_score_batches
+
+# what the summary reports of a warehouse after a scenario: raw, validated and every score mart
+COUNTED_TABLES = (
+    "raw.score_batches", "int_score_records_validated", "percentile_history", "scores",
+    "industry_distribution_history", "score_rejects",
+)
+
+
+def generate(folder: Path, batches: int, rows: int, seed: int) -> list[Path]:
+    """`batches` files of `rows` records, batch 0 first (same seed, same bytes)."""
+    start = time.perf_counter()
+    paths = write_score_batches(folder, batches, rows, seed=seed)
+    log(f"generated {len(paths)} batch files in {time.perf_counter() - start:.1f} s")
+    return paths
+
+
+def land(duckdb_path: Path, paths: list[Path], progress_every: int = 0) -> list[float]:
+    """Land the files in order through the project's own loader; return each file's seconds."""
+    seconds = []
+    with connect(duckdb_path) as con:
+        for number, path in enumerate(paths, 1):
+            start = time.perf_counter()
+            result = land_score_batch(con, path)
+            seconds.append(time.perf_counter() - start)
+            if result.status != "landed":
+                raise RuntimeError(f"{path}: {result.status}, expected a new batch (stale warehouse?)")
+            if progress_every and number % progress_every == 0:
+                recent = seconds[-progress_every:]
+                log(f"  landed {number}/{len(paths)} files, last {len(recent)} at {1000 * np.mean(recent):.0f} ms/file")
+    return seconds
+
+
+def table_rows(duckdb_path: Path) -> dict[str, int]:
+    with connect(duckdb_path, read_only=True) as con:
+        return {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in COUNTED_TABLES}
