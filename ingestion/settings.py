@@ -25,6 +25,14 @@ def _path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else (Path.cwd() / path).resolve()
 
 
+def _seconds(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    try:
+        return float(value) if value.strip() else default
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a number of seconds") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -34,6 +42,7 @@ class Settings:
     embedding_model: str  # a model source (ingestion.model_source); empty: the promoted model, else the packaged one
     published_path: Path  # the read-only copy the service reads (ingestion.publish), never the warehouse itself
     interests_model: Path | None  # an interest model version folder; None: ARTIFACTS_DIR/interests/LATEST
+    search_refresh_seconds: float  # how often the service looks for a newly published copy
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -47,6 +56,7 @@ class Settings:
             embedding_model=os.environ.get("EMBEDDING_MODEL", ""),
             published_path=_path("PUBLISHED_PATH", duckdb_path.with_name(duckdb_path.stem + ".published.duckdb")),
             interests_model=_path("INTERESTS_MODEL", PROJECT_ROOT) if interests_model else None,
+            search_refresh_seconds=_seconds("SEARCH_REFRESH_SECONDS", 2.0),
         )
 
     def embedding_spec(self) -> ModelSpec:

@@ -3,7 +3,8 @@
 `InterestStore.load(published_path)` reads the published copy (ingestion.publish) in one read-only connection
 with two fixed SELECTs and keeps, per user, the interests sorted by probability (best first) in flat numpy
 arrays: a request is a dict lookup and a slice, never SQL or model work. The store holds one immutable
-snapshot and swaps it by assignment, so a reader sees the old snapshot or the new one, never a mix.
+snapshot, reloaded through serving.snapshot when a new copy is published and swapped by assignment, so a
+reader sees the old snapshot or the new one, never a mix.
 
 Only a user's best `MAX_LIMIT` interests are kept (the endpoint never returns more), so memory grows with
 users x 100, not users x the catalogue.
@@ -19,14 +20,13 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ingestion.publish import published_file_key
+from serving.snapshot import NothingPublished, PublishedSnapshot, read_published
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class InterestStoreError(Exception):
     """No interest scores can be served (nothing published yet, or the published copy cannot be read)."""
 
 
-class InterestTableMissing(InterestStoreError):
+class InterestTableMissing(InterestStoreError, NothingPublished):
     """The published copy holds no `user_interest_scores` table: no interest scores are published."""
 
 
@@ -112,7 +112,6 @@ class InterestSnapshot:
     interest_ids: list[str]
     labels: list[str]
     model_version: str | None  # every version in the table, comma-separated (one after a normal build)
-    file_key: tuple[int, int, int]
 
     @property
     def size(self) -> int:
@@ -124,19 +123,11 @@ class InterestSnapshot:
 
     @classmethod
     def load(cls, published_path: Path) -> "InterestSnapshot":
-        import duckdb
         import pyarrow.compute as pc
 
         path = Path(published_path)
-        if not path.is_file():
-            raise InterestStoreError(f"no published copy at {path}: run `make run` (land, dbt build, publish)")
-        file_key = published_file_key(path)  # before reading: a publication during the read makes a reload
         started = time.perf_counter()
-        try:
-            con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
-            raise InterestStoreError(f"cannot open {path}: {exc}") from None
-        try:
+        with read_published(path, "copy", InterestStoreError) as con:
             tables = {row[0] for row in con.execute(
                 "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
             if TABLE not in tables:
@@ -147,8 +138,6 @@ class InterestSnapshot:
                 )
             users = con.execute(_USERS_SQL).to_arrow_table()
             rows = con.execute(_ROWS_SQL).to_arrow_table()
-        finally:
-            con.close()
 
         probability = rows.column("probability")
         if probability.null_count or (rows.num_rows and not (
@@ -189,7 +178,6 @@ class InterestSnapshot:
             interest_ids=interest_ids,
             labels=labels,
             model_version=", ".join(distinct_versions) or None,
-            file_key=file_key,
         )
         log.info("loaded interest scores of %d users (%d rows) from %s in %.2fs", snapshot.size, snapshot.rows, path,
                  time.perf_counter() - started)
@@ -220,61 +208,40 @@ class InterestSnapshot:
         )
 
 
-class InterestStore:
-    """The interest scores being served: one snapshot of the published copy, replaced when a new one is loaded."""
+def _read_snapshot(published_path: Path) -> InterestSnapshot:
+    try:
+        return InterestSnapshot.load(published_path)
+    except InterestStoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken file is the store's error, not a crash
+        raise InterestStoreError(f"cannot read {TABLE} from {published_path}: {exc}") from exc
+
+
+class InterestStore(PublishedSnapshot[InterestSnapshot]):
+    """The interest scores being served: one snapshot of the published copy, replaced when a new one is loaded.
+
+    `load(path)` reads now and raises InterestStoreError; `refresh(path)` loads a newly published copy and never
+    raises (the failure is kept in `error`, the old snapshot keeps serving, the same file is not retried). A
+    copy without the table (InterestTableMissing) means nothing is published any more: the snapshot is dropped
+    and lookups answer "not available"."""
 
     def __init__(self) -> None:
-        self.snapshot: InterestSnapshot | None = None
-        self.error: str | None = None  # why the last load failed
-        self._failed_key: tuple[int, int, int] | None = None
-        self._lock = threading.Lock()  # one load at a time; lookups never take it
+        super().__init__(_read_snapshot, "interest scores")
+
+    @property
+    def snapshot(self) -> InterestSnapshot | None:
+        return self.current
 
     @property
     def size(self) -> int:
         """Users being served."""
-        snapshot = self.snapshot
+        snapshot = self.current
         return snapshot.size if snapshot is not None else 0
 
     @property
     def model_version(self) -> str | None:
-        snapshot = self.snapshot
+        snapshot = self.current
         return snapshot.model_version if snapshot is not None else None
-
-    def load(self, published_path: Path) -> InterestSnapshot:
-        """Read `published_path` now and serve it; raises InterestStoreError. A copy that cannot be read leaves
-        the old snapshot serving; a copy without the table (InterestTableMissing) means nothing is published
-        any more, so the snapshot is dropped and lookups answer "not available"."""
-        with self._lock:
-            try:
-                snapshot = InterestSnapshot.load(published_path)
-            except InterestTableMissing:
-                self.snapshot = None
-                raise
-            except InterestStoreError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a broken file is the store's error, not a crash
-                raise InterestStoreError(f"cannot read {TABLE} from {published_path}: {exc}") from exc
-            self.snapshot = snapshot
-            self.error, self._failed_key = None, None
-            return snapshot
-
-    def refresh(self, published_path: Path) -> bool:
-        """Load `published_path` if it is not the file being served; True when a new snapshot was swapped in.
-        Never raises: a failure is logged and kept in `error`, the old snapshot keeps serving, and the same
-        file is not retried until it changes."""
-        key = published_file_key(published_path)
-        if key is None:
-            return False  # nothing published yet, or it vanished: keep the snapshot
-        snapshot = self.snapshot
-        if key == self._failed_key or (snapshot is not None and key == snapshot.file_key):
-            return False
-        try:
-            self.load(published_path)
-        except InterestStoreError as exc:
-            self.error, self._failed_key = str(exc), key
-            log.warning("cannot load interest scores: %s", exc)
-            return False
-        return True
 
     def lookup(self, handle: str, limit: int = DEFAULT_LIMIT, min_probability: float = 0.0) -> UserInterests | None:
         """The user's best `limit` interests with a probability >= `min_probability`, best first; None for an

@@ -5,7 +5,7 @@ Where the index lives (measured in docs/search.md): the vectors' source of truth
 scores by brute force: a float32 matrix product for cosine similarity (vectors are unit length) and bm25s
 sparse scores for keywords. Exact search, no approximate index to tune or to rebuild, a few milliseconds at
 100,000 vectors, and no connection left open on any DuckDB file. `refresh()` reloads when a new copy is
-published.
+published (serving.snapshot).
 
 Hybrid is reciprocal rank fusion (Cormack et al. 2009) of the dense and BM25 rankings: it needs no score
 calibration between a cosine and a BM25 score, and its one constant (60) is the literature's default.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,8 @@ import numpy as np
 
 from ingestion.embedding import encode_texts, load_encoder
 from ingestion.model_source import ModelSpec
-from ingestion.publish import published_file_key
 from ingestion.settings import Settings
+from serving.snapshot import PublishedSnapshot, read_published
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ BM25_K1, BM25_B = 0.9, 0.4  # Anserini's MS MARCO passage settings
 
 
 class RetrieverError(Exception):
-    """The index cannot be served (no published copy, or vectors made with another model)."""
+    """The index cannot be served (no published copy, a file DuckDB cannot open, or another model's vectors)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,6 @@ class SearchIndex:
     pages: list[list[int] | None]
     vectors: np.ndarray  # (chunks, dim), float32, unit rows
     model_ids: list[str]
-    file_key: tuple[int, int, int]
     published_at: str | None
     warehouse_built_at: str | None
     bm25: "BM25Index | None" = field(repr=False, default=None)
@@ -110,15 +108,9 @@ class SearchIndex:
 
     @classmethod
     def load(cls, published_path: Path) -> "SearchIndex":
-        import duckdb
-
         path = Path(published_path)
-        if not path.is_file():
-            raise RetrieverError(f"no published search index at {path}: run `make run` (land, dbt build, publish)")
-        file_key = published_file_key(path)  # before reading: a publication during the read makes a reload
         started = time.perf_counter()
-        con = duckdb.connect(str(path), read_only=True)
-        try:
+        with read_published(path, "search index", RetrieverError) as con:
             table = con.execute(
                 """
                 select result_id, text, source, doc_id, chunk_id, pages, model_id, embedding
@@ -129,8 +121,6 @@ class SearchIndex:
             published_at, built_at = con.execute(
                 "select published_at::varchar, warehouse_built_at::varchar from publication"
             ).fetchone()
-        finally:
-            con.close()
         if table.num_rows:
             embedding = table.column("embedding").combine_chunks()
             flat = np.array(embedding.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)  # owned, writable
@@ -146,7 +136,6 @@ class SearchIndex:
             pages=table.column("pages").to_pylist(),
             vectors=vectors,
             model_ids=sorted(set(table.column("model_id").to_pylist())),
-            file_key=file_key,
             published_at=published_at,
             warehouse_built_at=built_at,
         )
@@ -203,30 +192,33 @@ class Retriever:
         self.published_path = Path(published_path)
         self.model: ModelSpec = model
         self.mode = self._check_mode(mode)
-        self._lock = threading.Lock()
-        self.index = self._load()
+        self._published = PublishedSnapshot(self._load, "search index")
+        self._published.load(self.published_path)
 
-    def _load(self) -> SearchIndex:
-        index = SearchIndex.load(self.published_path)
+    @property
+    def index(self) -> SearchIndex:
+        """The snapshot being searched; take it once per query (a refresh may swap it meanwhile)."""
+        return self._published.current
+
+    @index.setter
+    def index(self, index: SearchIndex) -> None:  # benchmarks/search.py searches a scaled-up copy
+        self._published.current = index
+
+    def _load(self, published_path: Path) -> SearchIndex:
+        index = SearchIndex.load(published_path)
         foreign = [model_id for model_id in index.model_ids if model_id != self.model.model_id]
         if foreign:
             raise RetrieverError(
-                f"{self.published_path}: vectors made with {', '.join(foreign)}, but the configured model is "
+                f"{published_path}: vectors made with {', '.join(foreign)}, but the configured model is "
                 f"{self.model.model_id}; set EMBEDDING_MODEL to the model the index was built with, or rebuild"
             )
         return index
 
     def refresh(self) -> bool:
         """Load the published copy again if a new one was published since; True when it was swapped in.
-        Searches keep using the old snapshot until the new one is fully loaded."""
-        key = published_file_key(self.published_path)
-        if key is None or key == self.index.file_key:
-            return False
-        with self._lock:
-            if key == self.index.file_key:
-                return False
-            self.index = self._load()
-        return True
+        Searches keep using the old snapshot until the new one is fully loaded; a copy that cannot be served
+        (another model's vectors: RetrieverError, a broken file) raises and the old snapshot keeps serving."""
+        return self._published.reload_if_changed(self.published_path)
 
     @staticmethod
     def _check_mode(mode: str) -> str:

@@ -5,13 +5,9 @@ artifacts folder, a full `dbt build`, publish. Shape, order, limit, threshold, c
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 import random
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,70 +16,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingestion.dbt_runner import run_dbt
-from ingestion.land import land_all
 from ingestion.publish import publish
-from ingestion.settings import PROJECT_ROOT
 from serving.api import create_app
 from serving.interests import MAX_LIMIT, InterestStore, InterestStoreError
 from tests.conftest import LiveService, assert_error, query
-
-SAMPLE_INTERESTS = PROJECT_ROOT / "sample_data" / "interests"
-
-
-class InterestsWarehouse:
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.data_dir = folder / "data"
-        self.artifacts_dir = folder / "artifacts"
-        self.duckdb_path = folder / "warehouse.duckdb"
-        self.published_path = folder / "warehouse.published.duckdb"
-        self.model_folder: Path | None = None
-
-    def dbt_env(self) -> dict[str, str]:
-        # the checkout on PYTHONPATH: the dbt Python model imports `training`, which an editable install made
-        # before that package existed does not map (`make setup` reinstalls; this works either way)
-        python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        return {"INTERESTS_MODEL": str(self.model_folder), "ARTIFACTS_DIR": str(self.artifacts_dir),
-                "PYTHONPATH": python_path}
-
-
-def latest_model_folder(artifacts_dir: Path) -> Path:
-    """The version folder artifacts/interests/LATEST names (a version name or a path)."""
-    latest = (artifacts_dir / "interests" / "LATEST").read_text().strip()
-    folder = Path(latest)
-    if not folder.is_absolute():
-        folder = artifacts_dir / "interests" / latest
-    assert folder.is_dir(), f"LATEST names {latest!r}, which is not a folder"
-    return folder
+from tests.interests_warehouse import InterestsWarehouse, publish_without_the_mart, read_csv
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> InterestsWarehouse:
-    warehouse = InterestsWarehouse(tmp_path_factory.mktemp("interests_api"))
-    shutil.copytree(SAMPLE_INTERESTS, warehouse.data_dir / "interests")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ARTIFACTS_DIR": str(warehouse.artifacts_dir)}
-    training = subprocess.run(
-        [sys.executable, "-m", "training.interests", "--data-dir", str(warehouse.data_dir / "interests"),
-         "--artifacts-dir", str(warehouse.artifacts_dir)],
-        cwd=PROJECT_ROOT, env=env, text=True, capture_output=True,
-    )
-    assert training.returncode == 0, training.stdout[-3000:] + training.stderr[-3000:]
-    warehouse.model_folder = latest_model_folder(warehouse.artifacts_dir)
-    land_all(warehouse.data_dir, warehouse.duckdb_path)
-    run_dbt(["build"], warehouse.duckdb_path, warehouse.folder / "target", extra_env=warehouse.dbt_env())
-    publish(warehouse.duckdb_path, warehouse.published_path)
-    return warehouse
+    return InterestsWarehouse.build(tmp_path_factory.mktemp("interests_api"))
 
 
 @pytest.fixture(scope="module")
 def client(built):
     with TestClient(create_app(published_path=built.published_path)) as test_client:
         yield test_client
-
-
-def read_csv(name: str) -> list[dict[str, str]]:
-    with (SAMPLE_INTERESTS / name).open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture(scope="module")
@@ -100,16 +48,6 @@ def cold_handles(users) -> list[str]:
 @pytest.fixture(scope="module")
 def active_handle(users, cold_handles) -> str:
     return sorted(set(users) - set(cold_handles))[0]
-
-
-def table_rows(built: InterestsWarehouse, handle: str) -> list[tuple[str, str, float, int]]:
-    """The user's published rows, most likely first."""
-    return query(
-        built.published_path,
-        "select interest_id, label, probability, rank from user_interest_scores where user_handle = ? "
-        "order by probability desc, rank",
-        [handle],
-    )
 
 
 # ---------------------------------------------------------------- the published mart
@@ -145,7 +83,7 @@ def test_shape_default_length_and_order(client, built, users, active_handle):
     probabilities = [item["probability"] for item in interests]
     assert probabilities == sorted(probabilities, reverse=True)
     # exactly the user's ten most likely interests of the mart, with its probabilities and labels
-    expected = table_rows(built, active_handle)[:10]
+    expected = built.published_rows(active_handle)[:10]
     assert [(i["id"], i["label"], i["probability"]) for i in interests] == [(r[0], r[1], r[2]) for r in expected]
     assert [r[3] for r in expected] == list(range(1, 11))  # the mart's rank agrees with the probability order
 
@@ -171,7 +109,7 @@ def test_min_probability_keeps_only_interests_at_or_above_it(client, built, acti
     body = client.get(f"/interests/{active_handle}", params={"min_probability": threshold, "limit": 100}).json()
     probabilities = [item["probability"] for item in body["interests"]]
     assert all(p >= threshold for p in probabilities)
-    expected = [row[2] for row in table_rows(built, active_handle) if row[2] >= threshold][:100]
+    expected = [row[2] for row in built.published_rows(active_handle) if row[2] >= threshold][:100]
     assert probabilities == expected  # none left out either
     short = client.get(f"/interests/{active_handle}", params={"min_probability": threshold}).json()
     assert [item["probability"] for item in short["interests"]] == expected[:10]
@@ -311,19 +249,6 @@ def test_a_copy_published_without_the_mart_is_a_clear_503(built, active_handle, 
         assert client.get("/health").json()["detail"] is None  # search is unaffected
 
 
-def _without_the_mart(source: Path, target: Path) -> None:
-    """`target` becomes a copy of `source` without user_interest_scores, as publish writes it after a partial
-    build (search_chunks only), swapped in atomically like publish does."""
-    staging = target.with_name(f".{target.name}.tmp")
-    shutil.copy(source, staging)
-    con = duckdb.connect(str(staging))
-    con.execute("drop table user_interest_scores")
-    con.execute("update publication set published_at = now()")  # a new publication, as publish would write
-    con.execute("checkpoint")
-    con.close()
-    os.replace(staging, target)
-
-
 def test_a_store_given_a_copy_without_the_mart_has_nothing_to_serve_and_never_raises(tmp_path: Path):
     # no dbt needed: a published copy holding only search_chunks (what publish writes after a partial build)
     published = tmp_path / "search-only.published.duckdb"
@@ -354,7 +279,7 @@ def test_a_copy_without_the_mart_published_while_serving_turns_interests_into_50
         before = health["published_at"]
 
         time.sleep(0.05)  # a distinct mtime for the new copy
-        _without_the_mart(built.published_path, published)
+        publish_without_the_mart(built.published_path, published)
         deadline = time.monotonic() + 20
         while client.get("/health").json()["interest_users"] and time.monotonic() < deadline:
             time.sleep(0.1)

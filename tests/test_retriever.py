@@ -3,6 +3,7 @@ document, with the real model, read from the published copy of the warehouse."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -131,4 +132,18 @@ def test_refresh_swaps_in_a_newly_published_copy(search_warehouse, tmp_path: Pat
     publish(search_warehouse.duckdb_path, published)
     assert retriever.refresh() is True
     assert retriever.index.published_at != before
+    assert retriever.search("what is wifi vs bluetooth", 3)
+
+
+def test_a_broken_copy_raises_on_refresh_and_the_old_snapshot_keeps_serving(search_warehouse, tmp_path: Path):
+    published = tmp_path / "published.duckdb"
+    shutil.copy(search_warehouse.published_path, published)
+    retriever = Retriever(published)
+    before = retriever.index
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(b"not a duckdb file" * 100)
+    os.replace(broken, published)  # published the way ingestion.publish publishes: renamed over the old copy
+    with pytest.raises(RetrieverError, match="cannot open"):
+        retriever.refresh()
+    assert retriever.index is before
     assert retriever.search("what is wifi vs bluetooth", 3)

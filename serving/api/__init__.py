@@ -1,0 +1,80 @@
+"""The platform's one HTTP service (FastAPI): search, find-similar, a document's chunks, a user's interests
+and health.
+
+`make serve` runs `uvicorn serving.api:app`; OpenAPI at /docs. The service reads only the *published* copy of
+the search index (ingestion.publish, PUBLISHED_PATH), never the warehouse, so `dbt build` never waits for it.
+A background thread polls that file every SEARCH_REFRESH_SECONDS (default 2) and swaps a newly published copy
+in off the request path (serving.snapshot); searches keep answering from the old snapshot until the new one is
+fully loaded. The same thread reloads the published `user_interest_scores` (serving.interests.InterestStore),
+which `GET /interests/{user_handle}` answers from memory.
+
+The package: `create_app` here (settings read once, then passed down), the state behind the endpoints in
+`service` (SearchService) and `deps` (its dependency), bodies in `schemas`, error handling and the body limit
+in `errors`, and one router per resource in `routes`.
+
+Security: the service runs no SQL on user input at all. Searches are answered from the in-memory index
+(numpy / bm25s) and interests from the in-memory store; the only SQL is the fixed SELECTs that load the
+published file.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI
+
+from ingestion.model_source import ModelSpec
+from ingestion.settings import Settings
+from serving.api.errors import add_error_handling
+from serving.api.routes import router
+from serving.api.service import SearchService
+
+
+def create_app(
+    published_path: Path | None = None,
+    model: ModelSpec | None = None,
+    refresh_seconds: float | None = None,
+) -> FastAPI:
+    """The service over `published_path` (default: PUBLISHED_PATH) with `model` (default: EMBEDDING_MODEL),
+    looking for a new copy every `refresh_seconds` (default: SEARCH_REFRESH_SECONDS).
+
+    Nothing is loaded here, so importing the module never fails for want of an index; the model and the index
+    load in the lifespan handler, before the first request is accepted."""
+    settings = Settings.from_env()
+    refresh_seconds = settings.search_refresh_seconds if refresh_seconds is None else float(refresh_seconds)
+    if not refresh_seconds > 0:
+        raise ValueError(f"refresh interval must be positive, got {refresh_seconds}")
+    service = SearchService(
+        Path(published_path) if published_path is not None else settings.published_path,
+        settings.embedding_spec if model is None else (lambda: model),
+        refresh_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await anyio.to_thread.run_sync(service.start)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(service.stop)
+
+    app = FastAPI(
+        title="ML platform search service",
+        description=(
+            "Dense, BM25 and hybrid search over the published search index (document chunks and corpus "
+            "passages), similarity ranking of ad-hoc texts, a document's chunks with their vectors, and a "
+            "user's most likely interests. Reads only the published copy of the warehouse's `search_chunks` and "
+            "`user_interest_scores` marts and reloads them when a new copy is published."
+        ),
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.include_router(router)
+    add_error_handling(app)
+    return app
+
+
+app = create_app()

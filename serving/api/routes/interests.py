@@ -1,0 +1,64 @@
+"""GET /interests/{user_handle}: a user's most likely interests, from the in-memory interest scores."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path as PathParam, Query
+
+from serving.api.deps import ServiceDep
+from serving.api.schemas import ErrorResponse, Interest, UserInterestsResponse
+from serving.interests import DEFAULT_LIMIT, HANDLE_RULE, MAX_LIMIT, validate_handle
+
+router = APIRouter()
+
+
+@router.get(
+    "/interests/{user_handle:path}", response_model=UserInterestsResponse,
+    responses={
+        422: {"model": ErrorResponse, "description": "Malformed handle, limit or min_probability"},
+        404: {"model": ErrorResponse, "description": "No such user in the published interest scores"},
+        503: {"model": ErrorResponse, "description": "No published interest scores can be served yet"},
+    },
+    summary="A user's most likely interests",
+)
+async def user_interests(
+    service: ServiceDep,
+    user_handle: Annotated[str, PathParam(description=f"The user's handle: {HANDLE_RULE}")],
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many interests (1-{MAX_LIMIT})")
+    ] = DEFAULT_LIMIT,
+    min_probability: Annotated[
+        float,
+        Query(ge=0, le=1, allow_inf_nan=False,
+              description="Only interests with a probability at or above this (0-1); may return fewer than `limit`"),
+    ] = 0.0,
+) -> UserInterestsResponse:
+    """The user's interests from the published `user_interest_scores` mart (scored by the interest model at
+    `dbt build`), most likely first. Users without activity (`cold_start`) get their type's prior, so every
+    known user has interests. Answered from memory: a dict lookup and a slice, no SQL and no model per request
+    (hence `async`: nothing here blocks)."""
+    try:
+        validate_handle(user_handle)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    store = service.interests
+    snapshot = store.snapshot  # one snapshot for this request, even if the refresher swaps it meanwhile
+    if snapshot is None:
+        if store.error:
+            raise HTTPException(503, f"the published interest scores at {service.published_path} cannot be "
+                                     f"served: {store.error}")
+        raise HTTPException(503, f"no published interest scores at {service.published_path}: run `make run` "
+                                 "(land, dbt build, publish)")
+    found = snapshot.lookup(user_handle, limit, min_probability)
+    if found is None:
+        hint = "" if snapshot.size else " (it holds no users: land DATA_DIR/interests/, dbt build and publish)"
+        raise HTTPException(404, f"no user {user_handle!r} in the published interest scores{hint}")
+    return UserInterestsResponse(
+        user_handle=found.user_handle, name=found.name, type=found.user_type, model_version=found.model_version,
+        cold_start=found.cold_start,
+        interests=[
+            Interest(id=interest_id, label=label, probability=probability)
+            for interest_id, label, probability in zip(found.interest_ids, found.labels, found.probabilities)
+        ],
+    )

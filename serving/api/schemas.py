@@ -1,0 +1,134 @@
+"""The service's request and response bodies (pydantic): what the OpenAPI document at /docs describes."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel, Field, field_validator
+
+from serving.retriever import MODES, SOURCES
+
+MAX_DOCUMENTS = 1_000  # find_similar: bounds the encoding work one request can ask for
+MAX_DOCUMENT_CHARS = 20_000
+
+Mode = Literal["dense", "bm25", "hybrid"]
+Source = Literal["document", "corpus"]
+if set(get_args(Mode)) != set(MODES) or set(get_args(Source)) != set(SOURCES):  # the API mirrors the retriever
+    raise RuntimeError(f"serving.api lists other modes/sources than serving.retriever: {MODES}, {SOURCES}")
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What was wrong, in words")
+    errors: list[dict] | None = Field(None, description="Per-field validation errors (422 only)")
+
+
+class SearchHit(BaseModel):
+    id: str = Field(description="A corpus passage's id, or `<doc_id>:<chunk_id>` for a document chunk")
+    text: str
+    score: float = Field(description="Cosine similarity (dense), BM25 score (bm25) or reciprocal-rank-fusion (hybrid)")
+    source: str = Field(description="`document` or `corpus`")  # a str: a new source in the data must not 500
+    doc_id: str = Field(description="The document id, or the corpus name for a corpus passage")
+    chunk_id: str
+    pages: list[int] | None = Field(description="Pages a document chunk spans; null for corpus passages")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: Mode
+    k: int
+    model_id: str = Field(description="The embedding model the index and the query vector come from")
+    results: list[SearchHit] = Field(description="Best first; at most k, one per result id")
+
+
+class FindSimilarRequest(BaseModel):
+    query: str = Field(description="The text to compare every document with", examples=["How do I reset my password?"])
+    documents: list[str] = Field(
+        description=f"1 to {MAX_DOCUMENTS:,} non-blank texts of at most {MAX_DOCUMENT_CHARS:,} characters. A text "
+        "longer than the model's 256-token window is compared on all its windows (its best one counts).",
+        json_schema_extra={"minItems": 1, "maxItems": MAX_DOCUMENTS},
+        examples=[["A recipe for pancakes", "To reset your password, open settings and choose 'Forgot password'"]],
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _query_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or only whitespace")
+        if len(value) > MAX_DOCUMENT_CHARS:
+            raise ValueError(f"has {len(value):,} characters; at most {MAX_DOCUMENT_CHARS:,} are allowed")
+        return value
+
+    @field_validator("documents")
+    @classmethod
+    def _documents_bounded(cls, value: list[str]) -> list[str]:
+        # explicit messages naming the offending document, rather than pydantic's generic constraint errors
+        if not value:
+            raise ValueError("documents must hold at least one document")
+        if len(value) > MAX_DOCUMENTS:
+            raise ValueError(f"documents holds {len(value):,} items; at most {MAX_DOCUMENTS:,} are allowed")
+        for index, document in enumerate(value):
+            if not document.strip():
+                raise ValueError(f"documents[{index}] is empty or only whitespace")
+            if len(document) > MAX_DOCUMENT_CHARS:
+                raise ValueError(
+                    f"documents[{index}] has {len(document):,} characters; at most {MAX_DOCUMENT_CHARS:,} are allowed"
+                )
+        return value
+
+
+class RankedDocument(BaseModel):
+    index: int = Field(description="Position of the document in the request")
+    document: str
+    score: float = Field(description="Cosine similarity with the query, -1..1")
+
+
+class FindSimilarResponse(BaseModel):
+    most_similar_doc: str
+    similarity_score: float
+    ranking: list[RankedDocument] = Field(description="Every document, most similar first")
+
+
+class DocumentChunk(BaseModel):
+    chunk_id: str
+    text: str
+    pages: list[int] | None
+    vector: list[float] | None = Field(None, description="The chunk's unit-length embedding (only with vectors=true)")
+
+
+class DocumentChunks(BaseModel):
+    doc_id: str
+    model_id: str
+    chunks: list[DocumentChunk] = Field(description="In document order")
+
+
+class Interest(BaseModel):
+    id: str = Field(description="The interest's id (the model's catalogue)")
+    label: str
+    probability: float = Field(description="Calibrated probability that the user holds the interest, 0..1")
+
+
+class UserInterestsResponse(BaseModel):
+    user_handle: str
+    name: str | None = Field(description="The user's display name")
+    type: str | None = Field(description="The user's type: B2B or B2C")
+    model_version: str | None = Field(description="The interest model version that scored the user")
+    cold_start: bool = Field(
+        description="True when the user has no activity: the probabilities are the user type's prior (the share "
+        "of training users of that type holding the interest)"
+    )
+    interests: list[Interest] = Field(
+        description="Most likely first; at most `limit`, only those with probability >= `min_probability`"
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok", "no_index"] = Field(description="`no_index` until a published index could be loaded")
+    model_id: str | None
+    vectors: int = Field(description="Chunks (vectors) in the index being served")
+    published_at: str | None
+    warehouse_built_at: str | None
+    published_path: str
+    detail: str | None = Field(None, description="Why the last load of the published file failed, if it did")
+    interest_users: int = Field(0, description="Users in the interest scores being served (GET /interests)")
+    interest_model_version: str | None = Field(None, description="The interest model version being served")
+    interest_detail: str | None = Field(None, description="Why the last load of the interest scores failed, if it did")

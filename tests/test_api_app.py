@@ -1,0 +1,70 @@
+"""The HTTP service's parts that need no warehouse: the app factory (settings read once; nothing loaded until
+the lifespan starts) and the body limit refused before the app parses anything. tests/test_api.py covers the
+endpoints over a real published index."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ingestion.model_source import ModelSourceError
+from serving.api import create_app
+from serving.api.errors import MAX_BODY_BYTES, BodyLimitMiddleware
+
+
+# ---------------------------------------------------------------- settings, read once by the app factory
+
+def test_the_refresh_interval_comes_from_search_refresh_seconds(monkeypatch, tmp_path: Path):
+    published = tmp_path / "nothing.published.duckdb"
+    monkeypatch.delenv("SEARCH_REFRESH_SECONDS", raising=False)
+    assert create_app(published_path=published).state.service.refresh_seconds == 2.0
+    monkeypatch.setenv("SEARCH_REFRESH_SECONDS", "0.25")
+    assert create_app(published_path=published).state.service.refresh_seconds == 0.25
+    assert create_app(published_path=published, refresh_seconds=3).state.service.refresh_seconds == 3.0
+    monkeypatch.setenv("SEARCH_REFRESH_SECONDS", "soon")
+    with pytest.raises(ValueError, match=r"SEARCH_REFRESH_SECONDS='soon': expected a number of seconds"):
+        create_app(published_path=published)
+    monkeypatch.setenv("SEARCH_REFRESH_SECONDS", "0")
+    with pytest.raises(ValueError, match="refresh interval must be positive, got 0.0"):
+        create_app(published_path=published)
+
+
+def test_a_bad_model_source_fails_the_start_not_the_app_factory(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("EMBEDDING_MODEL", str(tmp_path / "no-such-model"))
+    app = create_app(published_path=tmp_path / "nothing.published.duckdb")  # resolved in the lifespan, not here
+    with pytest.raises(ModelSourceError, match="no-such-model"):
+        with TestClient(app):
+            pass
+
+
+# ---------------------------------------------------------------- the body limit
+
+def test_the_body_limit_holds_when_content_length_lies():
+    """A Content-Length under the limit followed by more bytes: refused once the bytes run over."""
+    reached_app = []
+
+    async def app(scope, receive, send):  # pragma: no cover - must not be reached
+        reached_app.append(True)
+
+    async def run() -> list[dict]:
+        incoming = [{"type": "http.request", "body": b"x" * (1 << 20), "more_body": True} for _ in range(3)]
+        sent: list[dict] = []
+
+        async def receive():
+            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/find_similar", "headers": [(b"content-length", b"10")]}
+        await BodyLimitMiddleware(app, MAX_BODY_BYTES)(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(run())
+    assert not reached_app
+    assert sent[0]["status"] == 413
+    assert "too large" in json.loads(sent[1]["body"])["detail"]
