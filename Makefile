@@ -42,13 +42,13 @@ run: land  ## the main job: land DATA_DIR (default: the embedded sample), train 
 	$(MAKE) build publish export
 	$(BIN)/python -m quality.checkpoint
 
-data: setup  ## versioned fine-tuning set from DATA_DIR/retrieval/msmarco-trec-dl -> ARTIFACTS_DIR/datasets/v<N>
+data: setup  ## versioned fine-tuning set from the warehouse's msmarco-trec-dl (landed and built by make run) -> ARTIFACTS_DIR/datasets/v<N>
 	$(BIN)/python -m training.finetune_data
 
 train: setup  ## fine-tune all-MiniLM-L6-v2 (MultipleNegativesRankingLoss, CPU, <= 20 min) -> ARTIFACTS_DIR/models/v<N>
 	$(BIN)/python -m training.finetune
 
-evaluate: setup  ## newest candidate vs current model over the whole corpus; promote only if better (registry.json)
+evaluate: setup  ## newest candidate vs current model over the warehouse's whole corpus; promote only if better (registry.json)
 	$(BIN)/python -m training.promote
 
 docs: setup  ## dbt docs (target/) and Great Expectations data docs (gx/uncommitted/data_docs/local_site/index.html)

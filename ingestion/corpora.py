@@ -4,6 +4,11 @@
 A corpus is one unit: its three files land together in one transaction, replacing the corpus's previous rows,
 and landing identical files again changes nothing. Any malformed line refuses the whole corpus with an error
 naming the file and the line, so a half-read corpus never reaches the search index.
+
+This module is the platform's one reader of the BEIR files (`read_beir_folder`); everything downstream (search,
+`make eval`, the fine-tuning data and its evaluation) reads the corpus from the warehouse. The corpus's version is
+the `content_hash` landing records in `raw.landed_files`: the sha256 of its three files' sha256 hex digests
+joined by ':' (an absent file counting as empty).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pyarrow as pa
 from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction
 
 SOURCE = "corpora"
+FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")  # a corpus folder's files, in content_hash order
 CORPUS_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 RAW_DDL = """
@@ -135,11 +141,30 @@ def parse_qrels(path: Path, data: bytes, passage_ids: set[str], query_ids: set[s
     return [(q, p, g) for (q, p), g in judgments.items()]
 
 
-def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResult:
-    """Land (or re-land) one corpus folder atomically."""
+@dataclass(frozen=True)
+class BeirCorpus:
+    """A corpus folder read and checked: what landing writes."""
+
+    name: str
+    folder: Path
+    passages: list[tuple[str, str, str]]  # (passage_id, title, text) in file order
+    queries: list[tuple[str, str]]  # (query_id, text)
+    qrels: list[tuple[str, str, int]]  # (query_id, passage_id, grade)
+    content_hash: str  # the corpus version (module docstring)
+
+    def judgments(self) -> dict[str, dict[str, int]]:
+        """query id -> passage id -> grade."""
+        judged: dict[str, dict[str, int]] = {}
+        for query_id, passage_id, grade in self.qrels:
+            judged.setdefault(query_id, {})[passage_id] = grade
+        return judged
+
+
+def read_beir_folder(folder: Path) -> BeirCorpus:
+    """Read and check `corpus.jsonl` and the optional `queries.jsonl` and `qrels.tsv` of a corpus folder."""
     folder = Path(folder)
     name = validate_corpus_name(folder.name)
-    corpus_path, queries_path, qrels_path = folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels.tsv"
+    corpus_path, queries_path, qrels_path = (folder / name for name in FILES)
     if not corpus_path.is_file():
         raise FileNotFoundError(f"corpus {name}: expected {corpus_path}")
     if qrels_path.is_file() and not queries_path.is_file():
@@ -152,29 +177,36 @@ def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResul
     qrels = (
         parse_qrels(qrels_path, qrels_data, {p for p, _, _ in passages}, {q for q, _ in queries}) if qrels_data else []
     )
-    corpus_hash = sha256_of(b":".join(sha256_of(d).encode() for d in (corpus_data, queries_data, qrels_data)))
+    content_hash = sha256_of(b":".join(sha256_of(d).encode() for d in (corpus_data, queries_data, qrels_data)))
+    return BeirCorpus(name, folder, passages, queries, qrels, content_hash)
 
+
+def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResult:
+    """Land (or re-land) one corpus folder atomically."""
+    corpus = read_beir_folder(folder)
+    counts = (len(corpus.passages), len(corpus.queries), len(corpus.qrels))
+    corpus_path, queries_path, qrels_path = (corpus.folder / name for name in FILES)
     with transaction(con, RAW_DDL):
-        previous = landed(con, SOURCE).get(name)
-        if previous and previous[0] == corpus_hash:
-            return CorpusLandResult(name, len(passages), len(queries), len(qrels), "unchanged")
+        previous = landed(con, SOURCE).get(corpus.name)
+        if previous and previous[0] == corpus.content_hash:
+            return CorpusLandResult(corpus.name, *counts, "unchanged")
         for table in ("corpus_passages", "corpus_queries", "corpus_qrels"):
-            con.execute(f"delete from raw.{table} where corpus = ?", [name])
+            con.execute(f"delete from raw.{table} where corpus = ?", [corpus.name])
         tables = {
             "incoming_passages": pa.table({
-                "passage_id": pa.array([p for p, _, _ in passages], pa.string()),
-                "position": pa.array(range(len(passages)), pa.int32()),
-                "title": pa.array([t for _, t, _ in passages], pa.string()),
-                "text": pa.array([x for _, _, x in passages], pa.string()),
+                "passage_id": pa.array([p for p, _, _ in corpus.passages], pa.string()),
+                "position": pa.array(range(len(corpus.passages)), pa.int32()),
+                "title": pa.array([t for _, t, _ in corpus.passages], pa.string()),
+                "text": pa.array([x for _, _, x in corpus.passages], pa.string()),
             }),
             "incoming_queries": pa.table({
-                "query_id": pa.array([q for q, _ in queries], pa.string()),
-                "text": pa.array([t for _, t in queries], pa.string()),
+                "query_id": pa.array([q for q, _ in corpus.queries], pa.string()),
+                "text": pa.array([t for _, t in corpus.queries], pa.string()),
             }),
             "incoming_qrels": pa.table({
-                "query_id": pa.array([q for q, _, _ in qrels], pa.string()),
-                "passage_id": pa.array([p for _, p, _ in qrels], pa.string()),
-                "grade": pa.array([g for _, _, g in qrels], pa.int32()),
+                "query_id": pa.array([q for q, _, _ in corpus.qrels], pa.string()),
+                "passage_id": pa.array([p for _, p, _ in corpus.qrels], pa.string()),
+                "grade": pa.array([g for _, _, g in corpus.qrels], pa.int32()),
             }),
         }
         for view, table in tables.items():
@@ -182,21 +214,21 @@ def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResul
         try:
             con.execute(
                 "insert into raw.corpus_passages select ?, *, ?, ?, current_timestamp::timestamp from incoming_passages",
-                [name, str(corpus_path), corpus_hash],
+                [corpus.name, str(corpus_path), corpus.content_hash],
             )
             con.execute(
                 "insert into raw.corpus_queries select ?, *, ?, current_timestamp::timestamp from incoming_queries",
-                [name, str(queries_path)],
+                [corpus.name, str(queries_path)],
             )
             con.execute(
                 "insert into raw.corpus_qrels select ?, *, ?, current_timestamp::timestamp from incoming_qrels",
-                [name, str(qrels_path)],
+                [corpus.name, str(qrels_path)],
             )
         finally:
             for view in tables:
                 con.unregister(view)
-        record_landing(con, SOURCE, name, str(corpus_path), corpus_hash, len(passages))
-    return CorpusLandResult(name, len(passages), len(queries), len(qrels), "replaced" if previous else "landed")
+        record_landing(con, SOURCE, corpus.name, str(corpus_path), corpus.content_hash, counts[0])
+    return CorpusLandResult(corpus.name, *counts, "replaced" if previous else "landed")
 
 
 def land_corpora(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CorpusLandResult]:

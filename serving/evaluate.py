@@ -27,7 +27,8 @@ DEPTH = 100  # recall@100 needs 100 results per query
 
 
 def judged_corpora(duckdb_path: Path) -> dict[str, tuple[dict[str, str], dict[str, dict[str, int]]]]:
-    """corpus -> (query id -> text, query id -> passage id -> grade), for corpora with judged queries."""
+    """corpus -> (query id -> text, query id -> passage id -> grade), for corpora with judged queries; the
+    fine-tuning data and its evaluation read their judgments here too (training.judged_corpus)."""
     with connect(duckdb_path, read_only=True) as con:
         queries = con.execute("select corpus, query_id, query_text from corpus_queries order by all").fetchall()
         qrels = con.execute("select corpus, query_id, passage_id, grade from corpus_qrels order by all").fetchall()

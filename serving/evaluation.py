@@ -1,4 +1,4 @@
-"""Retrieval evaluation on BEIR-layout judgments, with ranx computing the metrics.
+"""Retrieval evaluation on graded judgments, with ranx computing the metrics.
 
 ranx does the arithmetic; this module pins down the conventions a bare `ranx.evaluate` call leaves open, so that
 every figure the project reports means the same thing:
@@ -11,6 +11,9 @@ every figure the project reports means the same thing:
 - ties: documents with equal scores keep the order the run lists them in (ranx's own sort would break them
   arbitrarily);
 - uncertainty: a 95% percentile-bootstrap interval over queries, deterministic for a seed.
+
+Judgments and queries come from the warehouse (`corpus_queries` / `corpus_qrels`: serving.evaluate.judged_corpora);
+the BEIR files themselves are read only by the landing (ingestion.corpora).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import json
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from numba.core.errors import NumbaTypeSafetyWarning
@@ -195,42 +197,3 @@ def _cell(result: MetricResult) -> str:
 
 def _code(text: str) -> str:
     return f"`` {text} ``" if "`" in text else f"`{text}`"
-
-
-def read_beir_qrels(path: Path | str) -> dict[str, dict[str, int]]:
-    """BEIR's qrels.tsv (`query-id, corpus-id, score`, header first); a bad line is an error, never skipped."""
-    qrels: dict[str, dict[str, int]] = {}
-    for number, line in _lines(path):
-        fields = line.rstrip("\r").split("\t")
-        if number == 1 and fields[0] == "query-id":
-            continue
-        if len(fields) != 3 or not fields[0] or not fields[1]:
-            raise ValueError(f"{path}:{number}: expected 'query-id<TAB>corpus-id<TAB>score', got {line!r}")
-        query_id, doc_id, score = fields
-        try:
-            grade = int(score)
-        except ValueError:
-            raise ValueError(f"{path}:{number}: score {score!r} is not an integer") from None
-        judged = qrels.setdefault(query_id, {})
-        if judged.get(doc_id, grade) != grade:
-            raise ValueError(f"{path}:{number}: {query_id}/{doc_id} judged twice ({judged[doc_id]} and {grade})")
-        judged[doc_id] = grade
-    return qrels
-
-
-def read_beir_queries(path: Path | str) -> dict[str, str]:
-    """BEIR's queries.jsonl (`{"_id", "text"}` a line) as id -> text."""
-    queries: dict[str, str] = {}
-    for number, line in _lines(path):
-        try:
-            record = json.loads(line)
-            queries[str(record["_id"])] = str(record["text"])
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}:{number}: expected a JSON object with '_id' and 'text' ({error})") from None
-    return queries
-
-
-def _lines(path: Path | str) -> list[tuple[int, str]]:
-    """Numbered non-blank lines, split on '\\n' only: MS MARCO texts hold U+0085, a line break to str.splitlines."""
-    text = Path(path).read_text(encoding="utf-8")
-    return [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]

@@ -108,10 +108,9 @@ class SearchWarehouse:
 
     def judged(self) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
         """The corpus's queries (id -> text) and graded judgments (query id -> passage id -> grade)."""
-        from serving.evaluation import read_beir_qrels, read_beir_queries
+        from serving.evaluate import judged_corpora
 
-        folder = self.data_dir / "retrieval" / "msmarco-mini"
-        return read_beir_queries(folder / "queries.jsonl"), read_beir_qrels(folder / "qrels.tsv")
+        return judged_corpora(self.duckdb_path)["msmarco-mini"]
 
 
 @pytest.fixture(scope="session")

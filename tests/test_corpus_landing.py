@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.corpora import land_corpus, validate_corpus_name
+from ingestion.corpora import land_corpus, parse_qrels, parse_queries, read_beir_folder, validate_corpus_name
 from ingestion.warehouse import LandingError, connect
 from tests.conftest import REAL_CORPUS, query, require_real
 from tests.test_score_landing import snapshot
@@ -89,3 +89,40 @@ def test_malformed_corpus_is_refused_and_nothing_changes(warehouse: Path, tmp_pa
 def test_bad_corpus_names_are_refused(name):
     with pytest.raises(ValueError, match="invalid corpus name"):
         validate_corpus_name(name)
+
+
+# ---------------------------------------------------------------- the parsers (the platform's one BEIR reader)
+
+
+def test_parsers_read_judgments_and_queries(tmp_path: Path):
+    folder = write_corpus(tmp_path / "tiny", passages=[{"_id": f"d{i}", "text": "x"} for i in (1, 2, 3)],
+                          queries=[{"_id": "q1", "text": "how to boil an egg"}, {"_id": "q2", "text": "why is the sky blue"}],
+                          qrels="query-id\tcorpus-id\tscore\nq1\td1\t3\nq1\td2\t0\nq2\td3\t2\n")
+    corpus = read_beir_folder(folder)
+    assert corpus.judgments() == {"q1": {"d1": 3, "d2": 0}, "q2": {"d3": 2}}
+    assert dict(corpus.queries) == {"q1": "how to boil an egg", "q2": "why is the sky blue"}
+
+
+@pytest.mark.parametrize("bad_line", ["q2\td3", "q2\td3\thigh", "q2 d3 2"])
+def test_malformed_qrels_line_names_file_and_line(bad_line: str):
+    data = f"query-id\tcorpus-id\tscore\nq1\td1\t3\n{bad_line}\n".encode()
+    with pytest.raises(LandingError, match=r"qrels\.tsv: line 3: expected query-id, corpus-id and an integer grade"):
+        parse_qrels(Path("qrels.tsv"), data, {"d1", "d3"}, {"q1", "q2"})
+
+
+def test_queries_may_hold_characters_splitlines_breaks_on():
+    data = '{"_id": "q1", "text": "caf\u0085e\u2028menu"}\n{"_id": "q2", "text": "b"}\n'.encode()
+    assert parse_queries(Path("queries.jsonl"), data) == [("q1", "caf\u0085e\u2028menu"), ("q2", "b")]
+
+
+def test_malformed_queries_line_names_file_and_line():
+    data = b'{"_id": "q1", "text": "a"}\n{"id": "q2", "text": "b"}\n'
+    with pytest.raises(LandingError, match=r"queries\.jsonl: line 2: missing string field '_id'"):
+        parse_queries(Path("queries.jsonl"), data)
+
+
+def test_real_trec_dl_judgments_parse():
+    corpus = read_beir_folder(require_real(REAL_CORPUS))
+    qrels, queries = corpus.judgments(), dict(corpus.queries)
+    assert set(qrels) == set(queries) and len(queries) == 43
+    assert {grade for judged in qrels.values() for grade in judged.values()} <= {0, 1, 2, 3}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from math import log2
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +19,7 @@ from serving.evaluation import (
     MetricResult,
     evaluate_run,
     ranx_metric_names,
-    read_beir_qrels,
-    read_beir_queries,
 )
-from tests.conftest import REAL_DATA, require_real
 
 QRELS = {
     "q1": {"d1": 3, "d2": 0},
@@ -239,43 +235,3 @@ def test_json_leaves_per_query_out_unless_asked():
     assert summary["ranx_metrics"]["mrr@10"] == "mrr@10-l2"
     full = json.loads(report.to_json(include_per_query=True))
     assert full["results"]["bm25"]["mrr@10"]["per_query"] == pytest.approx({"q1": 1.0, "q2": 1 / 3, "q3": 0.5})
-
-
-def test_read_beir_files(tmp_path: Path):
-    qrels_path = tmp_path / "qrels.tsv"
-    qrels_path.write_text("query-id\tcorpus-id\tscore\nq1\td1\t3\nq1\td2\t0\nq2\td3\t2\n")
-    assert read_beir_qrels(qrels_path) == {"q1": {"d1": 3, "d2": 0}, "q2": {"d3": 2}}
-    queries_path = tmp_path / "queries.jsonl"
-    queries_path.write_text(
-        '{"_id": "q1", "text": "how to boil an egg"}\n{"_id": "q2", "text": "why is the sky blue"}\n'
-    )
-    assert read_beir_queries(queries_path) == {"q1": "how to boil an egg", "q2": "why is the sky blue"}
-
-
-@pytest.mark.parametrize("bad_line", ["q2\td3", "q2\td3\thigh", "q2 d3 2"])
-def test_malformed_qrels_line_names_file_and_line(tmp_path: Path, bad_line: str):
-    path = tmp_path / "qrels.tsv"
-    path.write_text(f"query-id\tcorpus-id\tscore\nq1\td1\t3\n{bad_line}\n")
-    with pytest.raises(ValueError, match=rf"qrels\.tsv:3:"):
-        read_beir_qrels(path)
-
-
-def test_queries_may_hold_characters_splitlines_breaks_on(tmp_path: Path):
-    path = tmp_path / "queries.jsonl"
-    path.write_text('{"_id": "q1", "text": "caf\u0085e\u2028menu"}\n{"_id": "q2", "text": "b"}\n', encoding="utf-8")
-    assert read_beir_queries(path) == {"q1": "caf\u0085e\u2028menu", "q2": "b"}
-
-
-def test_malformed_queries_line_names_file_and_line(tmp_path: Path):
-    path = tmp_path / "queries.jsonl"
-    path.write_text('{"_id": "q1", "text": "a"}\n{"id": "q2", "text": "b"}\n')
-    with pytest.raises(ValueError, match=r"queries\.jsonl:2:"):
-        read_beir_queries(path)
-
-
-def test_real_trec_dl_judgments_parse():
-    folder = require_real(REAL_DATA / "retrieval" / "msmarco-trec-dl")
-    qrels = read_beir_qrels(folder / "qrels.tsv")
-    queries = read_beir_queries(folder / "queries.jsonl")
-    assert set(qrels) == set(queries) and len(queries) == 43
-    assert {grade for judged in qrels.values() for grade in judged.values()} <= {0, 1, 2, 3}

@@ -9,7 +9,7 @@ import bm25s
 import pytest
 import Stemmer
 
-from serving.evaluation import read_beir_qrels, read_beir_queries
+from ingestion.corpora import read_beir_folder
 from synthetic.common import SAMPLE_DIR
 from synthetic.retrieval import TOPICS, write_retrieval_corpus
 
@@ -31,8 +31,8 @@ def test_regenerating_gives_the_committed_bytes(tmp_path: Path):
 
 def test_ids_and_judgments_are_consistent():
     corpus = read_corpus(COMMITTED)
-    queries = read_beir_queries(COMMITTED / "queries.jsonl")
-    qrels = read_beir_qrels(COMMITTED / "qrels.tsv")
+    committed = read_beir_folder(COMMITTED)
+    queries, qrels = dict(committed.queries), committed.judgments()
     assert (COMMITTED / "qrels.tsv").read_text().splitlines()[0] == "query-id\tcorpus-id\tscore"
     assert 250 <= len(corpus) <= 350 and len(set(corpus.values())) == len(corpus)  # no duplicate passages
     assert len(queries) == len(TOPICS) == 30
@@ -53,8 +53,8 @@ def test_near_misses_share_a_query_word():
 
 def test_bm25_finds_a_relevant_passage_in_the_top_5_for_most_queries():
     corpus = read_corpus(COMMITTED)
-    queries = read_beir_queries(COMMITTED / "queries.jsonl")
-    qrels = read_beir_qrels(COMMITTED / "qrels.tsv")
+    committed = read_beir_folder(COMMITTED)
+    queries, qrels = dict(committed.queries), committed.judgments()
     passage_ids = list(corpus)
     stemmer = Stemmer.Stemmer("english")
     retriever = bm25s.BM25()

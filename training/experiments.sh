@@ -2,13 +2,13 @@
 # The fine-tuning experiments of docs/finetuning.md, in the order they ran, on the real corpus.
 # Each builds (or reuses) a dataset version, trains a model version, and evaluates it against the current model
 # with the promotion gate (one registry.json entry each). About 8 minutes a 1-epoch run on an idle 2-core
-# machine (2 of training, 5 of corpus encoding); run 2 (5 epochs) about 23.
-#   DATA_DIR=../shared/data training/experiments.sh [first-run-number]
+# machine (2 of training, 5 of encoding the candidate's corpus chunks); run 2 (5 epochs) about 23.
+# Datasets and evaluation read the corpus from the warehouse (DUCKDB_PATH), so land and build it first:
+#   DATA_DIR=../shared/data make run && training/experiments.sh [first-run-number]
 # Afterwards `python -m training.promote --table` prints the registry as the table in docs/finetuning.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-export DATA_DIR=${DATA_DIR:?set DATA_DIR to the folder holding retrieval/msmarco-trec-dl}
 
 # each command prints its output folder as its only line starting with "/"
 run() {  # run <number> <dataset options> -- <training options>

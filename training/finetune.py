@@ -5,12 +5,12 @@
 `ARTIFACTS_DIR/datasets/v<N>/train.jsonl` (default: the latest version), on CPU, and writes
 `ARTIFACTS_DIR/models/v<M>/`:
 
-- the saved sentence-transformers model (loadable by `ingestion.embedding.resolve_model(<folder>)`, i.e. usable as
+- the saved sentence-transformers model (loadable by `ingestion.model_source.resolve_model(<folder>)`, i.e. usable as
   `EMBEDDING_MODEL=<folder>`), keeping the base model's max_seq_length (256) so the index chunks texts exactly as
   with the base model; training itself truncates at the dataset manifest's `max_seq_length` (a CPU saving: it
   covers 99% of the passages);
-- `training.json`: the dataset version and its manifest's sha256, the hyper-parameters, the base model id, steps,
-  wall time, final loss, threads and library versions;
+- `training.json`: the dataset version, its manifest's sha256 and its corpus version, the hyper-parameters, the
+  base model id, steps, wall time, final loss, threads and library versions;
 - `training_log.jsonl`: the trainer's log history (loss, learning rate, per logged step).
 
 Every batch holds distinct texts (`BatchSamplers.NO_DUPLICATES`): with in-batch negatives, a query twice in a batch
@@ -40,7 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from ingestion.warehouse import sha256_file  # noqa: E402
-from training.finetune_data import latest_dataset, publish_version, verify_dataset  # noqa: E402
+from training.versions import latest_dataset, publish_version, verify_dataset  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def train(
                 "manifest_sha256": sha256_file(dataset_dir / "manifest.json"),
                 "train_sha256": manifest["files"]["train.jsonl"]["sha256"],
                 "corpus": manifest["source"]["corpus"],
-                "corpus_sha256": {name: f["sha256"] for name, f in manifest["source"]["files"].items()},
+                "corpus_version": manifest["source"]["landed"]["content_hash"],
                 "validation_query_ids": manifest["split"]["query_ids"]["validation"],
                 "test_query_ids": manifest["split"]["query_ids"]["test"],
             },

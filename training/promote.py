@@ -1,9 +1,11 @@
 """`make evaluate`: the fine-tuned candidate against the current model, and the promotion gate.
 
-`python -m training.promote [--candidate DIR] [--corpus-dir DIR]` (default: the newest `artifacts/models/v<N>`)
-retrieves over the **whole** corpus of the candidate's dataset for its validation and test queries (never
-trained on) with the current model (the baseline) and with the candidate: exact cosine search, top 100,
-nDCG@10, MRR@10 and hit@1 with bootstrap intervals (serving.evaluation, ranx).
+`python -m training.promote [--candidate DIR] [--duckdb-path PATH]` (default: the newest `artifacts/models/v<N>`)
+retrieves over the **whole** corpus of the candidate's dataset, as the warehouse holds it, for its validation and
+test queries (never trained on) with the current model (the baseline) and with the candidate: exact cosine search
+over the corpus's chunks, a passage scored by its best chunk, top 100 (training.corpus_search), nDCG@10, MRR@10
+and hit@1 with bootstrap intervals (serving.evaluation, ranx). The warehouse must still hold the corpus version the
+dataset was built from (its landed content hash, recorded in the manifest); it is refused otherwise.
 
 The gate decides on validation only; test figures are reported, never used to decide. The candidate is
 promoted when the paired bootstrap 95% interval of its nDCG@10 gain over the baseline lies above 0: a gain the
@@ -16,8 +18,9 @@ atomically (`ingestion.model_source.promote_model`); `resolve_model` follows it 
 
 `--table` prints the registry as a markdown table (what docs/finetuning.md shows).
 
-Corpus vectors are cached per (model id, corpus hash) under `artifacts/eval_cache/`: the baseline's 30,005
-passages are encoded once (~5 minutes on an idle 2-core machine), a candidate's once per candidate.
+Corpus vectors: the baseline's come from the warehouse when it was built with the baseline (the usual case: the
+baseline is the platform's model), so nothing of the corpus is encoded for it; a candidate's chunks are encoded
+once (~5 minutes for the 30,005 passages on an idle 2-core machine) and cached under `artifacts/eval_cache/`.
 """
 
 from __future__ import annotations
@@ -29,81 +32,43 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from ingestion.embedding import encode_texts
 from ingestion.model_source import ModelSourceError, ModelSpec, promote_model, resolve_model
 from ingestion.settings import Settings
 from serving.evaluation import evaluate_run, paired_difference
-from ingestion.warehouse import sha256_file
-from training.finetune_data import read_corpus, verify_dataset, versions
+from training.corpus_search import chunk_vectors, read_corpus_chunks, search_run
+from training.judged_corpus import read_judged_corpus
+from training.versions import verify_dataset, versions
 
-DEPTH = 100
 DECISION_METRIC = "ndcg@10"
 REPORTED = ("ndcg@10", "mrr@10", "hit@1")
-
-
-def corpus_vectors(spec: ModelSpec, texts: list[str], corpus_hash: str, cache_dir: Path) -> np.ndarray:
-    """Unit vectors of every passage, cached per (model id, corpus hash)."""
-    path = cache_dir / f"{spec.model_id.replace('/', '_')}-{corpus_hash[:12]}.npy"
-    if path.is_file():
-        vectors = np.load(path)
-        if vectors.shape[0] == len(texts):
-            return vectors
-    print(f"[evaluate] encoding {len(texts):,} passages with {spec.model_id}")
-    vectors = encode_texts(spec, texts, progress=True)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(staging, vectors)
-    os.replace(staging, path)
-    return vectors
-
-
-def search_run(spec: ModelSpec, vectors: np.ndarray, ids: list[str], queries: dict[str, str]) -> dict[str, dict[str, float]]:
-    query_ids = sorted(queries)
-    query_vectors = encode_texts(spec, [queries[q] for q in query_ids], progress=False)
-    scores = query_vectors @ vectors.T
-    run = {}
-    for row, query_id in enumerate(query_ids):
-        top = np.argsort(-scores[row], kind="stable")[:DEPTH]
-        run[query_id] = {ids[i]: float(scores[row, i]) for i in top}
-    return run
 
 
 def _summary(metrics: dict) -> dict:
     return {m: {"mean": metrics[m].mean, "ci_low": metrics[m].ci_low, "ci_high": metrics[m].ci_high} for m in REPORTED}
 
 
-def candidate_corpus(candidate_dir: Path) -> str:
-    """The name of the corpus the candidate's dataset was built from."""
-    training = json.loads((Path(candidate_dir) / "training.json").read_text())
-    return json.loads((Path(training["dataset"]["path"]) / "manifest.json").read_text())["source"]["corpus"]
-
-
-def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, baseline: ModelSpec, corpus_dir: Path) -> dict:
-    """Evaluate `candidate_dir` against `baseline` on the corpus its dataset was built from, decide, record in
-    `artifacts_dir`'s registry and (if better) promote. Returns the registry entry."""
-    candidate_dir, corpus_dir = Path(candidate_dir), Path(corpus_dir)
+def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, baseline: ModelSpec, duckdb_path: Path) -> dict:
+    """Evaluate `candidate_dir` against `baseline` on the corpus its dataset was built from, as the warehouse at
+    `duckdb_path` holds it; decide, record in `artifacts_dir`'s registry and (if better) promote. Returns the
+    registry entry."""
+    candidate_dir = Path(candidate_dir)
     training = json.loads((candidate_dir / "training.json").read_text())
     dataset_dir = Path(training["dataset"]["path"])
     manifest = verify_dataset(dataset_dir)
-    for name, expected in manifest["source"]["files"].items():
-        if sha256_file(corpus_dir / name) != expected["sha256"]:
-            raise ValueError(f"{corpus_dir / name} is not the file dataset {dataset_dir.name} was built from")
-    ids, texts, queries, qrels = read_corpus(corpus_dir)
-    corpus_hash = manifest["source"]["files"]["corpus.jsonl"]["sha256"]
+    corpus = read_judged_corpus(duckdb_path, manifest["source"]["corpus"], manifest["source"]["landed"]["content_hash"])
+    chunks = read_corpus_chunks(duckdb_path, corpus.name, corpus.version)
     split_ids = manifest["split"]["query_ids"]
     splits = ("validation", "test", "train")  # train: a diagnostic (did it learn its topics?), never a decision input
 
     candidate = resolve_model(str(candidate_dir), artifacts_dir)
-    cache = artifacts_dir / "eval_cache"
     results: dict[str, dict] = {}
     per_split: dict[str, dict] = {}
     for name, spec in (("baseline", baseline), ("candidate", candidate)):
-        vectors = corpus_vectors(spec, texts, corpus_hash, cache)
+        vectors = chunk_vectors(spec, chunks, Path(artifacts_dir) / "eval_cache")
         for split in splits:
-            split_queries = {q: queries[q] for q in split_ids[split]}
-            metrics = evaluate_run({q: qrels[q] for q in split_queries}, search_run(spec, vectors, ids, split_queries))
+            split_queries = {q: corpus.queries[q] for q in split_ids[split]}
+            run = search_run(spec, chunks, vectors, split_queries)
+            metrics = evaluate_run({q: corpus.qrels[q] for q in split_queries}, run)
             per_split.setdefault(split, {})[name] = metrics
             results.setdefault(split, {})[name] = _summary(metrics)
     for split in splits:
@@ -190,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.splitlines()[0])
     parser.add_argument("--candidate", type=Path, help="a model folder (default: the newest artifacts/models/v<N>)")
-    parser.add_argument("--corpus-dir", type=Path, help="the dataset's corpus (default: DATA_DIR/retrieval/<corpus>)")
+    parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path,
+                        help="the warehouse holding the dataset's corpus, landed and built (default: DUCKDB_PATH)")
     parser.add_argument("--table", action="store_true", help="print artifacts/registry.json as a markdown table and exit")
     args = parser.parse_args(argv)
     if args.table:
@@ -208,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         candidate = found[-1][1]
     try:
-        corpus_dir = args.corpus_dir or settings.data_dir / "retrieval" / candidate_corpus(candidate)
-        entry = evaluate_candidate(candidate, settings.artifacts_dir, settings.embedding_spec(), corpus_dir)
+        entry = evaluate_candidate(candidate, settings.artifacts_dir, settings.embedding_spec(), args.duckdb_path)
     except (ValueError, FileNotFoundError, ModelSourceError) as exc:
         print(f"[evaluate] error: {exc}", file=sys.stderr)
         return 1
