@@ -1,6 +1,6 @@
 """GET /interests/{user_handle} over the published copy of a warehouse built from the sample interests only
-(2,000 users, 300 interests, activity for 1,898): the interest model trained with its CLI into a scratch
-artifacts folder, a full `dbt build`, publish. Shape, order, limit, threshold, cold start, every 404/422/503,
+(2,000 users, 300 interests, activity for 1,898) as `make run` builds it: dbt build of all but the mart, the
+interest model trained on that warehouse with its CLI into a scratch artifacts folder, the mart, publish. Shape, order, limit, threshold, cold start, every 404/422/503,
 /health, and a dbt build + publish while a live server keeps answering /interests."""
 
 from __future__ import annotations
@@ -62,15 +62,19 @@ def built(tmp_path_factory) -> InterestsWarehouse:
     warehouse = InterestsWarehouse(tmp_path_factory.mktemp("interests_api"))
     shutil.copytree(SAMPLE_INTERESTS, warehouse.data_dir / "interests")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ARTIFACTS_DIR": str(warehouse.artifacts_dir)}
+    land_all(warehouse.data_dir, warehouse.duckdb_path)
+    # as `make run`: everything but the mart, the model trained on that warehouse, then the mart
+    run_dbt(["build", "--exclude", "user_interest_scores+"], warehouse.duckdb_path, warehouse.folder / "target",
+            extra_env={"ARTIFACTS_DIR": str(warehouse.artifacts_dir)})
     training = subprocess.run(
-        [sys.executable, "-m", "training.interests", "--data-dir", str(warehouse.data_dir / "interests"),
+        [sys.executable, "-m", "training.interests", "--duckdb-path", str(warehouse.duckdb_path),
          "--artifacts-dir", str(warehouse.artifacts_dir)],
         cwd=PROJECT_ROOT, env=env, text=True, capture_output=True,
     )
     assert training.returncode == 0, training.stdout[-3000:] + training.stderr[-3000:]
     warehouse.model_folder = latest_model_folder(warehouse.artifacts_dir)
-    land_all(warehouse.data_dir, warehouse.duckdb_path)
-    run_dbt(["build"], warehouse.duckdb_path, warehouse.folder / "target", extra_env=warehouse.dbt_env())
+    run_dbt(["build", "--select", "user_interest_scores+"], warehouse.duckdb_path, warehouse.folder / "target",
+            extra_env=warehouse.dbt_env())
     publish(warehouse.duckdb_path, warehouse.published_path)
     return warehouse
 
