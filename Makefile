@@ -37,9 +37,13 @@ publish: setup  ## copy what the service reads to PUBLISHED_PATH, swapped in ato
 export: setup  ## write the score marts and document vectors as Parquet under OUTPUT_DIR
 	$(BIN)/python -m ingestion.export
 
-run: land  ## the main job: land DATA_DIR (default: the embedded sample), train if needed, dbt build, publish, export, GX checkpoint
+# The interest model trains on the warehouse (users, activity, title vectors) and user_interest_scores scores with
+# it: dbt builds everything else first, then the model is trained if missing, then the mart and its children.
+run: land  ## the main job: land DATA_DIR (default: the embedded sample), dbt build, train if needed, publish, export, GX checkpoint
+	$(DBT) build --exclude user_interest_scores+
 	$(BIN)/python -m training.interests --if-missing
-	$(MAKE) build publish export
+	$(DBT) build --select user_interest_scores+
+	$(MAKE) publish export
 	$(BIN)/python -m quality.checkpoint
 
 data: setup  ## versioned fine-tuning set from the warehouse's msmarco-trec-dl (landed and built by make run) -> ARTIFACTS_DIR/datasets/v<N>
@@ -59,7 +63,7 @@ docs: setup  ## dbt docs (target/) and Great Expectations data docs (gx/uncommit
 report: setup  ## monitoring plots of the score marts (distribution, KS drift, growth) -> OUTPUT_DIR/report
 	$(BIN)/python -m quality.report
 
-train-interests: setup  ## train the interest model (DATA_DIR/interests, else the sample) into artifacts/interests/
+train-interests: setup  ## train the interest model on the warehouse's users and activity into artifacts/interests/
 	$(BIN)/python -m training.interests
 
 serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index

@@ -4,25 +4,34 @@ catalogue) and optional `user_activity.csv` (the original export: `USER_HANDLE,U
 CONTENT_TITLES_JOINED,USER_INTERESTS`).
 
 The folder is one unit: its files land together in one transaction, replacing the previous rows, and landing
-identical files again changes nothing. File-level problems (a wrong header, a row with the wrong number of
-fields, a duplicate key) refuse the folder with an error naming the file and the line; values are kept as
-received (titles joined, interest ids as JSON text) and parsed by the staging models.
+identical files again changes nothing. This is the one reader of these files: a wrong header, a row with the
+wrong number of fields, a duplicate key, or an activity row that contradicts the other files (unknown user,
+another type than users.csv, USER_INTERESTS not a JSON array of catalogue ids) refuses the folder with an error
+naming the file and the line, so everything downstream (staging, training) can trust what landed. Values are
+kept as received (titles joined, interest ids as JSON text) and split or parsed by the staging models.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import yaml
 
+from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction
 
 SOURCE = "interests"
 LANDING_KEY = "population"  # one folder is the whole user population: landing another replaces it
+# How CONTENT_TITLES_JOINED joins titles. Defined once, as the dbt var the SQL that splits them uses
+# (int_user_activity_titles); Python writers of the format (synthetic/interests.py) read it from there.
+TITLE_SEPARATOR: str = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"][
+    "activity_title_separator"]
 
 RAW_DDL = """
 create table if not exists raw.users (
@@ -43,7 +52,7 @@ create table if not exists raw.interests (
 create table if not exists raw.user_activity (
     user_handle varchar not null,
     user_type varchar not null,
-    content_titles_joined varchar not null, -- titles as received, joined by ' | '
+    content_titles_joined varchar not null, -- titles as received, joined by TITLE_SEPARATOR
     user_interests varchar not null,        -- JSON array of interest ids, as received
     source_file varchar not null,
     loaded_at timestamp not null,
@@ -69,7 +78,8 @@ class InterestsLandResult:
     status: str  # "landed" | "replaced" | "unchanged"
 
 
-def parse_csv(path: Path, data: bytes, header: list[str]) -> list[list[str]]:
+def parse_csv(path: Path, data: bytes, header: list[str]) -> list[tuple[int, list[str]]]:
+    """(line, fields) per record, the key field stripped; a file-level problem refuses the file."""
     try:
         rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -88,8 +98,30 @@ def parse_csv(path: Path, data: bytes, header: list[str]) -> list[list[str]]:
         if key in seen:
             raise LandingError(f"{path}: line {line}: {header[0]} {key!r} appears twice")
         seen.add(key)
-        records.append([key, *row[1:]])
+        records.append((line, [key, *row[1:]]))
     return records
+
+
+def check_activity(path: Path, records: list[tuple[int, list[str]]], users: dict[str, str],
+                   interest_ids: set[str] | None) -> None:
+    """Every activity row names a user of users.csv with that user's type (compared as staging normalises types)
+    and holds a JSON array of interest ids, each in the catalogue when interests.csv came with it."""
+    for line, (handle, kind, _titles, interests_json) in records:
+        where = f"{path}: line {line}"
+        if handle not in users:
+            raise LandingError(f"{where}: activity for unknown user {handle!r} (not in users.csv)")
+        if kind.strip().upper() != users[handle].strip().upper():
+            raise LandingError(f"{where}: USER_TYPE {kind!r} disagrees with users.csv type {users[handle]!r}")
+        try:
+            interests = json.loads(interests_json)
+        except json.JSONDecodeError as exc:
+            raise LandingError(f"{where}: USER_INTERESTS is not valid JSON ({exc.msg}): "
+                               f"{interests_json[:80]!r}") from None
+        if not isinstance(interests, list) or not all(isinstance(i, str) for i in interests):
+            raise LandingError(f"{where}: USER_INTERESTS must be a JSON array of interest ids")
+        unknown = [i for i in interests if interest_ids is not None and i not in interest_ids]
+        if unknown:
+            raise LandingError(f"{where}: unknown interest id {unknown[0]!r} (not in interests.csv)")
 
 
 def land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> InterestsLandResult:
@@ -99,6 +131,10 @@ def land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> InterestsLan
     present = {name: folder / name for name in FILES if (folder / name).is_file()}
     contents = {name: path.read_bytes() for name, path in present.items()}
     parsed = {name: parse_csv(present[name], contents[name], FILES[name][1]) for name in present}
+    if "user_activity.csv" in parsed:
+        catalogue = {r[0] for _, r in parsed["interests.csv"]} if "interests.csv" in parsed else None
+        check_activity(present["user_activity.csv"], parsed["user_activity.csv"],
+                       {r[0]: r[2] for _, r in parsed["users.csv"]}, catalogue)
     folder_hash = sha256_of(b":".join(f"{n}={sha256_of(contents[n])}".encode() for n in sorted(contents)))
 
     with transaction(con, RAW_DDL):
@@ -110,7 +146,8 @@ def land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> InterestsLan
             con.execute(f"delete from raw.{table}")
         for name, records in parsed.items():
             table, _, columns = FILES[name]
-            incoming = pa.table({col: pa.array([r[i] for r in records], pa.string()) for i, col in enumerate(columns)})
+            incoming = pa.table({col: pa.array([r[i] for _, r in records], pa.string())
+                                 for i, col in enumerate(columns)})
             con.register("incoming_rows", incoming)
             try:
                 con.execute(

@@ -21,7 +21,9 @@ SCHEMA = [
 def model(dbt, session):
     dbt.config(materialized="table")
     from ingestion.settings import Settings
-    from training.interests import ARTIFACT_SUBDIR, InterestModel, user_features
+    from training.interests.artifacts import ARTIFACT_SUBDIR
+    from training.interests.features import user_features, user_title_vectors
+    from training.interests.model import InterestModel
 
     users = dbt.ref("stg_users").to_arrow_table().to_pylist()
     if not users:  # no interests/ folder in DATA_DIR: nothing to score, and no model needed
@@ -29,29 +31,13 @@ def model(dbt, session):
         return pa.table({name: pa.array([], kind) for name, kind in SCHEMA})
     settings = Settings.from_env()  # this model is an entry point: settings resolved here, once
     spec = settings.embedding_spec()
-    interest_model = InterestModel.load(settings.interests_model or settings.artifacts_dir / ARTIFACT_SUBDIR)
-    interest_model.check_embedding_model(spec.model_id)
+    interest_model = InterestModel.load(settings.interests_model or settings.artifacts_dir / ARTIFACT_SUBDIR,
+                                        embedding_model_id=spec.model_id)
 
-    titles = dbt.ref("int_user_activity_titles")
-    chunks = dbt.ref("text_chunks")
-    embeddings = dbt.ref("text_embeddings")
-    # a title is one chunk (titles are far shorter than the model's window): join on the chunk's text
-    rows = session.sql(
-        f"""
-        select titles.user_handle, embeddings.embedding
-        from ({titles.sql_query()}) as titles
-        inner join ({chunks.sql_query()}) as chunks
-            on chunks.source = 'title' and chunks.text = titles.title and chunks.chunk_index = 0
-        inner join ({embeddings.sql_query()}) as embeddings
-            on embeddings.content_hash = chunks.content_hash and embeddings.model_id = chunks.model_id
-        where chunks.model_id = $model_id
-        order by titles.user_handle
-        """,
-        params={"model_id": spec.model_id},
-    ).fetchall()
-    vectors_by_user: dict[str, list] = {}
-    for handle, embedding in rows:
-        vectors_by_user.setdefault(handle, []).append(embedding)
+    # the query training reads its features with (dbt finds refs by their literal names: one call each)
+    vectors_by_user = user_title_vectors(
+        session, spec.model_id, titles=f"({dbt.ref('int_user_activity_titles').sql_query()})",
+        chunks=f"({dbt.ref('text_chunks').sql_query()})", embeddings=f"({dbt.ref('text_embeddings').sql_query()})")
 
     active = [u for u in users if u["user_handle"] in vectors_by_user]
     probabilities = np.zeros((len(users), len(interest_model.interest_ids)), np.float64)

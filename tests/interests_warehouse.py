@@ -1,5 +1,6 @@
-"""A scratch warehouse built from the sample interests only (2,000 users, 300 interests): the interest model
-trained with its CLI into a scratch artifacts folder, landed, a full `dbt build`, published. Used by
+"""A scratch warehouse built from the sample interests only (2,000 users, 300 interests) as `make run` builds it:
+landed, dbt build of all but the mart, the interest model trained on it with its CLI into a scratch artifacts
+folder, the mart, published. Used by
 tests/test_interests_api.py (its fixtures stay there): the warehouse, the sample files, the published rows and
 a copy published without the interest mart."""
 
@@ -39,19 +40,23 @@ class InterestsWarehouse:
 
     @classmethod
     def build(cls, folder: Path) -> "InterestsWarehouse":
-        """Train, land, `dbt build` and publish in `folder`."""
+        """As `make run` builds it: land, dbt build of all but the mart, the interest model trained on that
+        warehouse with its CLI, the mart, publish."""
         warehouse = cls(folder)
         shutil.copytree(SAMPLE_INTERESTS, warehouse.data_dir / "interests")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "ARTIFACTS_DIR": str(warehouse.artifacts_dir)}
+        land_all(warehouse.data_dir, warehouse.duckdb_path)
+        run_dbt(["build", "--exclude", "user_interest_scores+"], warehouse.duckdb_path, warehouse.folder / "target",
+                extra_env={"ARTIFACTS_DIR": str(warehouse.artifacts_dir)})
         training = subprocess.run(
-            [sys.executable, "-m", "training.interests", "--data-dir", str(warehouse.data_dir / "interests"),
+            [sys.executable, "-m", "training.interests", "--duckdb-path", str(warehouse.duckdb_path),
              "--artifacts-dir", str(warehouse.artifacts_dir)],
             cwd=PROJECT_ROOT, env=env, text=True, capture_output=True,
         )
         assert training.returncode == 0, training.stdout[-3000:] + training.stderr[-3000:]
         warehouse.model_folder = latest_model_folder(warehouse.artifacts_dir)
-        land_all(warehouse.data_dir, warehouse.duckdb_path)
-        run_dbt(["build"], warehouse.duckdb_path, warehouse.folder / "target", extra_env=warehouse.dbt_env())
+        run_dbt(["build", "--select", "user_interest_scores+"], warehouse.duckdb_path, warehouse.folder / "target",
+                extra_env=warehouse.dbt_env())
         publish(warehouse.duckdb_path, warehouse.published_path)
         return warehouse
 

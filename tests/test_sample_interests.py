@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from ingestion.settings import PROJECT_ROOT
 from synthetic.common import SAMPLE_DIR
 from synthetic.interests import SEPARATOR, write_interests
 
@@ -71,6 +73,13 @@ def test_ids_and_references_are_consistent():
         titles = row["CONTENT_TITLES_JOINED"].split(SEPARATOR)
         assert 5 <= len(titles) <= 40 and all(title and "|" not in title for title in titles)
     assert 0 < len(users) - len(activity) < 0.1 * len(users)  # some cold-start users, not many
+
+
+def test_the_title_separator_is_the_dbt_var_the_sql_splits_on():
+    project = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
+    assert SEPARATOR == project["vars"]["activity_title_separator"] == " | "
+    (sql,) = PROJECT_ROOT.glob("models/**/int_user_activity_titles.sql")
+    assert "string_split(content_titles_joined, '{{ var(\"activity_title_separator\") }}')" in sql.read_text()
 
 
 def _matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ with activity as (
 split as (
     select
         user_handle,
-        unnest(string_split(content_titles_joined, ' | ')) as title
+        unnest(string_split(content_titles_joined, '{{ var("activity_title_separator") }}')) as title
     from activity
 ),
 
