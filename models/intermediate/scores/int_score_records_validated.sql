@@ -5,9 +5,7 @@
 
 with records as (
     select * from {{ ref('stg_score_batches') }}
-    {% if is_incremental() %}
-    where batch > (select coalesce(max(batch), -1) from {{ this }})
-    {% endif %}
+    where {{ after_high_water_mark('batch') }}
 ),
 
 known_industries as (
