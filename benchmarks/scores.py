@@ -46,7 +46,7 @@ from synthetic.score_batches import write_score_batches
 # does not have) neither fail the run nor add to the timings.
 SCORE_PIPELINE = "source:raw.score_batches+ known_industries+"
 DBT = Path(sys.executable).parent / "dbt"
-COMPILED_PERCENTILE_HISTORY = Path("compiled", "ml_platform", "models", "marts", "percentile_history.sql")
+COMPILED_PERCENTILE_HISTORY = Path("compiled", "ml_platform", "models", "marts", "scores", "percentile_history.sql")
 # above this share of the machine busy with other work, the summary flags its figures as contended
 CONTENTION_WARNING = 0.10
 _START = time.perf_counter()
