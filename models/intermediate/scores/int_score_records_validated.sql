@@ -65,9 +65,7 @@ validated as (
         records.source_file,
         records.loaded_at
     from records
-    left join industry_matches
-        on records.batch = industry_matches.batch
-        and records.record_index = industry_matches.record_index
+    left join industry_matches using (batch, record_index)
 )
 
 select * from validated
