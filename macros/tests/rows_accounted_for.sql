@@ -12,10 +12,10 @@ output_keys as (
     {%- for output in outputs %}
     {#- a rendered ref() is a mapping too (dbt relations are dict-like): tell them apart by the `model` key #}
     {%- set spec = output if output is mapping and 'model' in output else {'model': output} %}
-    {%- set output_keys = spec.get('key_columns', key_columns) %}
+    {%- set own_keys = spec.get('key_columns', key_columns) %}
     select
         {%- for key in key_columns %}
-        {{ output_keys[loop.index0] }} as {{ key }}{% if not loop.last %},{% endif %}
+        {{ own_keys[loop.index0] }} as {{ key }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ scoped_relation(spec['model']) }}
     {%- if 'where' in spec %}
