@@ -46,6 +46,18 @@ class Dbt:
         return run_dbt(list(args), self.duckdb_path, self.target_path, check=expect_success)
 
 
+def raw_warehouse(folder: Path, fill=lambda con: None) -> Dbt:
+    """dbt on a scratch warehouse `folder/warehouse.duckdb` holding every raw table, `fill(con)` landed into them."""
+    from ingestion.land import ensure_raw_tables
+    from ingestion.warehouse import connect
+
+    duckdb_path = folder / "warehouse.duckdb"
+    with connect(duckdb_path) as con:
+        ensure_raw_tables(con)
+        fill(con)
+    return Dbt(duckdb_path, folder / "target")
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.land import ensure_raw_tables
-from ingestion.warehouse import connect
-from tests.conftest import Dbt
+from tests.conftest import raw_warehouse
 
 PROJECT = "ml_platform"
 DOCUMENTED_TYPES = ("model", "seed", "snapshot")
@@ -24,10 +22,7 @@ DOCUMENTED_TYPES = ("model", "seed", "snapshot")
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory) -> tuple[dict, dict]:
     folder = tmp_path_factory.mktemp("dbt_docs")
-    duckdb_path = folder / "warehouse.duckdb"
-    with connect(duckdb_path) as con:
-        ensure_raw_tables(con)  # every source table, empty
-    dbt = Dbt(duckdb_path, folder / "target")
+    dbt = raw_warehouse(folder)  # every source table, empty
     dbt("build", "--resource-type", "seed", "--resource-type", "model", "--resource-type", "snapshot")
     dbt("docs", "generate")
     manifest = json.loads((folder / "target" / "manifest.json").read_text())
@@ -61,6 +56,29 @@ def test_the_project_has_models_of_every_layer(docs):
     assert any(node["resource_type"] == "source" for node in project_resources(manifest).values())
 
 
+LAYER_PREFIXES = {"staging": "stg_", "intermediate": "int_", "marts": ""}  # SQL model name prefixes per layer
+
+
+def test_every_model_sits_in_its_layer_and_domain_beside_its_yaml(docs):
+    """<model path>/<layer>/<domain>/<model>, a staging or intermediate SQL model named for its layer, and the
+    YAML describing it in the same folder."""
+    manifest, _ = docs
+    problems = []
+    for uid, node in sorted(project_resources(manifest).items()):
+        if node["resource_type"] != "model":
+            continue
+        path = Path(node["original_file_path"])
+        if len(path.parts) != 4 or path.parts[0] not in ("models", "python_models") or path.parts[1] not in LAYER_PREFIXES:
+            problems.append(f"{uid}: {path} is not <models|python_models>/<layer>/<domain>/<file>")
+            continue
+        if path.suffix == ".sql" and not node["name"].startswith(LAYER_PREFIXES[path.parts[1]]):
+            problems.append(f"{uid}: a {path.parts[1]} model is named {LAYER_PREFIXES[path.parts[1]]}<name>")
+        yaml_path = (node.get("patch_path") or "").split("://")[-1]
+        if Path(yaml_path).parent != path.parent:
+            problems.append(f"{uid}: described in {yaml_path or 'no YAML'}, not beside {path}")
+    assert not problems, "\n  ".join([f"{len(problems)} misplaced:", *problems])
+
+
 def test_every_model_seed_snapshot_and_source_has_a_description(docs):
     manifest, _ = docs
     problems = []
@@ -87,6 +105,12 @@ def built(catalog: dict) -> dict[str, dict]:
     return {**catalog["nodes"], **catalog["sources"]}
 
 
+def built_resources(manifest: dict, catalog: dict) -> list[tuple[str, dict, dict]]:
+    """(unique id, manifest node, catalog entry) of every project resource the build created."""
+    relations = built(catalog)
+    return [(uid, node, relations[uid]) for uid, node in sorted(project_resources(manifest).items()) if uid in relations]
+
+
 def test_every_resource_is_in_the_catalog(docs):
     """Otherwise its columns below would go unchecked."""
     manifest, catalog = docs
@@ -99,12 +123,8 @@ def test_every_resource_is_in_the_catalog(docs):
 
 
 def test_every_built_column_is_documented(docs):
-    manifest, catalog = docs
     problems = []
-    for uid, node in sorted(project_resources(manifest).items()):
-        entry = built(catalog).get(uid)
-        if entry is None:
-            continue
+    for uid, node, entry in built_resources(*docs):
         described = {name.lower(): column.get("description") for name, column in node["columns"].items()}
         for name in entry["columns"]:  # catalog order = the relation's column order
             if name.lower() not in described:
@@ -116,12 +136,8 @@ def test_every_built_column_is_documented(docs):
 
 def test_no_documented_column_is_missing_from_the_relation(docs):
     """A described column the relation no longer has is stale documentation."""
-    manifest, catalog = docs
     problems = []
-    for uid, node in sorted(project_resources(manifest).items()):
-        entry = built(catalog).get(uid)
-        if entry is None:
-            continue
+    for uid, node, entry in built_resources(*docs):
         actual = {name.lower() for name in entry["columns"]}
         problems += [f"{uid}: documented column {name} does not exist" for name in node["columns"] if name.lower() not in actual]
     assert not problems, f"{len(problems)} stale:\n  " + "\n  ".join(problems)

@@ -11,10 +11,8 @@ import pytest
 
 from ingestion.score_batches import land_score_batches
 from ingestion.settings import PROJECT_ROOT
-from ingestion.land import ensure_raw_tables
-from ingestion.warehouse import connect
 from synthetic.__main__ import write_sample
-from tests.conftest import Dbt, query
+from tests.conftest import Dbt, query, raw_warehouse
 
 SAMPLE = PROJECT_ROOT / "sample_data"
 
@@ -44,14 +42,9 @@ def test_sample_has_the_real_feeds_structure():
 
 @pytest.fixture(scope="module")
 def sample_warehouse(tmp_path_factory) -> tuple[Path, Dbt]:
-    folder = tmp_path_factory.mktemp("sample")
-    duckdb_path = folder / "warehouse.duckdb"
-    with connect(duckdb_path) as con:
-        ensure_raw_tables(con)
-        land_score_batches(con, SAMPLE / "score_batches")
-    dbt = Dbt(duckdb_path, folder / "target")
+    dbt = raw_warehouse(tmp_path_factory.mktemp("sample"), lambda con: land_score_batches(con, SAMPLE / "score_batches"))
     dbt("build")
-    return duckdb_path, dbt
+    return dbt.duckdb_path, dbt
 
 
 def test_sample_builds_with_upward_drift(sample_warehouse):
@@ -77,7 +70,9 @@ def test_conservation_test_catches_a_lost_or_duplicated_row(sample_warehouse, tm
     con = duckdb.connect(str(broken))
     con.execute(corruption)
     con.close()
-    result = Dbt(broken, tmp_path / "target")("test", "--select", "test_name:rows_accounted_for", expect_success=False)
+    # the score pipeline's conservation test alone (the corpora's is exercised in tests/test_dbt_guards.py)
+    conservation = "stg_score_batches,test_name:rows_accounted_for"
+    result = Dbt(broken, tmp_path / "target")("test", "--select", conservation, expect_success=False)
     assert result.returncode != 0
     assert "rows_accounted_for" in result.stdout and "FAIL 1" in result.stdout
     con = duckdb.connect(str(broken), read_only=True)

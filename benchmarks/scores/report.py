@@ -77,7 +77,7 @@ def summary(info: dict[str, str], args: argparse.Namespace, small: Scenario, lar
         "",
         f"(b) percentile_history, full recomputation over {tp.batches} batches ({tp.clean_rows:,} clean rows "
         f"-> {tp.rows:,} (iteration, id) rows)",
-        f"  {f'SQL, compiled select in DuckDB ({tp.duckdb_threads} threads)':<42}{tp.sql_seconds:>14.2f} s"
+        f"  {f'SQL, compiled selects in DuckDB ({tp.duckdb_threads} threads)':<42}{tp.sql_seconds:>14.2f} s"
         f"{tp.rows / tp.sql_seconds:>16,.0f} rows/s",
         f"  {'dbt run --full-refresh, model time':<42}{tp.dbt_model_seconds:>14.2f} s"
         f"{tp.rows / tp.dbt_model_seconds:>16,.0f} rows/s   (wall {tp.dbt.wall:.2f} s)",

@@ -1,7 +1,8 @@
 {#- Conservation: every row of `model` (keyed by `key_columns`) appears in exactly one of the `outputs` models.
-    An output is a model, or {model: ..., where: ...} to count only some of its rows.
-    Fails with one row per raw key that is missing or appears more than once. With test_since_batch set, the
-    model and the outputs are narrowed alike (see test_scope.sql). -#}
+    An output is a model, or {model: ..., where: ..., key_columns: [...]} to count only some of its rows
+    (`where`) and to name its key columns when it calls them otherwise (`key_columns`, in the order of the
+    model's). Fails with one row per key that is missing, appears more than once, or appears only in an
+    output. With test_since_batch set, the model and the outputs are narrowed alike (see test_scope.sql). -#}
 {% test rows_accounted_for(model, key_columns, outputs) %}
 {%- set keys = key_columns | join(', ') %}
 with source_keys as (
@@ -9,10 +10,16 @@ with source_keys as (
 ),
 output_keys as (
     {%- for output in outputs %}
-    {%- if output is mapping and 'where' in output %}
-    select {{ keys }} from {{ scoped_relation(output['model']) }} where {{ output['where'] }}
-    {%- else %}
-    select {{ keys }} from {{ scoped_relation(output) }}
+    {#- a rendered ref() is a mapping too (dbt relations are dict-like): tell them apart by the `model` key #}
+    {%- set spec = output if output is mapping and 'model' in output else {'model': output} %}
+    {%- set own_keys = spec.get('key_columns', key_columns) %}
+    select
+        {%- for key in key_columns %}
+        {{ own_keys[loop.index0] }} as {{ key }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ scoped_relation(spec['model']) }}
+    {%- if 'where' in spec %}
+    where {{ spec['where'] }}
     {%- endif %}
     {%- if not loop.last %}
     union all

@@ -24,9 +24,7 @@ resolved as (
         text_refs.page_ref,
         pages.page_number
     from text_refs
-    left join pages
-        on pages.doc_id = text_refs.doc_id
-        and pages.page_ref = text_refs.page_ref
+    left join pages using (doc_id, page_ref)
 )
 
 select * from resolved

@@ -4,10 +4,6 @@ with texts as (
     select * from {{ ref('int_document_texts_resolved') }}
 ),
 
-refs as (
-    select * from {{ ref('int_document_text_page_refs') }}
-),
-
 rejected_texts as (
     select
         doc_id,
@@ -21,16 +17,12 @@ rejected_texts as (
 
 unresolved_refs as (
     select
-        refs.doc_id,
-        refs.source_position,
-        refs.page_ref,
+        doc_id,
+        source_position,
+        unnest(unresolved_page_refs) as page_ref,
         'unresolved_page_ref' as reason,
-        texts.text
-    from refs
-    inner join texts
-        on texts.doc_id = refs.doc_id
-        and texts.source_position = refs.source_position
-    where refs.page_number is null
+        text
+    from texts
 ),
 
 final as (

@@ -4,9 +4,7 @@
 
 with history as (
     select * from {{ ref('percentile_history') }}
-    {% if is_incremental() %}
-    where iteration > (select coalesce(max(updated_iteration), -1) from {{ this }})
-    {% endif %}
+    where {{ after_high_water_mark('iteration', 'updated_iteration') }}
 ),
 
 latest as (

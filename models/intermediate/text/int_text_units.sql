@@ -1,7 +1,9 @@
 -- Every text the platform embeds, from every source, in one shape: the single input of chunking and
--- embedding (one chunk table, one embedding model, whatever the source). `unit_id` is the source's own id
--- of the text: a document text's position, a corpus passage's id, a content title's hash. Titles users
--- consumed are embedded once each, however many users read them (the interest model's input).
+-- embedding (one chunk table, one embedding model, whatever the source). A text is keyed by its `source`
+-- (the kind: document, corpus, title), `source_id` (which one: the document id, the corpus name, 'activity'
+-- for the content titles) and its position there; `unit_id` is the source's own id of the text: a document
+-- text's position, a corpus passage's id, a content title's hash. Titles users consumed are embedded once
+-- each, however many users read them (the interest model's input).
 with document_texts as (
     select * from {{ ref('int_document_texts_resolved') }}
     where reject_reason is null
@@ -19,7 +21,7 @@ activity_titles as (
 units as (
     select
         'document' as source,
-        doc_id,
+        doc_id as source_id,
         source_position,
         cast(source_position as {{ dbt.type_string() }}) as unit_id,
         text,
@@ -28,7 +30,7 @@ units as (
     union all
     select
         'corpus' as source,
-        corpus as doc_id,
+        corpus as source_id,
         source_position,
         passage_id as unit_id,
         passage_text as text,
@@ -37,7 +39,7 @@ units as (
     union all
     select
         'title' as source,
-        'activity' as doc_id,
+        'activity' as source_id,
         cast(row_number() over (order by title) as integer) as source_position,
         {{ dbt.hash('title') }} as unit_id,
         title as text,

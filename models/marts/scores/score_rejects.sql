@@ -3,9 +3,7 @@
 
 with validated as (
     select * from {{ ref('int_score_records_validated') }}
-    {% if is_incremental() %}
-    where batch > (select coalesce(max(batch), -1) from {{ this }})
-    {% endif %}
+    where {{ after_high_water_mark('batch') }}
 ),
 
 rejects as (

@@ -5,9 +5,7 @@
 
 with records as (
     select * from {{ ref('stg_score_batches') }}
-    {% if is_incremental() %}
-    where batch > (select coalesce(max(batch), -1) from {{ this }})
-    {% endif %}
+    where {{ after_high_water_mark('batch') }}
 ),
 
 known_industries as (
@@ -67,9 +65,7 @@ validated as (
         records.source_file,
         records.loaded_at
     from records
-    left join industry_matches
-        on records.batch = industry_matches.batch
-        and records.record_index = industry_matches.record_index
+    left join industry_matches using (batch, record_index)
 )
 
 select * from validated

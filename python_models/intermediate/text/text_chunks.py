@@ -21,7 +21,7 @@ def model(dbt, session):
     units = dbt.ref("int_text_units").to_arrow_table().to_pylist()
 
     columns = {name: [] for name in (
-        "source", "doc_id", "source_position", "unit_id", "chunk_index", "chunk_id", "text", "pages", "token_count",
+        "source", "source_id", "source_position", "unit_id", "chunk_index", "chunk_id", "text", "pages", "token_count",
         "content_hash", "model_id",
     )}
     for unit in units:
@@ -29,7 +29,7 @@ def model(dbt, session):
         for index, chunk in enumerate(chunk_text(text, tokenizer, max_tokens)):
             chunk_text_value = text[chunk.start:chunk.end]
             columns["source"].append(unit["source"])
-            columns["doc_id"].append(unit["doc_id"])
+            columns["source_id"].append(unit["source_id"])
             columns["source_position"].append(unit["source_position"])
             columns["unit_id"].append(unit["unit_id"])
             columns["chunk_index"].append(index)
@@ -41,7 +41,7 @@ def model(dbt, session):
             columns["model_id"].append(spec.model_id)
     print(f"[text_chunks] {len(units)} texts -> {len(columns['text'])} chunks (at most {max_tokens} tokens each)")
     schema = pa.schema([
-        ("source", pa.string()), ("doc_id", pa.string()), ("source_position", pa.int32()),
+        ("source", pa.string()), ("source_id", pa.string()), ("source_position", pa.int32()),
         ("unit_id", pa.string()), ("chunk_index", pa.int32()), ("chunk_id", pa.string()), ("text", pa.string()),
         ("pages", pa.list_(pa.int32())), ("token_count", pa.int32()), ("content_hash", pa.string()),
         ("model_id", pa.string()),

@@ -1,7 +1,7 @@
--- Every document text with its real page numbers (sorted, distinct) and, when it cannot be used, why:
--- blank_text, no_page_refs (no "pages" or an empty list), or no_resolvable_page (none of its refs is in
--- the page map). A text with some unresolvable refs keeps the pages that resolve; the bad refs are
--- reported in document_rejects.
+-- Every document text with its real page numbers (sorted, distinct), the refs missing from the page map and,
+-- when the text cannot be used, why: blank_text, no_page_refs (no "pages" or an empty list), or
+-- no_resolvable_page (none of its refs is in the page map). A text with some unresolvable refs keeps the
+-- pages that resolve; document_rejects reports the text's rejection and each of its unresolvable refs.
 with texts as (
     select * from {{ ref('stg_document_texts') }}
 ),
@@ -16,7 +16,8 @@ pages_per_text as (
         source_position,
         count(*) as page_ref_count,
         count(page_number) as resolved_ref_count,
-        array_agg(distinct page_number order by page_number) filter (where page_number is not null) as pages
+        array_agg(distinct page_number order by page_number) filter (where page_number is not null) as pages,
+        array_agg(page_ref order by page_ref) filter (where page_number is null) as unresolved_page_refs
     from refs
     group by doc_id, source_position
 ),
@@ -27,6 +28,7 @@ resolved as (
         texts.source_position,
         texts.text,
         cast(coalesce(pages_per_text.pages, []) as integer[]) as pages,
+        cast(coalesce(pages_per_text.unresolved_page_refs, []) as varchar[]) as unresolved_page_refs,
         coalesce(pages_per_text.page_ref_count, 0) as page_ref_count,
         coalesce(pages_per_text.resolved_ref_count, 0) as resolved_ref_count,
         case
@@ -35,9 +37,7 @@ resolved as (
             when pages_per_text.resolved_ref_count = 0 then 'no_resolvable_page'
         end as reject_reason
     from texts
-    left join pages_per_text
-        on pages_per_text.doc_id = texts.doc_id
-        and pages_per_text.source_position = texts.source_position
+    left join pages_per_text using (doc_id, source_position)
 )
 
 select * from resolved

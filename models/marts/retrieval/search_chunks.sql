@@ -14,12 +14,13 @@ embeddings as (
 final as (
     select
         chunks.source,
-        chunks.doc_id,
+        -- the public name of the chunk's source: a document id, or a corpus name
+        chunks.source_id as doc_id,
         chunks.unit_id,
         chunks.chunk_id,
         case
             when chunks.source = 'corpus' then chunks.unit_id
-            else chunks.doc_id || ':' || chunks.chunk_id
+            else chunks.source_id || ':' || chunks.chunk_id
         end as result_id,
         chunks.chunk_index,
         chunks.source_position,
@@ -30,9 +31,7 @@ final as (
         chunks.model_id,
         embeddings.embedding
     from chunks
-    inner join embeddings
-        on embeddings.content_hash = chunks.content_hash
-        and embeddings.model_id = chunks.model_id
+    inner join embeddings using (content_hash, model_id)
 )
 
 select * from final
