@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,35 @@ def connect(duckdb_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckD
         duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(duckdb_path), read_only=read_only)
     try:
+        yield con
+    finally:
+        con.close()
+
+
+def postgres_extension() -> Path:
+    """DuckDB's postgres extension, from the PyPI package duckdb-extension-postgres-scanner (no download at run
+    time). Its file must be named postgres_scanner.duckdb_extension: the entry point is named after the file."""
+    spec = importlib.util.find_spec("duckdb_extension_postgres_scanner")
+    if spec is None or not spec.submodule_search_locations:
+        raise LandingError("DBT_TARGET=postgres needs the PyPI package duckdb-extension-postgres-scanner")
+    return (Path(spec.submodule_search_locations[0]) / "extensions" / f"v{duckdb.__version__}"
+            / "postgres_scanner.duckdb_extension")
+
+
+@contextlib.contextmanager
+def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection whose default database is a Postgres database (ATTACH ... (TYPE postgres); USE).
+
+    The loaders run unchanged through it: their `begin transaction` .. `commit` is one Postgres transaction
+    (DuckDB opens it on the Postgres connection and commits or rolls it back with its own), their SQL is
+    DuckDB's, and Arrow tables registered on the connection are copied in with Postgres's binary COPY.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute(f"load '{postgres_extension()}'")
+        quoted = dsn.replace("'", "''")
+        con.execute(f"attach '{quoted}' as warehouse (type postgres{', read_only' if read_only else ''})")
+        con.execute("use warehouse")
         yield con
     finally:
         con.close()
