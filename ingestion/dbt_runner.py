@@ -22,10 +22,22 @@ class DbtError(RuntimeError):
 def run_dbt(
     args: list[str], duckdb_path: Path, target_path: Path | None = None, check: bool = True,
     extra_env: dict[str, str] | None = None, stream: bool = False, project_dir: Path = PROJECT_ROOT,
+    target: str = "duckdb",
 ) -> subprocess.CompletedProcess:
-    """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project)."""
+    """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project).
+
+    `target` picks profiles.yml's output (DBT_TARGET): duckdb, the file `duckdb_path`; postgres, the PG*
+    settings when PGHOST is set, else the project's local server, started or reused (ingestion.engines.postgres).
+    """
+    engine_env = {}
+    if target == "postgres":
+        from ingestion.engines.postgres import connection
+
+        engine_env = connection().env()
     env = {
         **os.environ,
+        **engine_env,
+        "DBT_TARGET": target,
         "DUCKDB_PATH": str(duckdb_path),
         "DBT_PROFILES_DIR": str(PROJECT_ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -49,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     from ingestion.settings import Settings
 
     args = sys.argv[1:] if argv is None else argv
-    return run_dbt(args, Settings.from_env().duckdb_path, check=False, stream=True).returncode
+    settings = Settings.from_env()
+    return run_dbt(args, settings.duckdb_path, check=False, stream=True, target=settings.dbt_target).returncode
 
 
 if __name__ == "__main__":

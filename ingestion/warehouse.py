@@ -74,6 +74,16 @@ def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckD
         con.close()
 
 
+def connect_target(settings, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The warehouse of `settings.dbt_target` as a DuckDB connection: the DuckDB file, or Postgres attached
+    (the PG* settings, or the project's local server, started if needed: ingestion.engines.postgres)."""
+    if settings.dbt_target == "postgres":
+        from ingestion.engines.postgres import connection
+
+        return connect_postgres(connection().dsn(), read_only=read_only)
+    return connect(settings.duckdb_path, read_only=read_only)
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, *ddl: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """All or nothing: a failure anywhere inside rolls the warehouse back to where it was.
