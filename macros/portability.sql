@@ -21,3 +21,22 @@
 {%- endmacro %}
 {% macro duckdb__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
 {% macro spark__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
+
+{#- Incremental models compare the new rows' column types with the table's (on_schema_change). On Postgres a
+    string literal, a seed column or lower()/trim() is `text`, while a contract's `varchar` creates `character
+    varying`: the same unbounded string type under two names, which dbt's default comparison reports as a type
+    change (failing every contracted incremental mart on its second build). Unbounded strings compare equal here;
+    every other difference is still reported. -#}
+{% macro postgres__diff_column_data_types(source_columns, target_columns) %}
+    {%- set unbounded_strings = ['text', 'character varying'] -%}
+    {%- set result = [] -%}
+    {%- for sc in source_columns -%}
+        {%- set tc = target_columns | selectattr('name', 'equalto', sc.name) | list | first -%}
+        {%- if tc and sc.expanded_data_type != tc.expanded_data_type and not sc.can_expand_to(other_column=tc) -%}
+            {%- if not (sc.data_type | lower in unbounded_strings and tc.data_type | lower in unbounded_strings) -%}
+                {%- do result.append({'column_name': tc.name, 'new_type': sc.expanded_data_type}) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(result) }}
+{% endmacro %}
