@@ -27,10 +27,11 @@ def run_dbt(
     """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project).
 
     `target` picks profiles.yml's output (DBT_TARGET): duckdb, the file `duckdb_path`; postgres, the PG*
-    settings when PGHOST is set, else the project's local server, started or reused (ingestion.engines.postgres).
+    settings when PGHOST is set (in the environment or `extra_env`), else the project's local server, started or
+    reused (ingestion.engines.postgres).
     """
     engine_env = {}
-    if target == "postgres":
+    if target == "postgres" and "PGHOST" not in (extra_env or {}):
         from ingestion.engines.postgres import connection
 
         engine_env = connection().env()

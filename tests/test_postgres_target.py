@@ -1,0 +1,127 @@
+"""DBT_TARGET=postgres proves itself as DuckDB does: the 20 real batches landed through the same loaders, the same
+score pipeline built by dbt-postgres, and the marts equal DuckDB's (floats within 1e-9, everything else exact).
+
+The test starts its own throwaway server (ingestion.engines.postgres.LocalPostgres under .engines/, never the
+developer's) and stops it at the end, so CI needs nothing running beforehand.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.scores.dbt_timing import SCORE_PIPELINE
+from ingestion.dbt_runner import run_dbt
+from ingestion.land import ensure_raw_tables
+from ingestion.score_batches import land_score_batch, land_score_batches, batch_files
+from ingestion.settings import PROJECT_ROOT
+from ingestion.warehouse import LandingError, connect, connect_postgres
+from tests.conftest import REAL_SCORE_BATCHES, require_real
+
+pytestmark = pytest.mark.postgres
+
+TOLERANCE = 1e-9
+MARTS = {  # mart -> its key (the order rows are compared in)
+    "scores": ["id"],
+    "percentile_history": ["iteration", "id"],
+    "industry_distribution_history": ["iteration", "industry"],
+    "score_rejects": ["batch", "record_index"],
+}
+VOLATILE = {"loaded_at"}  # when a file landed: differs between two landings
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    from ingestion.engines.postgres import LocalPostgres
+
+    server = LocalPostgres(PROJECT_ROOT / ".engines" / "postgres-test")
+    server.stop()  # a leftover of an interrupted run
+    if server.state_dir.exists():
+        shutil.rmtree(server.state_dir)
+    connection = server.start()
+    yield connection
+    server.stop()
+    shutil.rmtree(server.state_dir, ignore_errors=True)
+
+
+def build_postgres(postgres, folder: Path) -> None:
+    run_dbt(["build", "--select", SCORE_PIPELINE], folder / "unused.duckdb", folder / "target_pg",
+            target="postgres", extra_env=postgres.env())
+
+
+@pytest.fixture(scope="module")
+def built(postgres, tmp_path_factory):
+    """The 20 real batches landed into DuckDB and into Postgres, the score pipeline built on each."""
+    require_real(REAL_SCORE_BATCHES)
+    folder = tmp_path_factory.mktemp("postgres_target")
+    duckdb_path = folder / "warehouse.duckdb"
+    with connect(duckdb_path) as con:
+        ensure_raw_tables(con)
+        land_score_batches(con, REAL_SCORE_BATCHES)
+    run_dbt(["build", "--select", SCORE_PIPELINE], duckdb_path, folder / "target_duckdb")
+    with connect_postgres(postgres.dsn()) as con:
+        ensure_raw_tables(con)
+        land_score_batches(con, REAL_SCORE_BATCHES)
+    build_postgres(postgres, folder)
+    return duckdb_path, folder
+
+
+def read(con, table: str) -> pd.DataFrame:
+    frame = con.execute(f"select * from {table}").df()
+    frame = frame.drop(columns=[c for c in frame.columns if c in VOLATILE])
+    return frame.sort_values(MARTS[table]).reset_index(drop=True)
+
+
+def assert_same(duckdb_frame: pd.DataFrame, postgres_frame: pd.DataFrame, table: str) -> None:
+    assert list(postgres_frame.columns) == list(duckdb_frame.columns), table
+    assert len(postgres_frame) == len(duckdb_frame), table
+    for column in duckdb_frame.columns:
+        ours, theirs = duckdb_frame[column], postgres_frame[column]
+        if pd.api.types.is_float_dtype(ours):
+            assert theirs.isna().equals(ours.isna()), (table, column)
+            gap = np.nanmax(np.abs(ours.to_numpy() - theirs.to_numpy()), initial=0.0)
+            assert gap <= TOLERANCE, (table, column, gap)
+        else:
+            assert ours.astype(object).where(ours.notna(), None).tolist() == \
+                theirs.astype(object).where(theirs.notna(), None).tolist(), (table, column)
+
+
+@pytest.mark.parametrize("table", list(MARTS))
+def test_postgres_marts_equal_duckdb(built, postgres, table):
+    duckdb_path, _ = built
+    with connect(duckdb_path, read_only=True) as con:
+        ours = read(con, table)
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        theirs = read(con, table)
+    assert_same(ours, theirs, table)
+
+
+def test_a_second_build_appends_nothing(built, postgres):
+    _, folder = built
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        before = {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in MARTS}
+    build_postgres(postgres, folder)
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        after = {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in MARTS}
+    assert after == before
+    assert before["scores"] == 7837 and before["score_rejects"] == 163
+
+
+def test_landing_is_atomic_and_idempotent_on_postgres(built, postgres):
+    """Landed again: nothing added; a refused file (a landed batch number, other content): nothing changed."""
+    _, folder = built
+    conflicting = folder / "conflict" / "batch_19.json"
+    conflicting.parent.mkdir()
+    conflicting.write_text((REAL_SCORE_BATCHES / "batch_18.json").read_text())
+    with connect_postgres(postgres.dsn()) as con:
+        count = lambda: con.execute("select count(*) from raw.score_batches").fetchone()[0]  # noqa: E731
+        before = count()
+        assert {r.status for r in land_score_batches(con, REAL_SCORE_BATCHES)} == {"already landed"}
+        with pytest.raises(LandingError, match="already landed from"):
+            land_score_batch(con, conflicting)
+        assert count() == before == 8000
+        assert len(batch_files(REAL_SCORE_BATCHES)) == 20
