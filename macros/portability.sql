@@ -50,3 +50,28 @@
 {% macro coalesce_array(expression, element_type) %}{{ return(adapter.dispatch('coalesce_array')(expression, element_type)) }}{% endmacro %}
 {% macro default__coalesce_array(expression, element_type) %}coalesce({{ expression }}, cast(array[] as {{ element_type }}[])){% endmacro %}
 {% macro duckdb__coalesce_array(expression, element_type) %}cast(coalesce({{ expression }}, []) as {{ element_type }}[]){% endmacro %}
+
+{#- number of elements of an array (list) -#}
+{% macro array_size(expression) %}{{ return(adapter.dispatch('array_size')(expression)) }}{% endmacro %}
+{% macro default__array_size(expression) %}cardinality({{ expression }}){% endmacro %}
+{% macro duckdb__array_size(expression) %}len({{ expression }}){% endmacro %}
+
+{#- Vectors. DuckDB keeps them as FLOAT[<dim>] arrays; Postgres as pgvector's vector(<dim>). The Python models
+    write FLOAT[<dim>] through DuckDB on both engines (on Postgres that lands as its text form, '[0.1, ...]', in
+    text_embeddings); the marts that expose vectors make them the engine's vector type here. -#}
+{% macro as_vector(expression) %}{{ return(adapter.dispatch('as_vector')(expression)) }}{% endmacro %}
+{% macro default__as_vector(expression) %}cast({{ expression }} as vector({{ var('embedding_dim') }})){% endmacro %}
+{% macro duckdb__as_vector(expression) %}{{ expression }}{% endmacro %}
+
+{#- inner product of two vectors (1 for a unit vector with itself) -#}
+{% macro vector_inner_product(left, right) %}{{ return(adapter.dispatch('vector_inner_product')(left, right)) }}{% endmacro %}
+{% macro default__vector_inner_product(left, right) %}(-({{ left }} <#> {{ right }})){% endmacro %}
+{% macro duckdb__vector_inner_product(left, right) %}list_dot_product({{ left }}::float[], {{ right }}::float[]){% endmacro %}
+
+{#- post-hook: an approximate nearest-neighbour index on a vector column, where the engine has one in SQL
+    (pgvector's HNSW, cosine distance); nothing on DuckDB, whose search is exact (docs/search.md). -#}
+{% macro vector_index(column) %}{{ return(adapter.dispatch('vector_index')(column)) }}{% endmacro %}
+{% macro default__vector_index(column) -%}
+    create index if not exists {{ this.identifier }}_{{ column }}_hnsw on {{ this }} using hnsw ({{ column }} vector_cosine_ops)
+{%- endmacro %}
+{% macro duckdb__vector_index(column) %}{% endmacro %}
