@@ -58,7 +58,7 @@ def run_dbt(
 
 PHASED_COMMANDS = ("build", "run")
 PYTHON_TARGET = "postgres_python"  # profiles.yml: dbt-duckdb over the attached Postgres database
-SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--resource-type",
+SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--indirect-selection", "--resource-type",
                    "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
 
 

@@ -125,3 +125,56 @@ def test_landing_is_atomic_and_idempotent_on_postgres(built, postgres):
             land_score_batch(con, conflicting)
         assert count() == before == 8000
         assert len(batch_files(REAL_SCORE_BATCHES)) == 20
+
+
+# ---------------------------------------------------------------- the document path: chunks, pages, vectors
+
+REAL_DOCUMENT = "12345"
+
+
+@pytest.fixture(scope="module")
+def documents_built(postgres, tmp_path_factory):
+    """Document 12345 landed into DuckDB and into Postgres, document_chunks built on each (the Python models run
+    through dbt-duckdb on DuckDB, through the postgres_python output on Postgres)."""
+    from ingestion.documents import land_documents
+    from tests.conftest import REAL_DATA
+
+    documents = require_real(REAL_DATA / "documents")
+    folder = tmp_path_factory.mktemp("postgres_documents")
+    (folder / "documents").mkdir()
+    for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv"):
+        shutil.copy(documents / name, folder / "documents" / name)
+    duckdb_path = folder / "warehouse.duckdb"
+    selection = ["build", "--select", "+document_chunks", "+document_rejects", "--indirect-selection", "buildable"]
+    with connect(duckdb_path) as con:
+        ensure_raw_tables(con)
+        land_documents(con, folder / "documents")
+    run_dbt(selection, duckdb_path, folder / "target_duckdb")
+    with connect_postgres(postgres.dsn()) as con:
+        ensure_raw_tables(con)
+        land_documents(con, folder / "documents")
+    run_dbt(selection, folder / "unused.duckdb", folder / "target_pg", target="postgres", extra_env=postgres.env())
+    return duckdb_path
+
+
+def test_document_chunks_equal_duckdb(documents_built, postgres):
+    order = "order by doc_id, source_position, chunk_index"
+    columns = "doc_id, chunk_id, chunk_index, source_position, text, pages, token_count, content_hash, model_id"
+    with connect(documents_built, read_only=True) as con:
+        ours = con.execute(f"select {columns}, embedding from document_chunks {order}").fetchall()
+        rejects = con.execute("select * from document_rejects order by all").fetchall()
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        # pgvector's vector reaches DuckDB as its text form
+        theirs = con.execute(
+            f"select {columns}, cast(embedding as float[384]) from document_chunks {order}").fetchall()
+        their_rejects = con.execute("select * from document_rejects order by all").fetchall()
+        index = con.execute("select count(*) from postgres_query('warehouse', "
+                            "'select 1 from pg_indexes where tablename = ''document_chunks'' and indexdef like ''%hnsw%''')").fetchone()
+    assert len(ours) == len(theirs) > 0
+    assert [row[:-1] for row in theirs] == [row[:-1] for row in ours]  # chunks, pages, hashes, model id
+    a = np.array([row[-1] for row in ours], np.float64)
+    b = np.array([row[-1] for row in theirs], np.float64)
+    cosine = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() >= 0.9999, cosine.min()
+    assert their_rejects == rejects
+    assert index == (1,)
