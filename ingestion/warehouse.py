@@ -74,14 +74,27 @@ def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckD
         con.close()
 
 
-def connect_target(settings, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
-    """The warehouse of `settings.dbt_target` as a DuckDB connection: the DuckDB file, or Postgres attached
-    (the PG* settings, or the project's local server, started if needed: ingestion.engines.postgres)."""
+def target_warehouse(settings):
+    """What `settings.dbt_target` writes into: the DuckDB file (a Path), or the Postgres server's connection
+    settings (ingestion.engines.postgres.Connection: PG*, or the project's local server, started if needed)."""
     if settings.dbt_target == "postgres":
         from ingestion.engines.postgres import connection
 
-        return connect_postgres(connection().dsn(), read_only=read_only)
-    return connect(settings.duckdb_path, read_only=read_only)
+        return connection()
+    return settings.duckdb_path
+
+
+def open_warehouse(warehouse, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection to a warehouse of either engine (a DuckDB file's Path, or a Postgres Connection):
+    every reader and loader speaks DuckDB's SQL to both."""
+    if isinstance(warehouse, (str, Path)):
+        return connect(Path(warehouse), read_only=read_only)
+    return connect_postgres(warehouse.dsn(), read_only=read_only)
+
+
+def connect_target(settings, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The warehouse of `settings.dbt_target` as a DuckDB connection (target_warehouse, open_warehouse)."""
+    return open_warehouse(target_warehouse(settings), read_only=read_only)
 
 
 @contextlib.contextmanager

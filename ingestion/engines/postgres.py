@@ -27,7 +27,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.settings import PROJECT_ROOT
@@ -47,8 +47,11 @@ class Connection:
     host: str
     port: int
     user: str
-    password: str
-    dbname: str
+    password: str = field(repr=False)
+    dbname: str = DATABASE
+
+    def __str__(self) -> str:  # for messages and provenance: never the password
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
 
     def env(self) -> dict[str, str]:
         """The PG* variables libpq, psycopg and profiles.yml read."""
