@@ -20,6 +20,36 @@
     end
 {%- endmacro %}
 {% macro duckdb__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
+{#- Postgres: a plain cast raises on a number a double cannot hold ('1e400', '1e-400': valid JSON numbers), which
+    would fail the whole build; DuckDB's try_cast gives +-inf and 0 for them. Overflow and underflow are decided on
+    an exact numeric first (the order of magnitude from the text when even numeric cannot hold it), so no input
+    raises. Still not like DuckDB: '1_000' (DuckDB reads 1000), a sign on zero (-0 is 0 here), text longer than
+    1000 characters (null here). -#}
+{% macro postgres__safe_cast_double(expression) -%}
+    {%- set t = "btrim(" ~ expression ~ ", ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))" -%}
+    {%- set sign = "(case when " ~ t ~ " like '-%' then -1e0 else 1e0 end)" -%}
+    {%- set exponent = "coalesce(cast(substring(" ~ t ~ " from '[eE]([+-]?[0-9]+)$') as numeric), 0)" -%}
+    {%- set mantissa = "substring(" ~ t ~ " from '^[+-]?([0-9.]+)')" -%}
+    {%- set integer_digits = "ltrim(split_part(" ~ mantissa ~ ", '.', 1), '0')" -%}
+    {%- set fraction = "split_part(" ~ mantissa ~ ", '.', 2)" -%}
+    {#- decimal order of magnitude of a non-zero mantissa: 1.5e3 -> 3, 0.015 -> -2 -#}
+    {%- set order -%}
+        ({{ exponent }} + case when {{ integer_digits }} <> '' then length({{ integer_digits }}) - 1
+            else -(length({{ fraction }}) - length(ltrim({{ fraction }}, '0'))) - 1 end)
+    {%- endset -%}
+    case
+        when length({{ expression }}) > 1000 then null
+        when {{ t }} ~* '^[+-]?(nan|inf|infinity)$' then cast({{ t }} as double precision)
+        when {{ t }} !~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$' then null
+        when {{ t }} ~ '^[+-]?[0.]+([eE].*)?$' then 0e0
+        when {{ order }} > 400 then {{ sign }} * cast('infinity' as double precision)
+        when {{ order }} < -400 then 0e0
+        when abs(cast({{ t }} as numeric)) >= 1.7976931348623158079372897140530341507993e308
+            then {{ sign }} * cast('infinity' as double precision)
+        when abs(cast({{ t }} as numeric)) <= 2.4703282292062327208828439643411068618253e-324 then 0e0
+        else cast(cast({{ t }} as numeric) as double precision)
+    end
+{%- endmacro %}
 {% macro spark__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
 
 {#- Incremental models compare the new rows' column types with the table's (on_schema_change). On Postgres a
@@ -75,3 +105,9 @@
     create index if not exists {{ this.identifier }}_{{ column }}_hnsw on {{ this }} using hnsw ({{ column }} vector_cosine_ops)
 {%- endmacro %}
 {% macro duckdb__vector_index(column) %}{% endmacro %}
+
+{#- on-run-start: the engine's vector type available (pgvector on Postgres: the local server creates it too, an
+    external PGHOST needs the extension installed and the right to create it) -#}
+{% macro ensure_vector_type() %}{{ return(adapter.dispatch('ensure_vector_type')()) }}{% endmacro %}
+{% macro default__ensure_vector_type() %}create extension if not exists vector{% endmacro %}
+{% macro duckdb__ensure_vector_type() %}{% endmacro %}
