@@ -106,7 +106,7 @@
 {%- endmacro %}
 {% macro duckdb__vector_index(column) %}{% endmacro %}
 
-{#- on-run-start: the engine's vector type available (pgvector on Postgres: the local server creates it too, an
+{#- pre-hook of the first model with vectors (search_chunks): the engine's vector type available (pgvector on Postgres: the local server creates it too, an
     external PGHOST needs the extension installed and the right to create it) -#}
 {% macro ensure_vector_type() %}{{ return(adapter.dispatch('ensure_vector_type')()) }}{% endmacro %}
 {% macro default__ensure_vector_type() %}create extension if not exists vector{% endmacro %}

@@ -2,7 +2,7 @@
 -- current embedding model's vector. `result_id` is what a search returns: a corpus passage's own id, or
 -- `<doc_id>:<chunk_id>` for a document chunk. DuckDB-specific by design (FLOAT[<dim>], INTEGER[]), like
 -- document_chunks, which is this table's document part.
-{{ config(post_hook="{{ vector_index('embedding') }}") }}
+{{ config(pre_hook="{{ ensure_vector_type() }}", post_hook="{{ vector_index('embedding') }}") }}
 
 with chunks as (
     select * from {{ ref('text_chunks') }}
