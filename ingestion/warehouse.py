@@ -63,6 +63,7 @@ def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckD
     (DuckDB opens it on the Postgres connection and commits or rolls it back with its own), their SQL is
     DuckDB's, and Arrow tables registered on the connection are copied in with Postgres's binary COPY.
     """
+    writer_lock = None if read_only else _one_writer(dsn)
     con = duckdb.connect()
     try:
         con.execute(f"load '{postgres_extension()}'")
@@ -72,6 +73,33 @@ def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckD
         yield con
     finally:
         con.close()
+        if writer_lock is not None:
+            writer_lock.close()  # ends the session: the lock is released
+
+
+# A writing connection to Postgres holds this session-level advisory lock, as a writing DuckDB connection holds
+# the file's lock: loaders of two processes never interleave (each would otherwise check "already landed" on a
+# snapshot without the other's files and fail on a primary key instead of landing or refusing cleanly).
+# (A transaction-level lock through postgres_execute does not work: the extension runs its transactions as
+# REPEATABLE READ on pooled connections, measured to deadlock two loaders.)
+WRITER_LOCK = 7301
+WRITER_LOCK_TIMEOUT = "120s"
+
+
+def _one_writer(dsn: str):
+    import psycopg2
+
+    session = psycopg2.connect(dsn)
+    session.autocommit = True
+    try:
+        with session.cursor() as cursor:
+            cursor.execute(f"set lock_timeout = '{WRITER_LOCK_TIMEOUT}'")
+            cursor.execute("select pg_advisory_lock(%s)", [WRITER_LOCK])
+    except psycopg2.errors.LockNotAvailable:
+        session.close()
+        raise LandingError(f"another process has been writing to the warehouse for {WRITER_LOCK_TIMEOUT}: "
+                           "try again when it is done") from None
+    return session
 
 
 def target_warehouse(settings):

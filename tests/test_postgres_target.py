@@ -232,3 +232,33 @@ def test_safe_cast_double_matches_try_cast_and_never_raises(postgres, tmp_path):
             assert (a, b) == CAST_DIFFERENCES[text], text
         else:
             assert same(a, b), (text, a, b)
+
+
+def test_two_loaders_at_once_queue_up(postgres, tmp_path):
+    """Postgres takes writers from many processes (a DuckDB file takes one): two landings of the 20 batches started
+    together into a fresh raw schema end with one landing them and the other finding them landed, no error."""
+    import os
+    import subprocess
+    import sys
+
+    require_real(REAL_SCORE_BATCHES)
+    with connect_postgres(postgres.dsn()) as con:
+        con.execute("call postgres_execute('warehouse', 'drop schema if exists raw cascade')")
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from ingestion.engines.postgres import Connection\n"
+        "from ingestion.land import ensure_raw_tables\n"
+        "from ingestion.score_batches import land_score_batches\n"
+        "from ingestion.warehouse import connect_postgres\n"
+        "with connect_postgres(sys.argv[1]) as con:\n"
+        "    ensure_raw_tables(con)\n"
+        "    print(sorted({r.status for r in land_score_batches(con, Path(sys.argv[2]))}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    loaders = [subprocess.Popen([sys.executable, "-c", script, postgres.dsn(), str(REAL_SCORE_BATCHES)], cwd=tmp_path,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [loader.communicate(timeout=120) for loader in loaders]
+    assert [loader.returncode for loader in loaders] == [0, 0], outcomes
+    assert sorted(out.strip() for out, _ in outcomes) == ["['already landed']", "['landed']"], outcomes
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        assert con.execute("select count(*) from raw.score_batches").fetchone() == (8000,)
