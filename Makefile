@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m ingestion.dbt_runner
 
-.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-documents bench-search bench-interests sample-data clean
+.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-documents bench-search bench-interests sample-data clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -99,6 +99,9 @@ bench-interests: setup  ## GET /interests latency and requests/s under 50 concur
 
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic
+
+stop:  ## stop the project's local Postgres (DBT_TARGET=postgres without PGHOST starts it; data kept in .engines/)
+	$(BIN)/python -m ingestion.engines stop
 
 clean:  ## remove the warehouse, dbt's target/ and outputs (keeps .venv)
 	rm -rf target logs output warehouse.duckdb warehouse.duckdb.wal warehouse.published.duckdb

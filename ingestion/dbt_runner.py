@@ -3,10 +3,16 @@
 dbt runs in a subprocess: dbt-duckdb keeps its connection open for the life of a process, which would hold
 the warehouse's single writer lock after the build. The warehouse path is passed to dbt here (profiles.yml
 reads DUCKDB_PATH), so ingestion.settings stays the one place its default lives.
+
+On DBT_TARGET=postgres, dbt-postgres runs no Python models: `build` and `run` are cut into phases along the
+graph (python_phases): the SQL nodes no Python model precedes, then each Python model through the
+`postgres_python` output (dbt-duckdb with the Postgres database attached: the same model file, writing into
+Postgres), then the SQL nodes it unblocks, and so on. Tests run with the phase that completes their parents.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,16 +28,42 @@ class DbtError(RuntimeError):
 def run_dbt(
     args: list[str], duckdb_path: Path, target_path: Path | None = None, check: bool = True,
     extra_env: dict[str, str] | None = None, stream: bool = False, project_dir: Path = PROJECT_ROOT,
+    target: str = "duckdb",
 ) -> subprocess.CompletedProcess:
-    """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project)."""
+    """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project).
+
+    `target` picks profiles.yml's output (DBT_TARGET): duckdb, the file `duckdb_path`; postgres, the PG*
+    settings when PGHOST is set (in the environment or `extra_env`), else the project's local server, started or
+    reused (ingestion.engines.postgres).
+    """
+    engine_env = {}
+    if target == "postgres" and "PGHOST" not in (extra_env or {}):
+        from ingestion.engines.postgres import connection
+
+        engine_env = connection().env()
     env = {
         **os.environ,
+        **engine_env,
+        "DBT_TARGET": target,
         "DUCKDB_PATH": str(duckdb_path),
         "DBT_PROFILES_DIR": str(PROJECT_ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "HF_HUB_OFFLINE": "1",
         **(extra_env or {}),
     }
+    if target == "postgres" and args and args[0] in PHASED_COMMANDS:
+        return _run_phased(args, env, target_path, check, stream, project_dir)
+    return _run(args, env, target_path, check, stream, project_dir)
+
+
+PHASED_COMMANDS = ("build", "run")
+PYTHON_TARGET = "postgres_python"  # profiles.yml: dbt-duckdb over the attached Postgres database
+SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--indirect-selection", "--resource-type",
+                   "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+
+
+def _run(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
+         project_dir: Path) -> subprocess.CompletedProcess:
     command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(project_dir)]
     if target_path is not None:
         command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
@@ -45,11 +77,85 @@ def run_dbt(
     return result
 
 
+def _split_selection(args: list[str]) -> tuple[list[str], list[str]]:
+    """(selection flags with their values, every other argument) of a dbt command line (command excluded)."""
+    selection, rest, current = [], [], None
+    for arg in args:
+        if arg.startswith("-"):
+            current = selection if arg.split("=")[0] in SELECTION_FLAGS else rest
+            current.append(arg)
+        else:
+            (current if current is not None else rest).append(arg)
+    return selection, rest
+
+
+def python_phases(manifest: dict, selected: set[str]) -> list[tuple[str, list[str]]]:
+    """The selected nodes in phases: [("sql" | "python", [unique_id, ...]), ...], in an order that builds every
+    node after its parents, each Python model alone, the SQL nodes as few times as possible."""
+    nodes = {**manifest["nodes"], **manifest.get("sources", {})}
+    parents = manifest["parent_map"]
+    python = {uid for uid in selected if nodes[uid].get("language") == "python"}
+    ancestors: dict[str, set[str]] = {}
+
+    def python_ancestors(uid: str) -> set[str]:  # the selected Python models upstream of a node
+        if uid not in ancestors:
+            found: set[str] = set()
+            for parent in parents.get(uid, []):
+                if parent in python:
+                    found.add(parent)
+                found |= python_ancestors(parent)
+            ancestors[uid] = found
+        return ancestors[uid]
+
+    order = sorted(python, key=lambda uid: (len(python_ancestors(uid)), uid))  # a topological order
+    rank = {uid: index for index, uid in enumerate(order)}
+    groups: dict[str | None, list[str]] = {}
+    for uid in sorted(selected - python):
+        upstream = python_ancestors(uid)
+        groups.setdefault(max(upstream, key=rank.get) if upstream else None, []).append(uid)
+    phases = [("sql", groups[None])] if None in groups else []
+    for uid in order:
+        phases.append(("python", [uid]))
+        if uid in groups:
+            phases.append(("sql", groups[uid]))
+    return phases
+
+
+def _run_phased(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
+                project_dir: Path) -> subprocess.CompletedProcess:
+    command, (selection, rest) = args[0], _split_selection(args[1:])
+    base = Path(target_path) if target_path is not None else project_dir / "target"
+    listed = _run(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",
+                   "--output", "json", "--output-keys", "unique_id", "--quiet", *selection],
+                  env, base, True, False, project_dir)
+    selected = {json.loads(line)["unique_id"] for line in listed.stdout.splitlines() if line.startswith("{")}
+    manifest = json.loads((base / "manifest.json").read_text())
+    if not any(manifest["nodes"][uid].get("language") == "python" for uid in selected):
+        return _run(args, env, target_path, check, stream, project_dir)
+    outputs, returncode = [], 0
+    for kind, uids in python_phases(manifest, selected):
+        names = [manifest["nodes"][uid]["name"] for uid in uids]
+        phase = [command, "--select", *names, *rest]
+        if kind == "python":
+            phase += ["--target", PYTHON_TARGET, "--indirect-selection", "cautious"]
+        else:
+            phase += ["--indirect-selection", "buildable"]
+        print(f"[dbt_runner] postgres {kind} phase: {' '.join(names) if len(names) <= 6 else f'{len(names)} nodes'}",
+              flush=True)
+        result = _run(phase, env, base / kind if kind == "python" else target_path, check, stream, project_dir)
+        outputs.append(result.stdout or "")
+        if result.returncode != 0:
+            returncode = result.returncode
+            break  # later phases read what this one failed to build
+    return subprocess.CompletedProcess(args, returncode, "".join(outputs), "")
+
+
 def main(argv: list[str] | None = None) -> int:
     from ingestion.settings import Settings
 
     args = sys.argv[1:] if argv is None else argv
-    return run_dbt(args, Settings.from_env().duckdb_path, check=False, stream=True).returncode
+    settings = Settings.from_env()
+    return run_dbt(args, settings.duckdb_path, check=False, stream=True, target=settings.dbt_target).returncode
 
 
 if __name__ == "__main__":

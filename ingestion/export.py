@@ -16,31 +16,39 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ingestion.settings import Settings
-from ingestion.warehouse import connect
+from ingestion.warehouse import open_warehouse, target_warehouse
 
+# Unqualified names: the default schema of either engine (DuckDB's main, Postgres's public, read through DuckDB).
+# The cast is a no-op on DuckDB; on Postgres it turns pgvector's text form back into FLOAT[dim], so both engines
+# write the same Parquet schema.
 EXPORTS = {
-    "scores": "select * from main.scores order by id",
-    "percentile_history": "select * from main.percentile_history order by iteration, id",
+    "scores": "select * from scores order by id",
+    "percentile_history": "select * from percentile_history order by iteration, id",
     "document_chunks": """
         select doc_id, chunk_id, source_position, chunk_index, text, pages, token_count,
-               content_hash, model_id, embedding
-        from main.document_chunks
+               content_hash, model_id, cast(embedding as float[{dim}]) as embedding
+        from document_chunks
         order by doc_id, source_position, chunk_index
     """,
 }
 
 
-def export_tables(duckdb_path: Path, output_dir: Path, tables: tuple[str, ...] = tuple(EXPORTS)) -> list[Path]:
+def export_tables(duckdb_path, output_dir: Path, tables: tuple[str, ...] = tuple(EXPORTS)) -> list[Path]:
+    """`duckdb_path`: a DuckDB file, or a Postgres Connection (ingestion.warehouse.open_warehouse)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with connect(duckdb_path, read_only=True) as con:
-        existing = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+    with open_warehouse(duckdb_path, read_only=True) as con:
+        existing = {row[0] for row in con.execute(
+            "select table_name from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = current_schema()").fetchall()}
         for table in tables:
             if table not in existing:
                 print(f"[export] {table}: skipped, not built yet")
                 continue
             path = output_dir / f"{table}.parquet"
-            reader = con.execute(EXPORTS[table]).to_arrow_reader(batch_size=100_000)
+            dim = con.execute(f"select max(len(cast(embedding as float[]))) from {table}").fetchone()[0] \
+                if "{dim}" in EXPORTS[table] else None
+            reader = con.execute(EXPORTS[table].format(dim=dim or 384)).to_arrow_reader(batch_size=100_000)
             rows = 0
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
@@ -53,7 +61,7 @@ def export_tables(duckdb_path: Path, output_dir: Path, tables: tuple[str, ...] =
 
 def main() -> int:
     settings = Settings.from_env()
-    export_tables(settings.duckdb_path, settings.output_dir)
+    export_tables(target_warehouse(settings), settings.output_dir)
     return 0
 
 

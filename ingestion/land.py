@@ -15,7 +15,7 @@ import duckdb
 
 from ingestion import corpora, documents, interests, score_batches
 from ingestion.settings import Settings
-from ingestion.warehouse import LandingError, connect, transaction
+from ingestion.warehouse import LandingError, connect, connect_target, transaction
 
 
 def _land_score_batches(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
@@ -61,10 +61,11 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def land_all(data_dir: Path, duckdb_path: Path) -> None:
+def land_all(data_dir: Path, duckdb_path: Path | None = None, settings: Settings | None = None) -> None:
+    """Land into the DuckDB file `duckdb_path`, or into the warehouse of `settings` (its DBT_TARGET)."""
     if not data_dir.is_dir():
         raise LandingError(f"DATA_DIR {data_dir} is not a folder")
-    with connect(duckdb_path) as con:
+    with (connect(duckdb_path) if settings is None else connect_target(settings)) as con:
         ensure_raw_tables(con)
         for folder_name, loader in LOADERS.items():
             folder = data_dir / folder_name
@@ -80,9 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=settings.data_dir)
     parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path)
     args = parser.parse_args(argv)
-    print(f"[land] DATA_DIR={args.data_dir} DUCKDB_PATH={args.duckdb_path}")
+    if settings.dbt_target != "duckdb":
+        print(f"[land] DATA_DIR={args.data_dir} DBT_TARGET={settings.dbt_target}")
+    else:
+        print(f"[land] DATA_DIR={args.data_dir} DUCKDB_PATH={args.duckdb_path}")
     try:
-        land_all(args.data_dir, args.duckdb_path)
+        if settings.dbt_target == "duckdb":
+            land_all(args.data_dir, args.duckdb_path)
+        else:
+            land_all(args.data_dir, settings=settings)
     except LandingError as exc:
         print(f"[land] error: {exc}", file=sys.stderr)
         return 1

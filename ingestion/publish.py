@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import Settings
-from ingestion.warehouse import LandingError
+from ingestion.warehouse import LandingError, target_warehouse
 
 # the marts the service answers from: search_chunks (every searchable chunk and its vector) for search,
 # user_interest_scores for /interests
@@ -35,11 +35,18 @@ def published_file_key(published_path: Path) -> tuple[int, int, int] | None:
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
-def publish(duckdb_path: Path, published_path: Path) -> dict[str, int]:
-    """Copy the served marts into a fresh file and rename it over `published_path`; return row counts."""
-    duckdb_path, published_path = Path(duckdb_path), Path(published_path)
-    if not duckdb_path.is_file():
-        raise LandingError(f"no warehouse at {duckdb_path}: run `make run` (land + dbt build) first")
+def publish(duckdb_path, published_path: Path) -> dict[str, int]:
+    """Copy the served marts into a fresh file and rename it over `published_path`; return row counts.
+
+    `duckdb_path`: the DuckDB warehouse file, or a Postgres Connection (DBT_TARGET=postgres): the service reads
+    a DuckDB copy either way, the vectors as FLOAT[dim] (pgvector's text form cast back)."""
+    on_postgres = not isinstance(duckdb_path, (str, Path))
+    published_path = Path(published_path)
+    if not on_postgres:
+        duckdb_path = Path(duckdb_path)
+        if not duckdb_path.is_file():
+            raise LandingError(f"no warehouse at {duckdb_path}: run `make run` (land + dbt build) first")
+    source_schema = "public" if on_postgres else "main"
     published_path.parent.mkdir(parents=True, exist_ok=True)
     staging = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
@@ -47,12 +54,19 @@ def publish(duckdb_path: Path, published_path: Path) -> dict[str, int]:
     try:
         con = duckdb.connect(str(staging))
         try:
-            quoted = str(duckdb_path).replace("'", "''")  # ATTACH takes no parameters
-            con.execute(f"attach '{quoted}' as source_warehouse (read_only)")
+            if on_postgres:
+                from ingestion.warehouse import postgres_extension
+
+                con.execute(f"load '{postgres_extension()}'")
+                quoted = duckdb_path.dsn().replace("'", "''")
+                con.execute(f"attach '{quoted}' as source_warehouse (type postgres, read_only)")
+            else:
+                quoted = str(duckdb_path).replace("'", "''")  # ATTACH takes no parameters
+                con.execute(f"attach '{quoted}' as source_warehouse (read_only)")
             existing = {
                 row[0] for row in con.execute(
                     "select table_name from information_schema.tables "
-                    "where table_catalog = 'source_warehouse' and table_schema = 'main'"
+                    "where table_catalog = 'source_warehouse' and table_schema = ?", [source_schema]
                 ).fetchall()
             }
             # a partial build (e.g. `python -m ingestion <doc_id>`) publishes what it built; the service answers
@@ -61,9 +75,16 @@ def publish(duckdb_path: Path, published_path: Path) -> dict[str, int]:
             if "search_chunks" not in present:
                 raise LandingError(f"{duckdb_path}: search_chunks not built yet: run `dbt build` first")
             for table in present:
-                con.execute(f"create table main.{table} as select * from source_warehouse.main.{table}")
+                source = f"source_warehouse.{source_schema}.{table}"
+                if on_postgres and table == "search_chunks":
+                    dim = con.execute(f"select max(len(cast(embedding as float[]))) from {source}").fetchone()[0]
+                    source = (f"(select * replace (cast(embedding as float[{dim or 384}]) as embedding) "
+                              f"from {source})")
+                con.execute(f"create table main.{table} as select * from {source}")
                 counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
-            built_at = datetime.datetime.fromtimestamp(duckdb_path.stat().st_mtime, datetime.timezone.utc)
+            # when the warehouse was last written: the file's mtime; on Postgres, now (a server keeps no such time)
+            built_at = datetime.datetime.now(datetime.timezone.utc) if on_postgres else \
+                datetime.datetime.fromtimestamp(duckdb_path.stat().st_mtime, datetime.timezone.utc)
             con.execute(
                 """
                 create table main.publication as
@@ -86,7 +107,7 @@ def publish(duckdb_path: Path, published_path: Path) -> dict[str, int]:
 def main() -> int:
     settings = Settings.from_env()
     try:
-        counts = publish(settings.duckdb_path, settings.published_path)
+        counts = publish(target_warehouse(settings), settings.published_path)
     except LandingError as exc:
         print(f"[publish] error: {exc}", file=sys.stderr)
         return 1

@@ -33,6 +33,14 @@ def _seconds(name: str, default: float) -> float:
         raise ValueError(f"{name}={value!r}: expected a number of seconds") from None
 
 
+def _engine(name: str) -> str:
+    from ingestion.engines import ENGINES
+
+    if name not in ENGINES:
+        raise ValueError(f"DBT_TARGET={name!r}: expected one of {', '.join(ENGINES)}")
+    return name
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -43,6 +51,7 @@ class Settings:
     published_path: Path  # the read-only copy the service reads (ingestion.publish), never the warehouse itself
     interests_model: Path | None  # an interest model version folder; None: ARTIFACTS_DIR/interests/LATEST
     search_refresh_seconds: float  # how often the service looks for a newly published copy
+    dbt_target: str = "duckdb"  # the engine (ingestion.engines): duckdb (the file above) or postgres (PG*)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -57,6 +66,7 @@ class Settings:
             published_path=_path("PUBLISHED_PATH", duckdb_path.with_name(duckdb_path.stem + ".published.duckdb")),
             interests_model=_path("INTERESTS_MODEL", PROJECT_ROOT) if interests_model else None,
             search_refresh_seconds=_seconds("SEARCH_REFRESH_SECONDS", 2.0),
+            dbt_target=_engine(os.environ.get("DBT_TARGET", "") or "duckdb"),
         )
 
     def embedding_spec(self) -> ModelSpec:

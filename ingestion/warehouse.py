@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,86 @@ def connect(duckdb_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckD
         yield con
     finally:
         con.close()
+
+
+def postgres_extension() -> Path:
+    """DuckDB's postgres extension, from the PyPI package duckdb-extension-postgres-scanner (no download at run
+    time). Its file must be named postgres_scanner.duckdb_extension: the entry point is named after the file."""
+    spec = importlib.util.find_spec("duckdb_extension_postgres_scanner")
+    if spec is None or not spec.submodule_search_locations:
+        raise LandingError("DBT_TARGET=postgres needs the PyPI package duckdb-extension-postgres-scanner")
+    return (Path(spec.submodule_search_locations[0]) / "extensions" / f"v{duckdb.__version__}"
+            / "postgres_scanner.duckdb_extension")
+
+
+@contextlib.contextmanager
+def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection whose default database is a Postgres database (ATTACH ... (TYPE postgres); USE).
+
+    The loaders run unchanged through it: their `begin transaction` .. `commit` is one Postgres transaction
+    (DuckDB opens it on the Postgres connection and commits or rolls it back with its own), their SQL is
+    DuckDB's, and Arrow tables registered on the connection are copied in with Postgres's binary COPY.
+    """
+    writer_lock = None if read_only else _one_writer(dsn)
+    con = duckdb.connect()
+    try:
+        con.execute(f"load '{postgres_extension()}'")
+        quoted = dsn.replace("'", "''")
+        con.execute(f"attach '{quoted}' as warehouse (type postgres{', read_only' if read_only else ''})")
+        con.execute("use warehouse")
+        yield con
+    finally:
+        con.close()
+        if writer_lock is not None:
+            writer_lock.close()  # ends the session: the lock is released
+
+
+# A writing connection to Postgres holds this session-level advisory lock, as a writing DuckDB connection holds
+# the file's lock: loaders of two processes never interleave (each would otherwise check "already landed" on a
+# snapshot without the other's files and fail on a primary key instead of landing or refusing cleanly).
+# (A transaction-level lock through postgres_execute does not work: the extension runs its transactions as
+# REPEATABLE READ on pooled connections, measured to deadlock two loaders.)
+WRITER_LOCK = 7301
+WRITER_LOCK_TIMEOUT = "120s"
+
+
+def _one_writer(dsn: str):
+    import psycopg2
+
+    session = psycopg2.connect(dsn)
+    session.autocommit = True
+    try:
+        with session.cursor() as cursor:
+            cursor.execute(f"set lock_timeout = '{WRITER_LOCK_TIMEOUT}'")
+            cursor.execute("select pg_advisory_lock(%s)", [WRITER_LOCK])
+    except psycopg2.errors.LockNotAvailable:
+        session.close()
+        raise LandingError(f"another process has been writing to the warehouse for {WRITER_LOCK_TIMEOUT}: "
+                           "try again when it is done") from None
+    return session
+
+
+def target_warehouse(settings):
+    """What `settings.dbt_target` writes into: the DuckDB file (a Path), or the Postgres server's connection
+    settings (ingestion.engines.postgres.Connection: PG*, or the project's local server, started if needed)."""
+    if settings.dbt_target == "postgres":
+        from ingestion.engines.postgres import connection
+
+        return connection()
+    return settings.duckdb_path
+
+
+def open_warehouse(warehouse, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection to a warehouse of either engine (a DuckDB file's Path, or a Postgres Connection):
+    every reader and loader speaks DuckDB's SQL to both."""
+    if isinstance(warehouse, (str, Path)):
+        return connect(Path(warehouse), read_only=read_only)
+    return connect_postgres(warehouse.dsn(), read_only=read_only)
+
+
+def connect_target(settings, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The warehouse of `settings.dbt_target` as a DuckDB connection (target_warehouse, open_warehouse)."""
+    return open_warehouse(target_warehouse(settings), read_only=read_only)
 
 
 @contextlib.contextmanager

@@ -20,4 +20,94 @@
     end
 {%- endmacro %}
 {% macro duckdb__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
+{#- Postgres: a plain cast raises on a number a double cannot hold ('1e400', '1e-400': valid JSON numbers), which
+    would fail the whole build; DuckDB's try_cast gives +-inf and 0 for them. Overflow and underflow are decided on
+    an exact numeric first (the order of magnitude from the text when even numeric cannot hold it), so no input
+    raises. Still not like DuckDB: '1_000' (DuckDB reads 1000), a sign on zero (-0 is 0 here), text longer than
+    1000 characters (null here). -#}
+{% macro postgres__safe_cast_double(expression) -%}
+    {%- set t = "btrim(" ~ expression ~ ", ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))" -%}
+    {%- set sign = "(case when " ~ t ~ " like '-%' then -1e0 else 1e0 end)" -%}
+    {%- set exponent = "coalesce(cast(substring(" ~ t ~ " from '[eE]([+-]?[0-9]+)$') as numeric), 0)" -%}
+    {%- set mantissa = "substring(" ~ t ~ " from '^[+-]?([0-9.]+)')" -%}
+    {%- set integer_digits = "ltrim(split_part(" ~ mantissa ~ ", '.', 1), '0')" -%}
+    {%- set fraction = "split_part(" ~ mantissa ~ ", '.', 2)" -%}
+    {#- decimal order of magnitude of a non-zero mantissa: 1.5e3 -> 3, 0.015 -> -2 -#}
+    {%- set order -%}
+        ({{ exponent }} + case when {{ integer_digits }} <> '' then length({{ integer_digits }}) - 1
+            else -(length({{ fraction }}) - length(ltrim({{ fraction }}, '0'))) - 1 end)
+    {%- endset -%}
+    case
+        when length({{ expression }}) > 1000 then null
+        when {{ t }} ~* '^[+-]?(nan|inf|infinity)$' then cast({{ t }} as double precision)
+        when {{ t }} !~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$' then null
+        when {{ t }} ~ '^[+-]?[0.]+([eE].*)?$' then 0e0
+        when {{ order }} > 400 then {{ sign }} * cast('infinity' as double precision)
+        when {{ order }} < -400 then 0e0
+        when abs(cast({{ t }} as numeric)) >= 1.7976931348623158079372897140530341507993e308
+            then {{ sign }} * cast('infinity' as double precision)
+        when abs(cast({{ t }} as numeric)) <= 2.4703282292062327208828439643411068618253e-324 then 0e0
+        else cast(cast({{ t }} as numeric) as double precision)
+    end
+{%- endmacro %}
 {% macro spark__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
+
+{#- Incremental models compare the new rows' column types with the table's (on_schema_change). On Postgres a
+    string literal, a seed column or lower()/trim() is `text`, while a contract's `varchar` creates `character
+    varying`: the same unbounded string type under two names, which dbt's default comparison reports as a type
+    change (failing every contracted incremental mart on its second build). Unbounded strings compare equal here;
+    every other difference is still reported. -#}
+{% macro postgres__diff_column_data_types(source_columns, target_columns) %}
+    {%- set unbounded_strings = ['text', 'character varying'] -%}
+    {%- set result = [] -%}
+    {%- for sc in source_columns -%}
+        {%- set tc = target_columns | selectattr('name', 'equalto', sc.name) | list | first -%}
+        {%- if tc and sc.expanded_data_type != tc.expanded_data_type and not sc.can_expand_to(other_column=tc) -%}
+            {%- if not (sc.data_type | lower in unbounded_strings and tc.data_type | lower in unbounded_strings) -%}
+                {%- do result.append({'column_name': tc.name, 'new_type': sc.expanded_data_type}) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(result) }}
+{% endmacro %}
+
+{#- one row per piece of a string cut at a literal separator (a set-returning select expression) -#}
+{% macro split_to_rows(expression, separator) %}{{ return(adapter.dispatch('split_to_rows')(expression, separator)) }}{% endmacro %}
+{% macro default__split_to_rows(expression, separator) %}unnest(string_to_array({{ expression }}, '{{ separator }}')){% endmacro %}
+{% macro duckdb__split_to_rows(expression, separator) %}unnest(string_split({{ expression }}, '{{ separator }}')){% endmacro %}
+
+{#- an array column, empty instead of null, typed `element_type`[] -#}
+{% macro coalesce_array(expression, element_type) %}{{ return(adapter.dispatch('coalesce_array')(expression, element_type)) }}{% endmacro %}
+{% macro default__coalesce_array(expression, element_type) %}coalesce({{ expression }}, cast(array[] as {{ element_type }}[])){% endmacro %}
+{% macro duckdb__coalesce_array(expression, element_type) %}cast(coalesce({{ expression }}, []) as {{ element_type }}[]){% endmacro %}
+
+{#- number of elements of an array (list) -#}
+{% macro array_size(expression) %}{{ return(adapter.dispatch('array_size')(expression)) }}{% endmacro %}
+{% macro default__array_size(expression) %}cardinality({{ expression }}){% endmacro %}
+{% macro duckdb__array_size(expression) %}len({{ expression }}){% endmacro %}
+
+{#- Vectors. DuckDB keeps them as FLOAT[<dim>] arrays; Postgres as pgvector's vector(<dim>). The Python models
+    write FLOAT[<dim>] through DuckDB on both engines (on Postgres that lands as its text form, '[0.1, ...]', in
+    text_embeddings); the marts that expose vectors make them the engine's vector type here. -#}
+{% macro as_vector(expression) %}{{ return(adapter.dispatch('as_vector')(expression)) }}{% endmacro %}
+{% macro default__as_vector(expression) %}cast({{ expression }} as vector({{ var('embedding_dim') }})){% endmacro %}
+{% macro duckdb__as_vector(expression) %}{{ expression }}{% endmacro %}
+
+{#- inner product of two vectors (1 for a unit vector with itself) -#}
+{% macro vector_inner_product(left, right) %}{{ return(adapter.dispatch('vector_inner_product')(left, right)) }}{% endmacro %}
+{% macro default__vector_inner_product(left, right) %}(-({{ left }} <#> {{ right }})){% endmacro %}
+{% macro duckdb__vector_inner_product(left, right) %}list_dot_product({{ left }}::float[], {{ right }}::float[]){% endmacro %}
+
+{#- post-hook: an approximate nearest-neighbour index on a vector column, where the engine has one in SQL
+    (pgvector's HNSW, cosine distance); nothing on DuckDB, whose search is exact (docs/search.md). -#}
+{% macro vector_index(column) %}{{ return(adapter.dispatch('vector_index')(column)) }}{% endmacro %}
+{% macro default__vector_index(column) -%}
+    create index if not exists {{ this.identifier }}_{{ column }}_hnsw on {{ this }} using hnsw ({{ column }} vector_cosine_ops)
+{%- endmacro %}
+{% macro duckdb__vector_index(column) %}{% endmacro %}
+
+{#- pre-hook of the first model with vectors (search_chunks): the engine's vector type available (pgvector on Postgres: the local server creates it too, an
+    external PGHOST needs the extension installed and the right to create it) -#}
+{% macro ensure_vector_type() %}{{ return(adapter.dispatch('ensure_vector_type')()) }}{% endmacro %}
+{% macro default__ensure_vector_type() %}create extension if not exists vector{% endmacro %}
+{% macro duckdb__ensure_vector_type() %}{% endmacro %}

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 
 from ingestion.model_source import embedding_dimension  # noqa: E402
 from ingestion.settings import PROJECT_ROOT, Settings  # noqa: E402
-from ingestion.warehouse import connect  # noqa: E402
+from ingestion.warehouse import open_warehouse, target_warehouse  # noqa: E402
 from quality.expectations import EMBEDDING_DIM_PARAMETER, SUITES, suite_text  # noqa: E402
 
 GX_DIR = PROJECT_ROOT / "gx"
@@ -47,15 +47,17 @@ def write_suites(gx_dir: Path = GX_DIR) -> list[Path]:
     return written
 
 
-def _split(table: str) -> tuple[str, str]:
+def _split(table: str, default_schema: str = "main") -> tuple[str, str]:
     schema, _, name = table.rpartition(".")
-    return schema or "main", name
+    return schema or default_schema, name
 
 
-def load_tables(duckdb_path: Path) -> dict[str, pd.DataFrame]:
-    """Suite name -> dataframe, for every covered table that exists and has rows (else a printed note)."""
+def load_tables(duckdb_path) -> dict[str, pd.DataFrame]:
+    """Suite name -> dataframe, for every covered table that exists and has rows (else a printed note).
+    `duckdb_path`: a DuckDB file, or a Postgres Connection (read through DuckDB: the suites' queries are DuckDB's)."""
     frames: dict[str, pd.DataFrame] = {}
-    with connect(duckdb_path, read_only=True) as con:
+    with open_warehouse(duckdb_path, read_only=True) as con:
+        (default_schema,) = con.execute("select current_schema()").fetchone()
         existing = set(
             con.execute(
                 "select table_schema, table_name from information_schema.tables "
@@ -65,7 +67,8 @@ def load_tables(duckdb_path: Path) -> dict[str, pd.DataFrame]:
         for make in SUITES:
             definition = make()
             name, table = definition["name"], definition["table"]
-            missing = [t for t in (table, *definition.get("requires", [])) if _split(t) not in existing]
+            missing = [t for t in (table, *definition.get("requires", []))
+                       if _split(t, default_schema) not in existing]
             if missing:
                 print(f"[quality] {name}: skipped, table {', '.join(missing)} does not exist")
                 continue
@@ -141,14 +144,14 @@ def run_checkpoint(duckdb_path: Path, embedding_dim: int, gx_dir: Path = GX_DIR)
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    print(f"[quality] DUCKDB_PATH={duckdb_path} GX={gx_dir}")
-    if not Path(duckdb_path).exists():
+    print(f"[quality] warehouse={duckdb_path} GX={gx_dir}")
+    if isinstance(duckdb_path, (str, Path)) and not Path(duckdb_path).exists():
         print(f"[quality] error: warehouse {duckdb_path} does not exist", file=sys.stderr)
         return 1
     if not (gx_dir / "great_expectations.yml").is_file():
         print(f"[quality] error: no GX project at {gx_dir} (great_expectations.yml missing)", file=sys.stderr)
         return 1
-    frames = load_tables(Path(duckdb_path))
+    frames = load_tables(duckdb_path)
     context = _context(gx_dir)
     run_id = RunIdentifier(run_name="warehouse", run_time=datetime.datetime.now(datetime.timezone.utc))
     batch_definitions = {make()["name"]: _batch_definition(context, make()["name"]) for make in SUITES}
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[quality] wrote {path}")
         return 0
     settings = Settings.from_env()
-    duckdb_path = args.duckdb_path or settings.duckdb_path
+    duckdb_path = args.duckdb_path or target_warehouse(settings)
     return run_checkpoint(duckdb_path, embedding_dimension(settings.embedding_spec()), args.gx_dir)
 
 

@@ -79,7 +79,7 @@ def test_the_title_separator_is_the_dbt_var_the_sql_splits_on():
     project = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
     assert SEPARATOR == project["vars"]["activity_title_separator"] == " | "
     (sql,) = PROJECT_ROOT.glob("models/**/int_user_activity_titles.sql")
-    assert "string_split(content_titles_joined, '{{ var(\"activity_title_separator\") }}')" in sql.read_text()
+    assert "split_to_rows('content_titles_joined', var(\"activity_title_separator\"))" in sql.read_text()
 
 
 def _matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

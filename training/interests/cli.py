@@ -31,14 +31,18 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.interests", description=__doc__.splitlines()[0])
-    parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path,
-                        help="the warehouse to train on (default: DUCKDB_PATH)")
+    parser.add_argument("--duckdb-path", type=Path, default=None,
+                        help="the warehouse to train on (default: DBT_TARGET's: DUCKDB_PATH, or Postgres)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when LATEST exists and was trained with the configured embedding model")
     parser.add_argument("--artifacts-dir", type=Path, default=settings.artifacts_dir,
                         help="default: ARTIFACTS_DIR (artifacts/)")
     args = parser.parse_args(argv)
     try:
+        if args.duckdb_path is None:
+            from ingestion.warehouse import target_warehouse
+
+            args.duckdb_path = target_warehouse(settings)
         spec = settings.embedding_spec()
         if args.if_missing:
             version = latest_if_current(args.artifacts_dir, spec.model_id)

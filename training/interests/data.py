@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 
 from ingestion.interests import SOURCE as LANDING_SOURCE
-from ingestion.warehouse import connect
+from ingestion.warehouse import connect, open_warehouse
 from training.interests.features import user_title_vectors
 
 # Building these (and their parents) is what training needs from dbt; cautious: no test of a model left out.
@@ -34,7 +34,7 @@ class Activity:
 
 @dataclass
 class InterestData:
-    warehouse: Path
+    warehouse: Path | object  # a DuckDB file, or a Postgres Connection (ingestion.warehouse.open_warehouse)
     users: dict[str, str]  # handle -> type, by handle
     interest_ids: list[str]  # the catalogue, by id: the column order of every matrix
     labels: list[str]
@@ -50,7 +50,8 @@ class InterestData:
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
     def provenance(self) -> dict:
-        return {"warehouse": str(Path(self.warehouse).resolve()), "data_sha256": self.sha256,
+        where = str(Path(self.warehouse).resolve()) if isinstance(self.warehouse, (str, Path)) else str(self.warehouse)
+        return {"warehouse": where, "data_sha256": self.sha256,
                 "landed_files": self.landed_files, "users": len(self.users),
                 "users_with_activity": len(self.activity), "interests": len(self.interest_ids)}
 
@@ -82,17 +83,19 @@ def read_training_data(con: duckdb.DuckDBPyConnection, warehouse: Path) -> Inter
             raise InterestDataError(f"{warehouse}: stg_user_activity: user {handle} holds an interest id missing "
                                     f"from stg_interests")
         activity[handle] = Activity(tuple(titles.get(handle, ())), interests)
-    return InterestData(Path(warehouse), users, [i for i, _ in catalogue], [label for _, label in catalogue],
+    return InterestData(Path(warehouse) if isinstance(warehouse, str) else warehouse, users, [i for i, _ in catalogue], [label for _, label in catalogue],
                         activity, landed_files)
 
 
-def load_training_data(duckdb_path: Path, embedding_model_id: str) -> InterestData:
+def load_training_data(duckdb_path, embedding_model_id: str) -> InterestData:
     """read_training_data plus each active user's title vectors of this embedding model, over one read-only
-    connection that is closed before training starts (dbt may build the warehouse meanwhile)."""
-    duckdb_path = Path(duckdb_path)
-    if not duckdb_path.is_file():
-        raise InterestDataError(f"{duckdb_path}: no warehouse; land and build first (make run)")
-    with connect(duckdb_path, read_only=True) as con:
+    connection that is closed before training starts (dbt may build the warehouse meanwhile). `duckdb_path`: a
+    DuckDB file, or a Postgres Connection (DBT_TARGET=postgres)."""
+    if isinstance(duckdb_path, (str, Path)):
+        duckdb_path = Path(duckdb_path)
+        if not duckdb_path.is_file():
+            raise InterestDataError(f"{duckdb_path}: no warehouse; land and build first (make run)")
+    with open_warehouse(duckdb_path, read_only=True) as con:
         data = read_training_data(con, duckdb_path)
         if data.activity:
             data.title_vectors = user_title_vectors(con, embedding_model_id)

@@ -10,7 +10,8 @@ USER_TYPES = ("B2B", "B2C")  # the one-hot order of the features
 # A title is one chunk (titles are far shorter than the model's window), so a user's title vectors are found by
 # joining each title to its chunk's text. Ordered by title within a user so the float mean is reproducible.
 USER_TITLE_VECTORS_SQL = """
-select titles.user_handle, embeddings.embedding
+-- FLOAT[dim] on DuckDB, pgvector's text form on Postgres (read through DuckDB): a float list on both
+select titles.user_handle, cast(embeddings.embedding as float[]) as embedding
 from {titles} as titles
 inner join {chunks} as chunks
     on chunks.source = 'title' and chunks.text = titles.title and chunks.chunk_index = 0
@@ -31,7 +32,7 @@ def user_title_vectors(con, model_id: str, titles: str = "int_user_activity_titl
     if not table.num_rows:
         return {}
     handles = table.column("user_handle").to_numpy(zero_copy_only=False)
-    column = table.column("embedding").combine_chunks()  # FLOAT[dim]: a fixed-size list, flattened in one go
+    column = table.column("embedding").combine_chunks()  # FLOAT[]: one list per title, flattened in one go
     vectors = column.flatten().to_numpy().astype(np.float32, copy=False).reshape(len(column), -1)
     starts = np.flatnonzero(np.r_[True, handles[1:] != handles[:-1]])  # rows are sorted by handle
     ends = np.r_[starts[1:], len(handles)]

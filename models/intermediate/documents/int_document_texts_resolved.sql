@@ -27,8 +27,8 @@ resolved as (
         texts.doc_id,
         texts.source_position,
         texts.text,
-        cast(coalesce(pages_per_text.pages, []) as integer[]) as pages,
-        cast(coalesce(pages_per_text.unresolved_page_refs, []) as varchar[]) as unresolved_page_refs,
+        {{ coalesce_array('pages_per_text.pages', 'integer') }} as pages,
+        {{ coalesce_array('pages_per_text.unresolved_page_refs', 'varchar') }} as unresolved_page_refs,
         coalesce(pages_per_text.page_ref_count, 0) as page_ref_count,
         coalesce(pages_per_text.resolved_ref_count, 0) as resolved_ref_count,
         case

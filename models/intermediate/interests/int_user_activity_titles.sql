@@ -1,5 +1,5 @@
--- One row per (user, consumed title): the titles the interest model reads. DuckDB-specific by design
--- (string_split + unnest); on Postgres this is string_to_table, on Spark explode(split(...)).
+-- One row per (user, consumed title): the titles the interest model reads (the split is the split_to_rows
+-- macro: string_split + unnest on DuckDB, string_to_array + unnest on Postgres).
 with activity as (
     select * from {{ ref('stg_user_activity') }}
 ),
@@ -7,7 +7,7 @@ with activity as (
 split as (
     select
         user_handle,
-        unnest(string_split(content_titles_joined, '{{ var("activity_title_separator") }}')) as title
+        {{ split_to_rows('content_titles_joined', var("activity_title_separator")) }} as title
     from activity
 ),
 

@@ -81,8 +81,10 @@ ks_statistics as (
         iteration,
         baseline,
         industry,
+        -- double division on every engine (1.0 * bigint would be an exact numeric on Postgres)
         max(abs(
-            1.0 * current_at_or_below / nullif(current_n, 0) - 1.0 * baseline_at_or_below / nullif(baseline_n, 0)
+            cast(current_at_or_below as {{ type_double() }}) / nullif(current_n, 0)
+            - cast(baseline_at_or_below as {{ type_double() }}) / nullif(baseline_n, 0)
         )) as ks_statistic
     from empirical_cdfs
     group by iteration, baseline, industry

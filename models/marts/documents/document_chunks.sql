@@ -1,6 +1,8 @@
 -- The searchable unit of every ingested document: its chunks in document order with their real page
 -- numbers and the vector of the current embedding model. DuckDB-specific by design: `pages` is an
 -- INTEGER[] list and `embedding` a fixed-size FLOAT[<dim>] array (the vector-store export keeps both).
+{{ config(post_hook="{{ vector_index('embedding') }}") }}
+
 with search_chunks as (
     select * from {{ ref('search_chunks') }}
     where source = 'document'

@@ -2,6 +2,8 @@
 -- current embedding model's vector. `result_id` is what a search returns: a corpus passage's own id, or
 -- `<doc_id>:<chunk_id>` for a document chunk. DuckDB-specific by design (FLOAT[<dim>], INTEGER[]), like
 -- document_chunks, which is this table's document part.
+{{ config(pre_hook="{{ ensure_vector_type() }}", post_hook="{{ vector_index('embedding') }}") }}
+
 with chunks as (
     select * from {{ ref('text_chunks') }}
     where source in ('document', 'corpus')  -- content titles are embedded for the interest model, not searched
@@ -29,7 +31,7 @@ final as (
         chunks.token_count,
         chunks.content_hash,
         chunks.model_id,
-        embeddings.embedding
+        {{ as_vector('embeddings.embedding') }} as embedding
     from chunks
     inner join embeddings using (content_hash, model_id)
 )

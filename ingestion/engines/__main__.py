@@ -1,0 +1,33 @@
+"""`python -m ingestion.engines start|stop|status`: the project's local Postgres (see ingestion/engines/postgres.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ingestion.engines.postgres import EngineError, LocalPostgres
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    args = parser.parse_args(argv)
+    server = LocalPostgres()
+    try:
+        if args.action == "start":
+            started = time.perf_counter()
+            connection = server.start()
+            print(f"[postgres] {connection.url()} ready in {time.perf_counter() - started:.2f} s")
+        elif args.action == "stop":
+            print("[postgres] stopped" if server.stop() else "[postgres] not running")
+        else:
+            print(f"[postgres] running: {server.connection().url()}" if server.running() else "[postgres] not running")
+    except EngineError as exc:
+        print(f"[postgres] error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
