@@ -28,19 +28,18 @@ class DbtError(RuntimeError):
 def run_dbt(
     args: list[str], duckdb_path: Path, target_path: Path | None = None, check: bool = True,
     extra_env: dict[str, str] | None = None, stream: bool = False, project_dir: Path = PROJECT_ROOT,
-    target: str = "duckdb",
+    target: str = "duckdb", postgres=None,
 ) -> subprocess.CompletedProcess:
     """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project).
 
-    `target` picks profiles.yml's output (DBT_TARGET): duckdb, the file `duckdb_path`; postgres, the PG*
-    settings when PGHOST is set (in the environment or `extra_env`), else the project's local server, started or
-    reused (ingestion.engines.postgres).
+    `target` picks profiles.yml's output (DBT_TARGET): duckdb, the file `duckdb_path`; postgres, the server
+    `postgres` (an ingestion.engines.postgres.Connection: ingestion.warehouse.target_warehouse resolves it).
     """
     engine_env = {}
-    if target == "postgres" and "PGHOST" not in (extra_env or {}):
-        from ingestion.engines.postgres import connection
-
-        engine_env = connection().env()
+    if target == "postgres":
+        if postgres is None:
+            raise ValueError("dbt on postgres needs the server's connection (ingestion.warehouse.target_warehouse)")
+        engine_env = postgres.env()
     env = {
         **os.environ,
         **engine_env,
@@ -154,8 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     from ingestion.settings import Settings
 
     args = sys.argv[1:] if argv is None else argv
+    from ingestion.warehouse import target_warehouse
+
     settings = Settings.from_env()
-    return run_dbt(args, settings.duckdb_path, check=False, stream=True, target=settings.dbt_target).returncode
+    postgres = target_warehouse(settings) if settings.dbt_target == "postgres" else None
+    return run_dbt(args, settings.duckdb_path, check=False, stream=True, target=settings.dbt_target,
+                   postgres=postgres).returncode
 
 
 if __name__ == "__main__":

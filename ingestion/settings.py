@@ -41,6 +41,12 @@ def _engine(name: str) -> str:
     return name
 
 
+def _postgres_server():
+    from ingestion.engines.postgres import external_server  # imports this module: imported when called
+
+    return external_server(dict(os.environ))
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -52,6 +58,8 @@ class Settings:
     interests_model: Path | None  # an interest model version folder; None: ARTIFACTS_DIR/interests/LATEST
     search_refresh_seconds: float  # how often the service looks for a newly published copy
     dbt_target: str = "duckdb"  # the engine (ingestion.engines): duckdb (the file above) or postgres (PG*)
+    postgres_server: object | None = None  # PG* when PGHOST is set (ingestion.engines.postgres.Connection), else
+    # None: DBT_TARGET=postgres then starts or reuses the project's local server
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -67,6 +75,7 @@ class Settings:
             interests_model=_path("INTERESTS_MODEL", PROJECT_ROOT) if interests_model else None,
             search_refresh_seconds=_seconds("SEARCH_REFRESH_SECONDS", 2.0),
             dbt_target=_engine(os.environ.get("DBT_TARGET", "") or "duckdb"),
+            postgres_server=_postgres_server(),
         )
 
     def embedding_spec(self) -> ModelSpec:

@@ -108,7 +108,7 @@ def target_warehouse(settings):
     if settings.dbt_target == "postgres":
         from ingestion.engines.postgres import connection
 
-        return connection()
+        return connection(settings.postgres_server)
     return settings.duckdb_path
 
 

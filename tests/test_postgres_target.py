@@ -50,7 +50,7 @@ def postgres():
 
 def build_postgres(postgres, folder: Path) -> None:
     run_dbt(["build", "--select", SCORE_PIPELINE], folder / "unused.duckdb", folder / "target_pg",
-            target="postgres", extra_env=postgres.env())
+            target="postgres", postgres=postgres)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def documents_built(postgres, tmp_path_factory):
     with connect_postgres(postgres.dsn()) as con:
         ensure_raw_tables(con)
         land_documents(con, folder / "documents")
-    run_dbt(selection, folder / "unused.duckdb", folder / "target_pg", target="postgres", extra_env=postgres.env())
+    run_dbt(selection, folder / "unused.duckdb", folder / "target_pg", target="postgres", postgres=postgres)
     return duckdb_path
 
 

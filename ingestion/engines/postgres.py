@@ -13,8 +13,8 @@ Python steps, dbt again) that must all reach the same server:
 - Postgres refuses to run as root: as root, the server runs as the system user `pgserver` (the user the
   pgserver package itself creates), which owns the data folder.
 
-`connection()` is what everything else calls: the PG* settings when PGHOST is set (an external server, never
-started nor stopped here), else this server, started if needed.
+`connection(settings.postgres_server)` is what everything else calls: the PG* settings when PGHOST is set (an
+external server, never started nor stopped here), else this server, started if needed.
 """
 
 from __future__ import annotations
@@ -230,11 +230,15 @@ class LocalPostgres:
         return True
 
 
-def connection(state_dir: Path = STATE_DIR) -> Connection:
-    """Where DBT_TARGET=postgres writes: the PG* settings when PGHOST is set, else the local server (started)."""
-    if os.environ.get("PGHOST"):
-        return Connection(
-            os.environ["PGHOST"], int(os.environ.get("PGPORT", "5432")), os.environ.get("PGUSER", USER),
-            os.environ.get("PGPASSWORD", ""), os.environ.get("PGDATABASE", DATABASE),
-        )
-    return LocalPostgres(state_dir).start()
+def connection(external: Connection | None, state_dir: Path = STATE_DIR) -> Connection:
+    """Where DBT_TARGET=postgres writes: `external` (Settings.postgres_server, from PG* when PGHOST is set), else
+    the local server (started or reused)."""
+    return external if external is not None else LocalPostgres(state_dir).start()
+
+
+def external_server(env: dict[str, str]) -> Connection | None:
+    """The server the PG* variables of `env` name, None without PGHOST (ingestion.settings reads them with it)."""
+    if not env.get("PGHOST"):
+        return None
+    return Connection(env["PGHOST"], int(env.get("PGPORT") or "5432"), env.get("PGUSER") or USER,
+                      env.get("PGPASSWORD", ""), env.get("PGDATABASE") or DATABASE)
