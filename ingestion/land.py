@@ -15,7 +15,7 @@ import duckdb
 
 from ingestion import corpora, documents, interests, score_batches
 from ingestion.settings import Settings
-from ingestion.warehouse import LandingError, connect, connect_target, transaction
+from ingestion.warehouse import LandingError, open_warehouse, target_warehouse, transaction
 
 
 def _land_score_batches(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
@@ -61,11 +61,11 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def land_all(data_dir: Path, duckdb_path: Path | None = None, settings: Settings | None = None) -> None:
-    """Land into the DuckDB file `duckdb_path`, or into the warehouse of `settings` (its DBT_TARGET)."""
+def land_all(data_dir: Path, warehouse) -> None:
+    """Land into `warehouse`: a DuckDB file's Path, or a Postgres Connection (ingestion.warehouse.open_warehouse)."""
     if not data_dir.is_dir():
         raise LandingError(f"DATA_DIR {data_dir} is not a folder")
-    with (connect(duckdb_path) if settings is None else connect_target(settings)) as con:
+    with open_warehouse(warehouse) as con:
         ensure_raw_tables(con)
         for folder_name, loader in LOADERS.items():
             folder = data_dir / folder_name
@@ -86,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"[land] DATA_DIR={args.data_dir} DUCKDB_PATH={args.duckdb_path}")
     try:
-        if settings.dbt_target == "duckdb":
-            land_all(args.data_dir, args.duckdb_path)
-        else:
-            land_all(args.data_dir, settings=settings)
+        land_all(args.data_dir, args.duckdb_path if settings.dbt_target == "duckdb" else target_warehouse(settings))
     except LandingError as exc:
         print(f"[land] error: {exc}", file=sys.stderr)
         return 1

@@ -120,11 +120,6 @@ def open_warehouse(warehouse, read_only: bool = False) -> contextlib.AbstractCon
     return connect_postgres(warehouse.dsn(), read_only=read_only)
 
 
-def connect_target(settings, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
-    """The warehouse of `settings.dbt_target` as a DuckDB connection (target_warehouse, open_warehouse)."""
-    return open_warehouse(target_warehouse(settings), read_only=read_only)
-
-
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, *ddl: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """All or nothing: a failure anywhere inside rolls the warehouse back to where it was.
