@@ -29,6 +29,25 @@ REAL_DATA = (PROJECT_ROOT.parent / "shared" / "data").resolve()
 REAL_SCORE_BATCHES = REAL_DATA / "score_batches"
 
 
+def throwaway_postgres(name: str):
+    """A local Postgres of its own for one test module, under .engines/<name>/ (never the developer's server):
+    started empty, yielded as its Connection, stopped and removed afterwards. Use as a module fixture:
+    `yield from throwaway_postgres("postgres-test-x")` in a module-scoped fixture."""
+    import shutil
+
+    from ingestion.engines.postgres import LocalPostgres
+
+    server = LocalPostgres(PROJECT_ROOT / ".engines" / name)
+    server.stop()  # a leftover of an interrupted run
+    if server.state_dir.exists():
+        shutil.rmtree(server.state_dir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(server.state_dir, ignore_errors=True)
+
+
 def require_real(path: Path) -> Path:
     if not path.exists():
         pytest.fail(f"real data missing: {path} (the shared data folder must sit beside the checkout)")

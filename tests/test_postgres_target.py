@@ -20,7 +20,7 @@ from ingestion.land import ensure_raw_tables
 from ingestion.score_batches import land_score_batch, land_score_batches, batch_files
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import LandingError, connect, connect_postgres
-from tests.conftest import REAL_SCORE_BATCHES, require_real
+from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -36,16 +36,7 @@ VOLATILE = {"loaded_at"}  # when a file landed: differs between two landings
 
 @pytest.fixture(scope="module")
 def postgres():
-    from ingestion.engines.postgres import LocalPostgres
-
-    server = LocalPostgres(PROJECT_ROOT / ".engines" / "postgres-test")
-    server.stop()  # a leftover of an interrupted run
-    if server.state_dir.exists():
-        shutil.rmtree(server.state_dir)
-    connection = server.start()
-    yield connection
-    server.stop()
-    shutil.rmtree(server.state_dir, ignore_errors=True)
+    yield from throwaway_postgres("postgres-test")
 
 
 def build_postgres(postgres, folder: Path) -> None:
