@@ -55,6 +55,15 @@ def run_dbt(
     return _run(args, env, target_path, check, stream, project_dir)
 
 
+def run_dbt_on(warehouse, args: list[str], **options) -> subprocess.CompletedProcess:
+    """`run_dbt` against a warehouse of either engine, as ingestion.warehouse.open_warehouse takes it: a DuckDB
+    file's Path, or a Postgres Connection (ingestion.warehouse.target_warehouse gives the one the settings name)."""
+    if isinstance(warehouse, (str, Path)):
+        return run_dbt(args, Path(warehouse), **options)
+    # profiles.yml's duckdb output still reads DUCKDB_PATH when it parses; nothing is written there
+    return run_dbt(args, PROJECT_ROOT / "unused.duckdb", target="postgres", postgres=warehouse, **options)
+
+
 PHASED_COMMANDS = ("build", "run")
 PYTHON_TARGET = "postgres_python"  # profiles.yml: dbt-duckdb over the attached Postgres database
 SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--indirect-selection", "--resource-type",
@@ -123,7 +132,8 @@ def python_phases(manifest: dict, selected: set[str]) -> list[tuple[str, list[st
 def _run_phased(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
                 project_dir: Path) -> subprocess.CompletedProcess:
     command, (selection, rest) = args[0], _split_selection(args[1:])
-    base = Path(target_path) if target_path is not None else project_dir / "target"
+    # where dbt writes its manifest: --target-path, else DBT_TARGET_PATH (dbt reads it too), else target/
+    base = Path(target_path) if target_path is not None else project_dir / (env.get("DBT_TARGET_PATH") or "target")
     listed = _run(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",
                    "--output", "json", "--output-keys", "unique_id", "--quiet", *selection],
                   env, base, True, False, project_dir)
@@ -151,14 +161,10 @@ def _run_phased(args: list[str], env: dict, target_path: Path | None, check: boo
 
 def main(argv: list[str] | None = None) -> int:
     from ingestion.settings import Settings
-
-    args = sys.argv[1:] if argv is None else argv
     from ingestion.warehouse import target_warehouse
 
-    settings = Settings.from_env()
-    postgres = target_warehouse(settings) if settings.dbt_target == "postgres" else None
-    return run_dbt(args, settings.duckdb_path, check=False, stream=True, target=settings.dbt_target,
-                   postgres=postgres).returncode
+    args = sys.argv[1:] if argv is None else argv
+    return run_dbt_on(target_warehouse(Settings.from_env()), args, check=False, stream=True).returncode
 
 
 if __name__ == "__main__":

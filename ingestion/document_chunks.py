@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.dbt_runner import run_dbt
+from ingestion.dbt_runner import run_dbt_on
 from ingestion.documents import document_files, land_document, validate_doc_id
 from ingestion.land import ensure_raw_tables
 from ingestion.publish import publish
 from ingestion.settings import Settings
-from ingestion.warehouse import connect
+from ingestion.warehouse import fixed_size_vectors, open_warehouse, target_warehouse
 
 # the models one document needs: its chunks and rejects marts and everything upstream (chunking, embeddings);
 # cautious: only the tests whose every parent is built here (a test joining a document model with, say, the
@@ -29,30 +29,35 @@ def ingest(
     Lands `texts_<doc_id>.json` and `pages_<doc_id>.csv` from `DATA_DIR/documents` if they changed, then runs
     `dbt build --select +document_chunks` (chunks not yet embedded by the current model are encoded; the rest
     are reused). Raises ValueError for a malformed doc_id (before any path is built) and FileNotFoundError
-    naming the expected files when the document is missing.
+    naming the expected files when the document is missing. Without `duckdb_path`, the warehouse is DBT_TARGET's
+    (the DUCKDB_PATH file, or Postgres).
     """
     doc_id = validate_doc_id(doc_id)
     if data_dir is None or duckdb_path is None:  # the public entry point: settings from the environment
         settings = Settings.from_env()
-        data_dir, duckdb_path = data_dir or settings.data_dir, duckdb_path or settings.duckdb_path
-    return ingest_document(doc_id, Path(data_dir), Path(duckdb_path), stream_dbt)
+        data_dir = data_dir or settings.data_dir
+        warehouse = Path(duckdb_path) if duckdb_path else target_warehouse(settings)  # DBT_TARGET's warehouse
+    else:
+        warehouse = Path(duckdb_path)
+    return ingest_document(doc_id, Path(data_dir), warehouse, stream_dbt)
 
 
-def ingest_document(doc_id: str, data_dir: Path, duckdb_path: Path, stream_dbt: bool = False) -> list[dict]:
-    """`ingest` with every setting given: land the document, build its chunks, return them."""
+def ingest_document(doc_id: str, data_dir: Path, warehouse, stream_dbt: bool = False) -> list[dict]:
+    """`ingest` with every setting given: land the document, build its chunks, return them. `warehouse`: a DuckDB
+    file's Path or a Postgres Connection (ingestion.warehouse.open_warehouse)."""
     import torch
 
     doc_id = validate_doc_id(doc_id)
     folder = data_dir / "documents"
     document_files(folder, doc_id)  # FileNotFoundError before the warehouse is touched
-    with connect(duckdb_path) as con:
+    with open_warehouse(warehouse) as con:
         ensure_raw_tables(con)
         land_document(con, folder, doc_id)
-    run_dbt(["build", *DOCUMENT_BUILD], duckdb_path, stream=stream_dbt)
-    with connect(duckdb_path, read_only=True) as con:
+    run_dbt_on(warehouse, ["build", *DOCUMENT_BUILD], stream=stream_dbt)
+    with open_warehouse(warehouse, read_only=True) as con:
         rows = con.execute(
-            """
-            select text, embedding, pages
+            f"""
+            select text, {fixed_size_vectors(con, "document_chunks")}, pages
             from document_chunks
             where doc_id = ?
             order by source_position, chunk_index
@@ -76,7 +81,8 @@ def summarize(doc_id: str, chunks: list[dict], seconds: float) -> str:
 
 def ingest_command(doc_id: str, output: Path | None, settings: Settings) -> str:
     started = time.perf_counter()
-    chunks = ingest_document(doc_id, settings.data_dir, settings.duckdb_path, stream_dbt=True)
+    warehouse = target_warehouse(settings)
+    chunks = ingest_document(doc_id, settings.data_dir, warehouse, stream_dbt=True)
     if output is not None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -92,7 +98,7 @@ def ingest_command(doc_id: str, output: Path | None, settings: Settings) -> str:
         output.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, output)
     # the shell command also publishes, so a running service (serving.api) picks the document up
-    publish(settings.duckdb_path, settings.published_path)
+    publish(warehouse, settings.published_path)
     return (
         summarize(doc_id, chunks, time.perf_counter() - started)
         + (f" -> {output}" if output else "")

@@ -16,17 +16,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ingestion.settings import Settings
-from ingestion.warehouse import open_warehouse, target_warehouse
+from ingestion.warehouse import fixed_size_vectors, open_warehouse, target_warehouse
 
 # Unqualified names: the default schema of either engine (DuckDB's main, Postgres's public, read through DuckDB).
-# The cast is a no-op on DuckDB; on Postgres it turns pgvector's text form back into FLOAT[dim], so both engines
-# write the same Parquet schema.
+# {embedding} is FLOAT[dim] on both engines (fixed_size_vectors), so both write the same Parquet schema.
 EXPORTS = {
     "scores": "select * from scores order by id",
     "percentile_history": "select * from percentile_history order by iteration, id",
     "document_chunks": """
         select doc_id, chunk_id, source_position, chunk_index, text, pages, token_count,
-               content_hash, model_id, cast(embedding as float[{dim}]) as embedding
+               content_hash, model_id, {embedding} as embedding
         from document_chunks
         order by doc_id, source_position, chunk_index
     """,
@@ -46,9 +45,10 @@ def export_tables(duckdb_path, output_dir: Path, tables: tuple[str, ...] = tuple
                 print(f"[export] {table}: skipped, not built yet")
                 continue
             path = output_dir / f"{table}.parquet"
-            dim = con.execute(f"select max(len(cast(embedding as float[]))) from {table}").fetchone()[0] \
-                if "{dim}" in EXPORTS[table] else None
-            reader = con.execute(EXPORTS[table].format(dim=dim or 384)).to_arrow_reader(batch_size=100_000)
+            query = EXPORTS[table]
+            if "{embedding}" in query:
+                query = query.replace("{embedding}", fixed_size_vectors(con, table))
+            reader = con.execute(query).to_arrow_reader(batch_size=100_000)
             rows = 0
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:

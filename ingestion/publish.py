@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import Settings
-from ingestion.warehouse import LandingError, target_warehouse
+from ingestion.warehouse import LandingError, fixed_size_vectors, target_warehouse
 
 # the marts the service answers from: search_chunks (every searchable chunk and its vector) for search,
 # user_interest_scores for /interests
@@ -76,10 +76,8 @@ def publish(duckdb_path, published_path: Path) -> dict[str, int]:
                 raise LandingError(f"{duckdb_path}: search_chunks not built yet: run `dbt build` first")
             for table in present:
                 source = f"source_warehouse.{source_schema}.{table}"
-                if on_postgres and table == "search_chunks":
-                    dim = con.execute(f"select max(len(cast(embedding as float[]))) from {source}").fetchone()[0]
-                    source = (f"(select * replace (cast(embedding as float[{dim or 384}]) as embedding) "
-                              f"from {source})")
+                if table == "search_chunks":  # FLOAT[dim] from either engine
+                    source = f"(select * replace ({fixed_size_vectors(con, source)} as embedding) from {source})"
                 con.execute(f"create table main.{table} as select * from {source}")
                 counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
             # when the warehouse was last written: the file's mtime; on Postgres, now (a server keeps no such time)

@@ -120,6 +120,17 @@ def open_warehouse(warehouse, read_only: bool = False) -> contextlib.AbstractCon
     return connect_postgres(warehouse.dsn(), read_only=read_only)
 
 
+def fixed_size_vectors(con: duckdb.DuckDBPyConnection, relation: str, column: str = "embedding") -> str:
+    """`column` of `relation` as a select expression of type FLOAT[dim] on either engine: on DuckDB the column is
+    FLOAT[dim] already; on Postgres (read through DuckDB) a vector column arrives as its text form '[0.1, ...]',
+    cast back with the dimension of its first row (an empty table keeps the text form: there is nothing to cast)."""
+    first = con.execute(f"select {column} from {relation} where {column} is not null limit 1").fetchone()
+    if first is None or not isinstance(first[0], str):
+        return column
+    dim = con.execute("select len(cast(? as float[]))", [first[0]]).fetchone()[0]
+    return f"cast({column} as float[{dim}])"
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, *ddl: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """All or nothing: a failure anywhere inside rolls the warehouse back to where it was.

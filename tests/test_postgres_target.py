@@ -1,5 +1,6 @@
-"""DBT_TARGET=postgres proves itself as DuckDB does: the 20 real batches landed through the same loaders, the same
-score pipeline built by dbt-postgres, and the marts equal DuckDB's (floats within 1e-9, everything else exact).
+"""DBT_TARGET=postgres proves itself as DuckDB does: `make run` then `make export` on each target over the 20 real
+batches and the real document 12345, and the marts, exports and `ingest()` equal DuckDB's (floats within 1e-9,
+vectors of cosine >= 0.9999, everything else exact).
 
 The test starts its own throwaway server (ingestion.engines.postgres.LocalPostgres under .engines/, never the
 developer's) and stops it at the end, so CI needs nothing running beforehand.
@@ -7,19 +8,20 @@ developer's) and stops it at the end, so CI needs nothing running beforehand.
 
 from __future__ import annotations
 
-import shutil
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
 from ingestion.dbt_runner import run_dbt
-from ingestion.land import ensure_raw_tables
 from ingestion.score_batches import land_score_batch, land_score_batches, batch_files
 from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import LandingError, connect, connect_postgres
+from ingestion.warehouse import LandingError, connect_postgres, open_warehouse
 from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
 
 pytestmark = pytest.mark.postgres
@@ -44,21 +46,41 @@ def build_postgres(postgres, folder: Path) -> None:
             target="postgres", postgres=postgres)
 
 
+REAL_DOCUMENT = "12345"
+
+
+def make(goal: str, env: dict[str, str]) -> str:
+    """`make <goal>` in the checkout, as a user runs it; its output (the test fails with its tail if it fails)."""
+    result = subprocess.run(["make", "--no-print-directory", goal], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, f"make {goal} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
-def built(postgres, tmp_path_factory):
-    """The 20 real batches landed into DuckDB and into Postgres, the score pipeline built on each."""
-    require_real(REAL_SCORE_BATCHES)
+def runs(postgres, tmp_path_factory) -> dict[str, dict]:
+    """`make run` then `make export` on each target over one DATA_DIR: the 20 real batches and document 12345 (the
+    packaged model). Postgres is reached through PG*, as a real server would be (the throwaway one's values)."""
+    from tests.conftest import REAL_DATA
+
+    documents = require_real(REAL_DATA / "documents")
     folder = tmp_path_factory.mktemp("postgres_target")
-    duckdb_path = folder / "warehouse.duckdb"
-    with connect(duckdb_path) as con:
-        ensure_raw_tables(con)
-        land_score_batches(con, REAL_SCORE_BATCHES)
-    run_dbt(["build", "--select", SCORE_PIPELINE], duckdb_path, folder / "target_duckdb")
-    with connect_postgres(postgres.dsn()) as con:
-        ensure_raw_tables(con)
-        land_score_batches(con, REAL_SCORE_BATCHES)
-    build_postgres(postgres, folder)
-    return duckdb_path, folder
+    data = folder / "data"
+    (data / "documents").mkdir(parents=True)
+    (data / "score_batches").symlink_to(require_real(REAL_SCORE_BATCHES))
+    for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv"):
+        (data / "documents" / name).symlink_to(documents / name)
+    runs = {}
+    for target in ("duckdb", "postgres"):
+        work = folder / target
+        env = {**os.environ, "DATA_DIR": str(data), "DBT_TARGET": target,
+               "DUCKDB_PATH": str(work / "warehouse.duckdb"), "OUTPUT_DIR": str(work / "output"),
+               "PUBLISHED_PATH": str(work / "published.duckdb"), "DBT_TARGET_PATH": str(work / "target"),
+               "DBT_LOG_PATH": str(work / "logs"), **(postgres.env() if target == "postgres" else {})}
+        log = make("run", env) + make("export", env)
+        runs[target] = {"warehouse": work / "warehouse.duckdb" if target == "duckdb" else postgres,
+                        "output": work / "output", "log": log, "data": data, "folder": folder}
+    return runs
 
 
 def read(con, table: str) -> pd.DataFrame:
@@ -81,31 +103,89 @@ def assert_same(duckdb_frame: pd.DataFrame, postgres_frame: pd.DataFrame, table:
                 theirs.astype(object).where(theirs.notna(), None).tolist(), (table, column)
 
 
+def test_make_run_on_postgres_runs_every_step(runs):
+    log = runs["postgres"]["log"]
+    assert "DBT_TARGET=postgres" in log
+    assert "postgres python phase: text_embeddings" in log  # the Python models ran, between SQL phases
+    assert "[quality] checkpoint passed" in log
+
+
 @pytest.mark.parametrize("table", list(MARTS))
-def test_postgres_marts_equal_duckdb(built, postgres, table):
-    duckdb_path, _ = built
-    with connect(duckdb_path, read_only=True) as con:
+def test_postgres_marts_equal_duckdb(runs, table):
+    with open_warehouse(runs["duckdb"]["warehouse"], read_only=True) as con:
         ours = read(con, table)
-    with connect_postgres(postgres.dsn(), read_only=True) as con:
+    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
         theirs = read(con, table)
     assert_same(ours, theirs, table)
 
 
-def test_a_second_build_appends_nothing(built, postgres):
-    _, folder = built
+@pytest.mark.parametrize("export", ["scores", "percentile_history", "document_chunks"])
+def test_make_export_writes_the_same_parquet(runs, export):
+    """Same schema (vectors as fixed_size_list<float>[384] from both), same rows; floats within 1e-9, vectors of
+    cosine >= 0.9999 (the real model's vectors through pgvector's text form)."""
+    ours = pq.read_table(runs["duckdb"]["output"] / f"{export}.parquet")
+    theirs = pq.read_table(runs["postgres"]["output"] / f"{export}.parquet")
+    assert theirs.schema.equals(ours.schema), (theirs.schema, ours.schema)
+    assert theirs.num_rows == ours.num_rows > 0
+    if export == "document_chunks":
+        assert str(ours.schema.field("embedding").type) == "fixed_size_list<element: float>[384]"
+        a = np.array(ours.column("embedding").to_pylist(), np.float64)
+        b = np.array(theirs.column("embedding").to_pylist(), np.float64)
+        cosine = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        assert cosine.min() >= 0.9999, cosine.min()
+        assert theirs.drop(["embedding"]).equals(ours.drop(["embedding"]))  # chunks, pages, hashes, model id, order
+    else:
+        key = ["id"] if export == "scores" else ["iteration", "id"]
+        assert_same(ours.to_pandas().sort_values(key).reset_index(drop=True),
+                    theirs.to_pandas().sort_values(key).reset_index(drop=True), export)
+
+
+def test_document_rejects_and_vector_index_on_postgres(runs):
+    with open_warehouse(runs["duckdb"]["warehouse"], read_only=True) as con:
+        rejects = con.execute("select * from document_rejects order by all").fetchall()
+    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
+        assert con.execute("select * from document_rejects order by all").fetchall() == rejects
+        indexes = con.execute(
+            "select * from postgres_query('warehouse', "
+            "'select tablename from pg_indexes where indexdef like ''%USING hnsw%'' order by 1')").fetchall()
+        types = con.execute(
+            "select * from postgres_query('warehouse', 'select format_type(atttypid, atttypmod) from pg_attribute "
+            "where attrelid = ''document_chunks''::regclass and attname = ''embedding''')").fetchall()
+    assert indexes == [("document_chunks",), ("search_chunks",)]
+    assert types == [("vector(384)",)]
+
+
+def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
+    """`ingest(doc_id)` on DBT_TARGET=postgres: the same chunks, pages and vectors as on DuckDB, and nothing
+    encoded again (the make run above embedded them)."""
+    from ingestion.document_chunks import ingest_document
+
+    embedded_sql = "select count(*), max(embedded_at) from text_embeddings"
+    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
+        embedded = con.execute(embedded_sql).fetchone()
+    ours = ingest_document(REAL_DOCUMENT, runs["duckdb"]["data"], runs["duckdb"]["warehouse"])
+    theirs = ingest_document(REAL_DOCUMENT, runs["postgres"]["data"], runs["postgres"]["warehouse"])
+    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
+        assert con.execute(embedded_sql).fetchone() == embedded
+    assert len(theirs) == len(ours) > 0
+    assert [(c["text"], c["pages"]) for c in theirs] == [(c["text"], c["pages"]) for c in ours]
+    cosine = [float(a["vector"] @ b["vector"]) for a, b in zip(ours, theirs)]
+    assert min(cosine) >= 0.9999 and theirs[0]["vector"].shape == (384,)
+
+
+def test_a_second_build_appends_nothing(runs, postgres):
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         before = {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in MARTS}
-    build_postgres(postgres, folder)
+    build_postgres(postgres, runs["postgres"]["folder"])
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         after = {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in MARTS}
     assert after == before
     assert before["scores"] == 7837 and before["score_rejects"] == 163
 
 
-def test_landing_is_atomic_and_idempotent_on_postgres(built, postgres):
+def test_landing_is_atomic_and_idempotent_on_postgres(runs, postgres):
     """Landed again: nothing added; a refused file (a landed batch number, other content): nothing changed."""
-    _, folder = built
-    conflicting = folder / "conflict" / "batch_19.json"
+    conflicting = runs["postgres"]["folder"] / "conflict" / "batch_19.json"
     conflicting.parent.mkdir()
     conflicting.write_text((REAL_SCORE_BATCHES / "batch_18.json").read_text())
     with connect_postgres(postgres.dsn()) as con:
@@ -116,59 +196,6 @@ def test_landing_is_atomic_and_idempotent_on_postgres(built, postgres):
             land_score_batch(con, conflicting)
         assert count() == before == 8000
         assert len(batch_files(REAL_SCORE_BATCHES)) == 20
-
-
-# ---------------------------------------------------------------- the document path: chunks, pages, vectors
-
-REAL_DOCUMENT = "12345"
-
-
-@pytest.fixture(scope="module")
-def documents_built(postgres, tmp_path_factory):
-    """Document 12345 landed into DuckDB and into Postgres, document_chunks built on each (the Python models run
-    through dbt-duckdb on DuckDB, through the postgres_python output on Postgres)."""
-    from ingestion.documents import land_documents
-    from tests.conftest import REAL_DATA
-
-    documents = require_real(REAL_DATA / "documents")
-    folder = tmp_path_factory.mktemp("postgres_documents")
-    (folder / "documents").mkdir()
-    for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv"):
-        shutil.copy(documents / name, folder / "documents" / name)
-    duckdb_path = folder / "warehouse.duckdb"
-    selection = ["build", "--select", "+document_chunks", "+document_rejects", "--indirect-selection", "buildable"]
-    with connect(duckdb_path) as con:
-        ensure_raw_tables(con)
-        land_documents(con, folder / "documents")
-    run_dbt(selection, duckdb_path, folder / "target_duckdb")
-    with connect_postgres(postgres.dsn()) as con:
-        ensure_raw_tables(con)
-        land_documents(con, folder / "documents")
-    run_dbt(selection, folder / "unused.duckdb", folder / "target_pg", target="postgres", postgres=postgres)
-    return duckdb_path
-
-
-def test_document_chunks_equal_duckdb(documents_built, postgres):
-    order = "order by doc_id, source_position, chunk_index"
-    columns = "doc_id, chunk_id, chunk_index, source_position, text, pages, token_count, content_hash, model_id"
-    with connect(documents_built, read_only=True) as con:
-        ours = con.execute(f"select {columns}, embedding from document_chunks {order}").fetchall()
-        rejects = con.execute("select * from document_rejects order by all").fetchall()
-    with connect_postgres(postgres.dsn(), read_only=True) as con:
-        # pgvector's vector reaches DuckDB as its text form
-        theirs = con.execute(
-            f"select {columns}, cast(embedding as float[384]) from document_chunks {order}").fetchall()
-        their_rejects = con.execute("select * from document_rejects order by all").fetchall()
-        index = con.execute("select count(*) from postgres_query('warehouse', "
-                            "'select 1 from pg_indexes where tablename = ''document_chunks'' and indexdef like ''%hnsw%''')").fetchone()
-    assert len(ours) == len(theirs) > 0
-    assert [row[:-1] for row in theirs] == [row[:-1] for row in ours]  # chunks, pages, hashes, model id
-    a = np.array([row[-1] for row in ours], np.float64)
-    b = np.array([row[-1] for row in theirs], np.float64)
-    cosine = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    assert cosine.min() >= 0.9999, cosine.min()
-    assert their_rejects == rejects
-    assert index == (1,)
 
 
 # ---------------------------------------------------------------- safe_cast_double: never raising, as DuckDB's try_cast
