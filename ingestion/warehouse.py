@@ -33,6 +33,24 @@ class LandingError(Exception):
     """A file that cannot be landed. The message names the file and the problem; nothing was written."""
 
 
+class MissingFileError(LandingError, FileNotFoundError):
+    """An expected input file is absent (a document's texts without its pages): a LandingError, so the land
+    command reports it as one, and a FileNotFoundError for callers that look for files themselves."""
+
+
+def unstorable(text: str) -> str | None:
+    """Why a string cannot be landed in every engine, or None. Postgres text holds no NUL character (DuckDB's
+    VARCHAR does: refused on both, so bad input fails the same way on both), and a lone surrogate (a JSON escape
+    such as \\ud800 decodes to one) is not Unicode that UTF-8 can hold."""
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which the Postgres target cannot store"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not valid Unicode"
+    return None
+
+
 @contextlib.contextmanager
 def connect(duckdb_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     duckdb_path = Path(duckdb_path)
