@@ -17,8 +17,10 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg2
@@ -26,7 +28,7 @@ import pytest
 
 from ingestion.land import land_all
 from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import connect, connect_postgres
+from ingestion.warehouse import WRITER_LOCK, connect, connect_postgres
 from tests.conftest import REAL_DATA, REAL_SCORE_BATCHES, require_real, throwaway_postgres, write_corpus_subset
 
 pytestmark = pytest.mark.postgres
@@ -292,3 +294,122 @@ def test_bad_input_fails_the_same_on_both_engines(postgres, tmp_path, case):
     if case in ("conflicting-relanding", "document-replaced-by-bad-pages", "users-duplicate-id"):
         # refused against an earlier landing: that landing is exactly as it was
         assert duck["after"] == duck["before"] and sum(map(len, duck["before"].values())) > 0
+
+
+# ---------------------------------------------------------------- 2. killed mid-way: Postgres as it was
+
+SCORE_COLUMNS = "batch, record_index, id, score, score_json_type, industry, source_file, content_hash"
+FILE_COLUMNS = "cast(landing_key as integer), source_file, content_hash, row_count"
+
+
+@pytest.fixture(scope="module")
+def score_data(tmp_path_factory):
+    """A DATA_DIR holding only the 20 real score batches, and what a clean landing of it holds (into DuckDB):
+    ({batch: (source_file, content_hash, row_count)}, [rows in batch, record_index order])."""
+    folder = tmp_path_factory.mktemp("score_data")
+    data_dir = folder / "data"
+    shutil.copytree(require_real(REAL_SCORE_BATCHES), data_dir / "score_batches")
+    land_all(data_dir, folder / "clean.duckdb")
+    with connect(folder / "clean.duckdb", read_only=True) as con:
+        files = con.execute(f"select {FILE_COLUMNS} from raw.landed_files where source = 'score_batches'").fetchall()
+        rows = con.execute(f"select {SCORE_COLUMNS} from raw.score_batches order by batch, record_index").fetchall()
+    return data_dir, {batch: rest for batch, *rest in map(tuple, files)}, rows
+
+
+def landed_state(server) -> tuple[dict[int, list], list[tuple]]:
+    """What Postgres holds (read with psycopg2, committed data only): landed files and score rows, as score_data."""
+    con = psycopg2.connect(server.dsn())
+    try:
+        with con.cursor() as cursor:
+            cursor.execute("select to_regclass('raw.landed_files') is not null")
+            if not cursor.fetchone()[0]:
+                return {}, []
+            cursor.execute(f"select {FILE_COLUMNS} from raw.landed_files where source = 'score_batches'")
+            files = {batch: rest for batch, *rest in cursor.fetchall()}
+            cursor.execute(f"select {SCORE_COLUMNS} from raw.score_batches order by batch, record_index")
+            return files, cursor.fetchall()
+    finally:
+        con.close()
+
+
+def kill_when(process: subprocess.Popen, server, ready, seconds: float = 180) -> None:
+    """SIGKILL `process` (its whole process group) as soon as `ready(cursor)` holds (a psycopg2 cursor on `server`,
+    polled every 2 ms)."""
+    watcher = psycopg2.connect(server.dsn())
+    watcher.autocommit = True
+    deadline = time.monotonic() + seconds
+    try:
+        with watcher.cursor() as cursor:
+            while process.poll() is None and time.monotonic() < deadline:
+                if ready(cursor):
+                    os.killpg(process.pid, signal.SIGKILL)
+                    break
+                time.sleep(0.002)
+    finally:
+        watcher.close()
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL, f"not killed (exit {process.returncode}):\n{out[-2000:]}\n{err[-2000:]}"
+
+
+def scalar(cursor, sql: str):
+    cursor.execute(sql)
+    return cursor.fetchone()[0]
+
+
+def landed_at_least(n: int):
+    def ready(cursor) -> bool:
+        if n == 0:  # right at start: the loader holds the writer lock, nothing else done yet
+            return scalar(cursor, f"select count(*) from pg_locks where locktype = 'advisory' and objid = {WRITER_LOCK} "
+                                  "and granted") > 0
+        return (scalar(cursor, "select to_regclass('raw.landed_files') is not null")
+                and scalar(cursor, "select count(*) from raw.landed_files") >= n)
+    return ready
+
+
+def inside_a_file_after(n: int):
+    """n files landed and the loader inside the transaction of the next one (a session of it in a transaction)."""
+    def ready(cursor) -> bool:
+        return landed_at_least(n)(cursor) and scalar(cursor, (
+            "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() "
+            "and backend_type = 'client backend' and xact_start is not null and query not like '%pg_advisory_lock%'")) > 0
+    return ready
+
+
+KILL_MOMENTS = {  # moment -> (when to kill, files surely landed by then)
+    "at-start": (landed_at_least(0), 0),
+    "after-1-file": (landed_at_least(1), 1),
+    "inside-file-4": (inside_a_file_after(3), 3),
+    "after-5-files": (landed_at_least(5), 5),
+    "after-12-files": (landed_at_least(12), 12),
+}
+
+
+def test_the_real_batches_are_20_files_of_8000_rows(score_data):
+    data_dir, files, rows = score_data
+    counts = [len(json.loads(path.read_text())) for path in sorted((data_dir / "score_batches").iterdir())]
+    assert (len(counts), sum(counts)) == (BATCHES, ROWS) == (len(files), len(rows))
+
+
+@pytest.mark.parametrize("moment", list(KILL_MOMENTS))
+def test_a_killed_landing_leaves_whole_files_and_the_rerun_lands_the_rest(postgres, score_data, moment):
+    data_dir, clean_files, clean_rows = score_data
+    ready, landed_files = KILL_MOMENTS[moment]
+    server = fresh_database(postgres, "killed_landing")
+    env = clean_env(DATA_DIR=str(data_dir), DBT_TARGET="postgres", **server.env())
+    loader = subprocess.Popen(command("ingestion.land"), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    kill_when(loader, server, ready)
+
+    files, rows = landed_state(server)
+    landed = len(files)
+    assert landed_files <= landed < BATCHES
+    assert sorted(files) == list(range(landed))  # in order, and each file whole: its rows, nothing else
+    assert files == {batch: clean_files[batch] for batch in range(landed)}
+    assert rows == [row for row in clean_rows if row[0] < landed]
+
+    rerun = run("ingestion.land", env)
+    assert rerun.returncode == 0, rerun.stderr
+    new_rows = sum(count for batch, (_, _, count) in clean_files.items() if batch >= landed)
+    assert (f"[land] score_batches: {BATCHES} batch files, {BATCHES - landed} newly landed ({new_rows} rows), "
+            f"{landed} already landed") in rerun.stdout
+    assert landed_state(server) == (clean_files, clean_rows)
