@@ -23,13 +23,17 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import psycopg2
 import pytest
 
-from ingestion.land import land_all
+from benchmarks.scores.dbt_timing import SCORE_PIPELINE
+from ingestion.land import ensure_raw_tables, land_all
+from ingestion.score_batches import batch_files, land_score_batch
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import WRITER_LOCK, connect, connect_postgres
 from tests.conftest import REAL_DATA, REAL_SCORE_BATCHES, require_real, throwaway_postgres, write_corpus_subset
+from tests.test_postgres_target import MARTS, read
 
 pytestmark = pytest.mark.postgres
 
@@ -413,3 +417,90 @@ def test_a_killed_landing_leaves_whole_files_and_the_rerun_lands_the_rest(postgr
     assert (f"[land] score_batches: {BATCHES} batch files, {BATCHES - landed} newly landed ({new_rows} rows), "
             f"{landed} already landed") in rerun.stdout
     assert landed_state(server) == (clean_files, clean_rows)
+
+
+def dbt_env(server, folder: Path) -> dict[str, str]:
+    return clean_env(DBT_TARGET="postgres", DUCKDB_PATH=str(folder / "unused.duckdb"),
+                     DBT_TARGET_PATH=str(folder / "target"), DBT_LOG_PATH=str(folder / "logs"), **server.env())
+
+
+BUILD = ("build", "--select", SCORE_PIPELINE)
+
+
+def marts(server) -> dict:
+    with connect_postgres(server.dsn(), read_only=True) as con:
+        return {table: read(con, table) for table in MARTS}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_marts(postgres, score_data, tmp_path_factory):
+    """The score marts of the 20 real batches landed and built once, without interruption."""
+    folder = tmp_path_factory.mktemp("dbt_uninterrupted")
+    server = fresh_database(postgres, "dbt_uninterrupted")
+    land_all(score_data[0], server)
+    build = run("ingestion.dbt_runner", dbt_env(server, folder), *BUILD)
+    assert build.returncode == 0, build.stdout[-3000:]
+    return marts(server)
+
+
+def running_node(name: str):
+    """dbt (its query comments name the node) has sent a statement of model `name`."""
+    def ready(cursor) -> bool:
+        return scalar(cursor, "select count(*) from pg_stat_activity where datname = current_database() "
+                              f"and query like '%\"node_id\": \"model.ml_platform.{name}\"%'") > 0
+    return ready
+
+
+def scores_rows(server) -> int | None:
+    """Rows of the last mart, `scores`; None before it exists."""
+    con = psycopg2.connect(server.dsn())
+    try:
+        with con.cursor() as cursor:
+            if scalar(cursor, "select to_regclass('public.scores')") is None:
+                return None
+            return scalar(cursor, "select count(*) from public.scores")
+    finally:
+        con.close()
+
+
+def build_killed_in(server, env: dict[str, str], node: str) -> None:
+    """`python -m ingestion.dbt_runner build` of the score pipeline, SIGKILLed (with its dbt) once it runs `node`."""
+    build = subprocess.Popen(command("ingestion.dbt_runner", *BUILD), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    kill_when(build, server, running_node(node))
+
+
+def test_killed_dbt_builds_are_finished_by_the_next_one(postgres, score_data, uninterrupted_marts, tmp_path):
+    """Two kills on the way to the 20 batches: the first build (10 batches landed) killed in the second incremental
+    model; after 10 more batches, the incremental build killed in a mart (the intermediates already holding the new
+    windows). Each time the next build completes, and the marts end equal to the uninterrupted build's, exactly."""
+    data_dir = score_data[0]
+    server = fresh_database(postgres, "dbt_killed")
+    env = dbt_env(server, tmp_path)
+    with connect_postgres(server.dsn()) as con:  # the first 10 batches, from the same files as the full landing
+        ensure_raw_tables(con)
+        for path in batch_files(data_dir / "score_batches")[:10]:
+            land_score_batch(con, path)
+
+    build_killed_in(server, env, "int_score_windows")
+    assert scores_rows(server) is None  # killed before the last mart
+    first = run("ingestion.dbt_runner", env, *BUILD)
+    assert first.returncode == 0, first.stdout[-3000:]
+
+    assert run("ingestion.land", clean_env(DATA_DIR=str(data_dir), DBT_TARGET="postgres", **server.env())).returncode == 0
+    before = scores_rows(server)
+    build_killed_in(server, env, "percentile_history")
+    assert scores_rows(server) == before > 0  # `scores` (after percentile_history) as it was
+
+    rebuild = run("ingestion.dbt_runner", env, *BUILD)
+    assert rebuild.returncode == 0, rebuild.stdout[-3000:]
+    ours = marts(server)
+    for table, reference in uninterrupted_marts.items():
+        pd.testing.assert_frame_equal(ours[table], reference, check_exact=True, obj=table)
+    con = psycopg2.connect(server.dsn())
+    try:
+        with con.cursor() as cursor:  # no relation a killed dbt left behind (__dbt_tmp, __dbt_backup)
+            cursor.execute("select relname from pg_class where relname like '%\\_\\_dbt\\_%'")
+            assert cursor.fetchall() == []
+    finally:
+        con.close()
