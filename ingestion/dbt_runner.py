@@ -123,7 +123,8 @@ def python_phases(manifest: dict, selected: set[str]) -> list[tuple[str, list[st
 def _run_phased(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
                 project_dir: Path) -> subprocess.CompletedProcess:
     command, (selection, rest) = args[0], _split_selection(args[1:])
-    base = Path(target_path) if target_path is not None else project_dir / "target"
+    # where dbt itself would write (--target-path, else DBT_TARGET_PATH, else <project>/target): the listing's manifest
+    base = Path(target_path) if target_path is not None else project_dir / env.get("DBT_TARGET_PATH", "target")
     listed = _run(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",
                    "--output", "json", "--output-keys", "unique_id", "--quiet", *selection],
                   env, base, True, False, project_dir)
