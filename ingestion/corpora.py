@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction
+from ingestion.warehouse import LandingError, MissingFileError, landed, record_landing, sha256_of, transaction, unstorable
 
 SOURCE = "corpora"
 FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")  # a corpus folder's files, in content_hash order
@@ -94,6 +94,10 @@ def _json_lines(path: Path, data: bytes, required: tuple[str, ...]) -> list[dict
         for key in required:
             if not isinstance(record.get(key), str):
                 raise LandingError(f"{path}: line {line_number}: missing string field {key!r}")
+        for key in (*required, "title"):
+            problem = unstorable(record[key]) if isinstance(record.get(key), str) else None
+            if problem:
+                raise LandingError(f"{path}: line {line_number}: {key!r} {problem}")
         if record["_id"] in seen:
             raise LandingError(f"{path}: line {line_number}: duplicate _id {record['_id']!r}")
         seen.add(record["_id"])
@@ -166,7 +170,7 @@ def read_beir_folder(folder: Path) -> BeirCorpus:
     name = validate_corpus_name(folder.name)
     corpus_path, queries_path, qrels_path = (folder / name for name in FILES)
     if not corpus_path.is_file():
-        raise FileNotFoundError(f"corpus {name}: expected {corpus_path}")
+        raise MissingFileError(f"corpus {name}: expected {corpus_path}")
     if qrels_path.is_file() and not queries_path.is_file():
         raise LandingError(f"{qrels_path}: judgments without {queries_path}")
     corpus_data = corpus_path.read_bytes()

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction
+from ingestion.warehouse import LandingError, MissingFileError, landed, record_landing, sha256_of, transaction, unstorable
 
 SOURCE = "documents"
 DOC_ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -66,7 +66,7 @@ def document_files(folder: Path, doc_id: str) -> tuple[Path, Path]:
     texts, pages = Path(folder) / f"texts_{doc_id}.json", Path(folder) / f"pages_{doc_id}.csv"
     missing = [str(p) for p in (texts, pages) if not p.is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"document {doc_id}: expected {texts} and {pages}; missing: {', '.join(missing)}"
         )
     return texts, pages
@@ -96,6 +96,10 @@ def parse_texts(path: Path, data: bytes) -> list[tuple[str, list[str] | None]]:
         refs = item.get("pages")
         if refs is not None and not (isinstance(refs, list) and all(isinstance(r, str) for r in refs)):
             raise LandingError(f"{path}: record {index} \"pages\" must be a list of page-ref strings")
+        for field, value in (("text", item["text"]), *(("pages", ref) for ref in refs or ())):
+            problem = unstorable(value)
+            if problem:
+                raise LandingError(f"{path}: record {index} \"{field}\" {problem}")
         records.append((item["text"], refs))
     return records
 
@@ -114,6 +118,9 @@ def parse_pages(path: Path, data: bytes) -> dict[str, int]:
         if len(row) != 2:
             raise LandingError(f"{path}: line {line} has {len(row)} fields, expected 2")
         ref, number = row[0].strip(), row[1].strip()
+        problem = unstorable(ref)
+        if problem:
+            raise LandingError(f"{path}: line {line}: page ref {ref!r} {problem}")
         if not re.fullmatch(r"\d+", number):
             raise LandingError(f"{path}: line {line}: page number {number!r} of ref {ref!r} is not an integer")
         if ref in pages:

@@ -55,11 +55,9 @@ def publish(duckdb_path, published_path: Path) -> dict[str, int]:
         con = duckdb.connect(str(staging))
         try:
             if on_postgres:
-                from ingestion.warehouse import postgres_extension
+                from ingestion.warehouse import attach_postgres
 
-                con.execute(f"load '{postgres_extension()}'")
-                quoted = duckdb_path.dsn().replace("'", "''")
-                con.execute(f"attach '{quoted}' as source_warehouse (type postgres, read_only)")
+                attach_postgres(con, duckdb_path.dsn(), "source_warehouse", read_only=True)
             else:
                 quoted = str(duckdb_path).replace("'", "''")  # ATTACH takes no parameters
                 con.execute(f"attach '{quoted}' as source_warehouse (read_only)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction
+from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction, unstorable
 
 SOURCE = "score_batches"
 BATCH_FILE = re.compile(r"batch_(\d+)\.json")
@@ -100,6 +100,10 @@ def parse_batch(path: Path, data: bytes) -> list[dict]:
         unexpected = sorted(set(item) - set(RECORD_KEYS))
         if unexpected:
             raise LandingError(f"{path}: record {index} has unexpected key(s) {', '.join(map(repr, unexpected))}")
+        for key in RECORD_KEYS:
+            problem = unstorable(item[key]) if isinstance(item[key], str) else None
+            if problem:
+                raise LandingError(f"{path}: record {index} {key!r} {problem}")
         record_id = _as_text(item["id"])
         if record_id is not None:
             if record_id in seen:

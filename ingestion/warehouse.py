@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,24 @@ create table if not exists raw.landed_files (
 
 class LandingError(Exception):
     """A file that cannot be landed. The message names the file and the problem; nothing was written."""
+
+
+class MissingFileError(LandingError, FileNotFoundError):
+    """An expected input file is absent (a document's texts without its pages): a LandingError, so the land
+    command reports it as one, and a FileNotFoundError for callers that look for files themselves."""
+
+
+def unstorable(text: str) -> str | None:
+    """Why a string cannot be landed in every engine, or None. Postgres text holds no NUL character (DuckDB's
+    VARCHAR does: refused on both, so bad input fails the same way on both), and a lone surrogate (a JSON escape
+    such as \\ud800 decodes to one) is not Unicode that UTF-8 can hold."""
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which the Postgres target cannot store"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not valid Unicode"
+    return None
 
 
 @contextlib.contextmanager
@@ -55,6 +74,33 @@ def postgres_extension() -> Path:
             / "postgres_scanner.duckdb_extension")
 
 
+class WarehouseUnreachable(LandingError):
+    """The warehouse's server could not be reached or refused the login: nothing was read or written. The message
+    names the server (user, host, port, database), never the password. A LandingError, so every command that
+    reports landing errors reports this one the same way instead of a traceback."""
+
+
+def describe_dsn(dsn: str) -> str:
+    """postgresql://user@host:port/dbname of a libpq connection string: for messages, never the password."""
+    from psycopg2.extensions import parse_dsn
+
+    parts = parse_dsn(dsn)
+    return (f"postgresql://{parts.get('user', '')}@{parts.get('host', '')}:{parts.get('port', '5432')}"
+            f"/{parts.get('dbname', '')}")
+
+
+def _unreachable(dsn: str, exc: Exception) -> WarehouseUnreachable:
+    from psycopg2.extensions import parse_dsn
+
+    reason = str(exc).strip()
+    # DuckDB's postgres extension quotes the whole connection string, password included
+    reason = re.sub(r'^IO Error: Unable to connect to Postgres at ".*?": ', "", reason, flags=re.S)
+    password = parse_dsn(dsn).get("password")
+    if password:
+        reason = reason.replace(password, "***")
+    return WarehouseUnreachable(f"cannot connect to the Postgres warehouse {describe_dsn(dsn)}: {reason}")
+
+
 @contextlib.contextmanager
 def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection whose default database is a Postgres database (ATTACH ... (TYPE postgres); USE).
@@ -62,19 +108,29 @@ def connect_postgres(dsn: str, read_only: bool = False) -> Iterator[duckdb.DuckD
     The loaders run unchanged through it: their `begin transaction` .. `commit` is one Postgres transaction
     (DuckDB opens it on the Postgres connection and commits or rolls it back with its own), their SQL is
     DuckDB's, and Arrow tables registered on the connection are copied in with Postgres's binary COPY.
+    A server that cannot be reached or refuses the login raises WarehouseUnreachable (without the password).
     """
     writer_lock = None if read_only else _one_writer(dsn)
     con = duckdb.connect()
     try:
-        con.execute(f"load '{postgres_extension()}'")
-        quoted = dsn.replace("'", "''")
-        con.execute(f"attach '{quoted}' as warehouse (type postgres{', read_only' if read_only else ''})")
+        attach_postgres(con, dsn, "warehouse", read_only)
         con.execute("use warehouse")
         yield con
     finally:
         con.close()
         if writer_lock is not None:
             writer_lock.close()  # ends the session: the lock is released
+
+
+def attach_postgres(con: duckdb.DuckDBPyConnection, dsn: str, alias: str, read_only: bool = False) -> None:
+    """ATTACH the Postgres database `dsn` to a DuckDB connection as `alias`; WarehouseUnreachable (naming the
+    server, never the password: DuckDB's own message quotes the whole connection string) when it cannot."""
+    con.execute(f"load '{postgres_extension()}'")
+    quoted = dsn.replace("'", "''")  # ATTACH takes no parameters
+    try:
+        con.execute(f"attach '{quoted}' as {alias} (type postgres{', read_only' if read_only else ''})")
+    except duckdb.IOException as exc:
+        raise _unreachable(dsn, exc) from None
 
 
 # A writing connection to Postgres holds this session-level advisory lock, as a writing DuckDB connection holds
@@ -89,7 +145,10 @@ WRITER_LOCK_TIMEOUT = "120s"
 def _one_writer(dsn: str):
     import psycopg2
 
-    session = psycopg2.connect(dsn)
+    try:
+        session = psycopg2.connect(dsn)
+    except psycopg2.OperationalError as exc:
+        raise _unreachable(dsn, exc) from None
     session.autocommit = True
     try:
         with session.cursor() as cursor:

@@ -107,7 +107,21 @@
 {% macro duckdb__vector_index(column) %}{% endmacro %}
 
 {#- pre-hook of the first model with vectors (search_chunks): the engine's vector type available (pgvector on Postgres: the local server creates it too, an
-    external PGHOST needs the extension installed and the right to create it) -#}
+    external PGHOST needs the extension created beforehand, or the right to create it) -#}
 {% macro ensure_vector_type() %}{{ return(adapter.dispatch('ensure_vector_type')()) }}{% endmacro %}
-{% macro default__ensure_vector_type() %}create extension if not exists vector{% endmacro %}
+{#- A user who may not create extensions (an RDS/Aurora or other managed-server user without rds_superuser) gets an error saying what to
+    ask the administrator for, instead of "permission denied to create extension"; when the extension exists, nothing is created. -#}
+{% macro default__ensure_vector_type() -%}
+do $ensure_vector$
+begin
+    if not exists (select 1 from pg_extension where extname = 'vector') then
+        begin
+            create extension vector;
+        exception when others then
+            raise exception 'the database "%" has no vector extension (pgvector), which vector search needs, and user "%" cannot create it (%): ask the server''s administrator to run "create extension vector;" in that database (on RDS/Aurora: a user with rds_superuser)', current_database(), current_user, sqlerrm;
+        end;
+    end if;
+end
+$ensure_vector$
+{%- endmacro %}
 {% macro duckdb__ensure_vector_type() %}{% endmacro %}

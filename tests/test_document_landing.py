@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -46,8 +45,9 @@ def test_malformed_doc_id_is_refused_before_touching_the_filesystem(doc_id, tmp_
 
 
 def test_missing_files_name_the_expected_paths(tmp_path: Path):
-    with pytest.raises(FileNotFoundError) as error:
+    with pytest.raises(FileNotFoundError) as error:  # and a LandingError: the land command reports it, no traceback
         document_files(tmp_path, "777")
+    assert isinstance(error.value, LandingError)
     assert str(tmp_path / "texts_777.json") in str(error.value)
     assert str(tmp_path / "pages_777.csv") in str(error.value)
 
@@ -77,11 +77,12 @@ def test_relanding_replaces_the_document_in_one_transaction(tmp_path: Path, ware
         ([{"pages": ["ref-a"]}], PAGES, 'record 0 has no "text" string'),
         ([{"text": "a", "pages": "ref-a"}], PAGES, '"pages" must be a list of page-ref strings'),
         ([], PAGES, "empty document"),
+        ([{"text": "a\u0000b", "pages": ["ref-a"]}], PAGES, 'record 0 "text" contains a NUL character'),
         (TEXTS, "id,pg_num\nref-a,1\nref-b,two\n", "line 3: page number 'two' of ref 'ref-b' is not an integer"),
         (TEXTS, "id,pg_num\nref-a,1\nref-a,2\n", "line 3: page ref 'ref-a' appears twice"),
         (TEXTS, "ref,page\nref-a,1\n", "expected the header 'id,pg_num'"),
     ],
-    ids=["malformed-json", "not-a-list", "no-text", "pages-not-a-list", "empty", "non-integer-page",
+    ids=["malformed-json", "not-a-list", "no-text", "pages-not-a-list", "empty", "nul-character", "non-integer-page",
          "duplicate-ref", "bad-header"],
 )
 def test_bad_document_is_refused_and_the_previous_version_stays(tmp_path: Path, warehouse: Path, texts, pages, message):

@@ -82,12 +82,15 @@ def test_landing_the_same_file_again_adds_nothing(two_batches: Path, warehouse: 
         ("batch_2.json", [{**GOOD, "extra": 1}], "record 0 has unexpected key(s) 'extra'"),
         ("batch_2.json", [GOOD, {**GOOD, "score": 0.1}], "duplicate id '01GH6QHVN37Q57K67PQRH2T4X8' in records 0 and 1"),
         ("batch_2.json", [], "empty batch"),
+        ("batch_2.json", [GOOD, {**GOOD, "id": "01GH6QHVN37Q57K67PQRH2T4X9", "industry": "fo\u0000od"}],
+         "record 1 'industry' contains a NUL character (U+0000)"),
+        ("batch_2.json", '[{"id": "\\ud800", "score": 1, "industry": "food"}]', "record 0 'id' contains a lone surrogate"),
         ("batch_1.json", [GOOD], "batch 1 was already landed from"),
         ("batch_4.json", [GOOD], "batch 4 is out of order; the next batch must be 2"),
         ("batch_two.json", [GOOD], "not a score batch file name"),
     ],
     ids=["truncated-json", "empty-file", "not-a-list", "not-an-object", "missing-key", "unexpected-key",
-         "duplicate-id", "empty-batch", "conflicting-batch-number", "out-of-order", "bad-file-name"],
+         "duplicate-id", "empty-batch", "nul-character", "lone-surrogate", "conflicting-batch-number", "out-of-order", "bad-file-name"],
 )
 def test_bad_file_is_refused_with_a_clear_error_and_an_unchanged_warehouse(
     two_batches: Path, warehouse: Path, tmp_path: Path, name: str, content: object, message: str
