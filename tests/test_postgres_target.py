@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
@@ -21,17 +20,9 @@ from ingestion.score_batches import land_score_batch, land_score_batches, batch_
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import LandingError, connect, connect_postgres
 from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
+from tests.score_marts import MARTS, assert_same, read
 
 pytestmark = pytest.mark.postgres
-
-TOLERANCE = 1e-9
-MARTS = {  # mart -> its key (the order rows are compared in)
-    "scores": ["id"],
-    "percentile_history": ["iteration", "id"],
-    "industry_distribution_history": ["iteration", "industry"],
-    "score_rejects": ["batch", "record_index"],
-}
-VOLATILE = {"loaded_at"}  # when a file landed: differs between two landings
 
 
 @pytest.fixture(scope="module")
@@ -59,26 +50,6 @@ def built(postgres, tmp_path_factory):
         land_score_batches(con, REAL_SCORE_BATCHES)
     build_postgres(postgres, folder)
     return duckdb_path, folder
-
-
-def read(con, table: str) -> pd.DataFrame:
-    frame = con.execute(f"select * from {table}").df()
-    frame = frame.drop(columns=[c for c in frame.columns if c in VOLATILE])
-    return frame.sort_values(MARTS[table]).reset_index(drop=True)
-
-
-def assert_same(duckdb_frame: pd.DataFrame, postgres_frame: pd.DataFrame, table: str) -> None:
-    assert list(postgres_frame.columns) == list(duckdb_frame.columns), table
-    assert len(postgres_frame) == len(duckdb_frame), table
-    for column in duckdb_frame.columns:
-        ours, theirs = duckdb_frame[column], postgres_frame[column]
-        if pd.api.types.is_float_dtype(ours):
-            assert theirs.isna().equals(ours.isna()), (table, column)
-            gap = np.nanmax(np.abs(ours.to_numpy() - theirs.to_numpy()), initial=0.0)
-            assert gap <= TOLERANCE, (table, column, gap)
-        else:
-            assert ours.astype(object).where(ours.notna(), None).tolist() == \
-                theirs.astype(object).where(theirs.notna(), None).tolist(), (table, column)
 
 
 @pytest.mark.parametrize("table", list(MARTS))
@@ -121,6 +92,7 @@ def test_landing_is_atomic_and_idempotent_on_postgres(built, postgres):
 # ---------------------------------------------------------------- the document path: chunks, pages, vectors
 
 REAL_DOCUMENT = "12345"
+DOCUMENT_SELECTION = ["build", "--select", "+document_chunks", "+document_rejects", "--indirect-selection", "buildable"]
 
 
 @pytest.fixture(scope="module")
@@ -136,15 +108,16 @@ def documents_built(postgres, tmp_path_factory):
     for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv"):
         shutil.copy(documents / name, folder / "documents" / name)
     duckdb_path = folder / "warehouse.duckdb"
-    selection = ["build", "--select", "+document_chunks", "+document_rejects", "--indirect-selection", "buildable"]
     with connect(duckdb_path) as con:
         ensure_raw_tables(con)
         land_documents(con, folder / "documents")
-    run_dbt(selection, duckdb_path, folder / "target_duckdb")
+    run_dbt(DOCUMENT_SELECTION, duckdb_path, folder / "target_duckdb")
     with connect_postgres(postgres.dsn()) as con:
         ensure_raw_tables(con)
         land_documents(con, folder / "documents")
-    run_dbt(selection, folder / "unused.duckdb", folder / "target_pg", target="postgres", postgres=postgres)
+    first = run_dbt(DOCUMENT_SELECTION, folder / "unused.duckdb", folder / "target_pg", target="postgres",
+                    postgres=postgres)
+    assert "3596 chunks to encode, 0 already encoded" in first.stdout
     return duckdb_path
 
 
@@ -169,6 +142,20 @@ def test_document_chunks_equal_duckdb(documents_built, postgres):
     assert cosine.min() >= 0.9999, cosine.min()
     assert their_rejects == rejects
     assert index == (1,)
+
+
+def test_a_second_build_embeds_nothing(documents_built, postgres):
+    """A second `make run` on Postgres embeds 0 chunks: text_embeddings (through the postgres_python output) finds
+    every (content_hash, model_id) already in Postgres and appends nothing."""
+    folder = documents_built.parent
+    count = "select count(*) from text_embeddings"
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        before = con.execute(count).fetchone()
+    second = run_dbt(DOCUMENT_SELECTION, folder / "unused.duckdb", folder / "target_pg", target="postgres",
+                     postgres=postgres)
+    assert "0 chunks to encode, 3596 already encoded" in second.stdout
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        assert con.execute(count).fetchone() == before == (3596,)
 
 
 # ---------------------------------------------------------------- safe_cast_double: never raising, as DuckDB's try_cast
