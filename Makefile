@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m ingestion.dbt_runner
 
-.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-documents bench-search bench-interests sample-data clean stop
+.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-documents bench-search bench-interests sample-data clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,10 +83,13 @@ browser:  ## headless Chromium for the data-docs browser test (Debian package; t
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-scores bench-documents bench-search bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-scores-postgres bench-documents bench-search bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
+
+bench-scores-postgres: setup  ## the same incremental scenario on Postgres (a throwaway local server, or PG* when PGHOST is set)
+	$(BIN)/python -m benchmarks.scores --target postgres
 
 bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start, naive predict.py ratio
 	$(BIN)/python -m benchmarks.documents

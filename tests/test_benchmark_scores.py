@@ -57,3 +57,21 @@ def test_max_abs_diff_treats_one_missing_value_as_a_difference():
     assert max_abs_diff(pd.Series([1.0, nan]), pd.Series([1.5, nan])) == 0.5
     assert max_abs_diff(pd.Series([1.0, nan]), pd.Series([1.0, 2.0])) == math.inf
     assert max_abs_diff(pd.Series([], dtype=float), pd.Series([], dtype=float)) == 0.0
+
+
+def test_postgres_summary_reports_the_incremental_scenario_alone():
+    """--target postgres measures (a) only: the summary names the target in its command and has no (b)."""
+    import argparse
+
+    from benchmarks.scores.dbt_timing import DbtRun
+    from benchmarks.scores.incremental import Scenario
+    from benchmarks.scores.report import summary
+
+    def scenario(history: int, seconds: float) -> Scenario:
+        run = DbtRun("x", seconds, seconds / 2, {"model.ml_platform.scores": seconds / 4}, 0.0)
+        return Scenario("s", history, 1.0, 10.0, 10.0, run, 0.1, run, run, run, {"scores": 1})
+
+    args = argparse.Namespace(small=10, large=500, rows=10_000, target="postgres")
+    text = summary({"postgres": "16.2"}, args, scenario(10, 8.0), scenario(500, 16.0), None)
+    assert "--large 500 --rows 10000 --target postgres" in text
+    assert "2.00x" in text and "(b)" not in text and "WARNING" not in text

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,18 +22,9 @@ from ingestion.score_batches import land_score_batch, land_score_batches, batch_
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import LandingError, connect_postgres, open_warehouse
 from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
+from tests.score_marts import MARTS, assert_same, read
 
 pytestmark = pytest.mark.postgres
-
-TOLERANCE = 1e-9
-MARTS = {  # mart -> its key (the order rows are compared in)
-    "scores": ["id"],
-    "percentile_history": ["iteration", "id"],
-    "industry_distribution_history": ["iteration", "industry"],
-    "score_rejects": ["batch", "record_index"],
-}
-VOLATILE = {"loaded_at"}  # when a file landed: differs between two landings
-
 
 @pytest.fixture(scope="module")
 def postgres():
@@ -79,34 +69,15 @@ def runs(postgres, tmp_path_factory) -> dict[str, dict]:
                "DBT_LOG_PATH": str(work / "logs"), **(postgres.env() if target == "postgres" else {})}
         log = make("run", env) + make("export", env)
         runs[target] = {"warehouse": work / "warehouse.duckdb" if target == "duckdb" else postgres,
-                        "output": work / "output", "log": log, "data": data, "folder": folder}
+                        "output": work / "output", "log": log, "data": data, "folder": folder, "env": env}
     return runs
-
-
-def read(con, table: str) -> pd.DataFrame:
-    frame = con.execute(f"select * from {table}").df()
-    frame = frame.drop(columns=[c for c in frame.columns if c in VOLATILE])
-    return frame.sort_values(MARTS[table]).reset_index(drop=True)
-
-
-def assert_same(duckdb_frame: pd.DataFrame, postgres_frame: pd.DataFrame, table: str) -> None:
-    assert list(postgres_frame.columns) == list(duckdb_frame.columns), table
-    assert len(postgres_frame) == len(duckdb_frame), table
-    for column in duckdb_frame.columns:
-        ours, theirs = duckdb_frame[column], postgres_frame[column]
-        if pd.api.types.is_float_dtype(ours):
-            assert theirs.isna().equals(ours.isna()), (table, column)
-            gap = np.nanmax(np.abs(ours.to_numpy() - theirs.to_numpy()), initial=0.0)
-            assert gap <= TOLERANCE, (table, column, gap)
-        else:
-            assert ours.astype(object).where(ours.notna(), None).tolist() == \
-                theirs.astype(object).where(theirs.notna(), None).tolist(), (table, column)
 
 
 def test_make_run_on_postgres_runs_every_step(runs):
     log = runs["postgres"]["log"]
     assert "DBT_TARGET=postgres" in log
     assert "postgres python phase: text_embeddings" in log  # the Python models ran, between SQL phases
+    assert "3596 chunks to encode, 0 already encoded" in log
     assert "[quality] checkpoint passed" in log
 
 
@@ -171,6 +142,16 @@ def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
     assert [(c["text"], c["pages"]) for c in theirs] == [(c["text"], c["pages"]) for c in ours]
     cosine = [float(a["vector"] @ b["vector"]) for a, b in zip(ours, theirs)]
     assert min(cosine) >= 0.9999 and theirs[0]["vector"].shape == (384,)
+
+
+def test_a_second_make_run_embeds_nothing(runs, postgres):
+    """text_embeddings (through the postgres_python output) finds every (content_hash, model_id) in Postgres."""
+    count = "select count(*) from text_embeddings"
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        before = con.execute(count).fetchone()
+    assert "0 chunks to encode, 3596 already encoded" in make("run", runs["postgres"]["env"])
+    with connect_postgres(postgres.dsn(), read_only=True) as con:
+        assert con.execute(count).fetchone() == before == (3596,)
 
 
 def test_a_second_build_appends_nothing(runs, postgres):

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import benchmarks.scores
+from benchmarks.machine import count_as_own
 from benchmarks.scores import log
 from benchmarks.scores.data import generate
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE, short_name, slowest_nodes
@@ -16,10 +17,11 @@ from benchmarks.scores.incremental import run_scenario
 from benchmarks.scores.pandas_baseline import window_batches
 from benchmarks.scores.report import machine, ratio, summary
 from benchmarks.scores.throughput import run_throughput
-from ingestion.settings import PROJECT_ROOT
+from ingestion.settings import PROJECT_ROOT, Settings
 
 # what a previous run with the same --workdir left there (and nothing else of the folder's)
-SCRATCH_FOLDERS = ("batches", "small", "large", "throughput")
+SCRATCH_FOLDERS = ("batches", "small", "large", "throughput", "postgres")
+TARGETS = ("duckdb", "postgres")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, int]:
@@ -35,6 +37,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, int]:
     parser.add_argument("--keep", action="store_true", help="keep the temporary scratch folder")
     parser.add_argument(
         "--project-dir", type=Path, default=PROJECT_ROOT, help="the dbt project to measure (default: this checkout)"
+    )
+    parser.add_argument(
+        "--target", choices=TARGETS, default="duckdb",
+        help="the engine of (a): duckdb (and (b) too), or postgres: a throwaway local server under the workdir, "
+             "or the PG* server when PGHOST is set (a database per scenario, created: needs CREATEDB); (a) only",
     )
     args = parser.parse_args(argv)
     args.project_dir = args.project_dir.resolve()
@@ -55,15 +62,29 @@ def main(argv: list[str] | None = None) -> int:
         workdir, keep = Path(tempfile.mkdtemp(prefix="bench_scores_")), args.keep
 
     info = machine()
-    log("machine: " + "; ".join(f"{key} {value}" for key, value in info.items()))
-    log(f"workdir {workdir}; {args.rows:,} rows per batch; history {args.small} vs {args.large} batches; "
-        f"dbt project {args.project_dir}, selection '{SCORE_PIPELINE}'")
+    server = None
     try:
+        if args.target == "postgres":
+            # as root the server runs as the user pgserver, whose initdb must read (not only cross) the folders
+            # above its data: mkdtemp's folder is 0700
+            workdir.chmod(workdir.stat().st_mode | 0o055)
+            server, stop_server = postgres_server(workdir / "postgres")
+            info.update(postgres_versions(server))
+        log("machine: " + "; ".join(f"{key} {value}" for key, value in info.items()))
+        log(f"workdir {workdir}; {args.rows:,} rows per batch; history {args.small} vs {args.large} batches; "
+            f"dbt project {args.project_dir}, selection '{SCORE_PIPELINE}'; target {args.target}")
         # history + the timed build's batch + the timed run's batch
         batches = generate(workdir / "batches", args.large + 2, args.rows, args.seed)
-        small = run_scenario("small", args.small, batches, workdir / "small", args.project_dir)
-        snapshot = workdir / "throughput" / "warehouse.duckdb"
-        large = run_scenario("large", args.large, batches, workdir / "large", args.project_dir, snapshot=snapshot)
+        if server is None:
+            small = run_scenario("small", args.small, batches, workdir / "small", args.project_dir)
+            snapshot = workdir / "throughput" / "warehouse.duckdb"
+            large = run_scenario("large", args.large, batches, workdir / "large", args.project_dir,
+                                 snapshot=snapshot)
+        else:
+            small = run_scenario("small", args.small, batches, workdir / "small", args.project_dir,
+                                 warehouse=scratch_database(server, "small"))
+            large = run_scenario("large", args.large, batches, workdir / "large", args.project_dir,
+                                 warehouse=scratch_database(server, "large"))
         log(f"one new batch, dbt build: small {small.build.wall:.2f} s, large {large.build.wall:.2f} s, "
             f"ratio {ratio(large.build.wall, small.build.wall)}; dbt run: small {small.run.wall:.2f} s, "
             f"large {large.run.wall:.2f} s, ratio {ratio(large.run.wall, small.run.wall)}")
@@ -71,14 +92,59 @@ def main(argv: list[str] | None = None) -> int:
         for unique_id, s, l in slowest_nodes(small.build, large.build):
             log(f"  {short_name(unique_id)}: {s:.2f} s -> {l:.2f} s")
 
-        tp = run_throughput(snapshot, workdir / "throughput", window, args.project_dir)
+        # (b) compares DuckDB's SQL with pandas on a DuckDB file: the Postgres run measures (a) only
+        tp = run_throughput(snapshot, workdir / "throughput", window, args.project_dir) if server is None else None
         print(summary(info, args, small, large, tp), flush=True)
-        return 0 if tp.agree else 1
+        return 0 if tp is None or tp.agree else 1
     finally:
+        if server is not None:
+            stop_server()
         if keep:
             log(f"scratch files kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def postgres_server(state_dir: Path):
+    """(the server to run on, how to let it go): PG* when PGHOST is set (Settings, read here at the entry point
+    only), else a throwaway local server under `state_dir`, stopped afterwards."""
+    from ingestion.engines.postgres import LocalPostgres
+
+    external = Settings.from_env().postgres_server
+    if external is not None:
+        return external, lambda: None
+    local = LocalPostgres(state_dir)
+    try:
+        started = local.start()
+    except BaseException:
+        local.stop()
+        raise
+    count_as_own(local.pid())  # its backends run our SQL: not "other processes"
+    log(f"started a throwaway Postgres under {state_dir} ({started})")
+    return started, local.stop
+
+
+def scratch_database(server, scenario: str):
+    """An empty database of its own per scenario, on `server`, dropped first if a previous run left it."""
+    from ingestion.engines.postgres import create_database
+
+    return create_database(server, f"bench_scores_{scenario}", fresh=True)
+
+
+def postgres_versions(server) -> dict[str, str]:
+    import psycopg2
+    from importlib import metadata
+
+    con = psycopg2.connect(server.dsn())
+    try:
+        with con.cursor() as cursor:
+            cursor.execute("show server_version")
+            version = cursor.fetchone()[0]
+            cursor.execute("select extversion from pg_extension where extname = 'vector'")
+            vector = (cursor.fetchone() or ["none"])[0]
+    finally:
+        con.close()
+    return {"postgres": version, "pgvector": vector, "dbt-postgres": metadata.version("dbt-postgres")}
 
 
 if __name__ == "__main__":

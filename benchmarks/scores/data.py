@@ -1,4 +1,7 @@
-"""The benchmark's data: synthetic score batches written to files, landed through the project's own loader."""
+"""The benchmark's data: synthetic score batches written to files, landed through the project's own loader.
+
+A warehouse is what `ingestion.warehouse.open_warehouse` opens: a DuckDB file's Path, or a Postgres Connection
+(then the loader runs through `connect_postgres`, as `DBT_TARGET=postgres make land` runs it)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import numpy as np
 
 from benchmarks.scores import log
 from ingestion.score_batches import land_score_batch
-from ingestion.warehouse import connect
+from ingestion.warehouse import open_warehouse
 from synthetic.score_batches import write_score_batches
 
 # what the summary reports of a warehouse after a scenario: raw, validated and every score mart
@@ -27,10 +30,10 @@ def generate(folder: Path, batches: int, rows: int, seed: int) -> list[Path]:
     return paths
 
 
-def land(duckdb_path: Path, paths: list[Path], progress_every: int = 0) -> list[float]:
+def land(warehouse, paths: list[Path], progress_every: int = 0) -> list[float]:
     """Land the files in order through the project's own loader; return each file's seconds."""
     seconds = []
-    with connect(duckdb_path) as con:
+    with open_warehouse(warehouse) as con:
         for number, path in enumerate(paths, 1):
             start = time.perf_counter()
             result = land_score_batch(con, path)
@@ -43,6 +46,6 @@ def land(duckdb_path: Path, paths: list[Path], progress_every: int = 0) -> list[
     return seconds
 
 
-def table_rows(duckdb_path: Path) -> dict[str, int]:
-    with connect(duckdb_path, read_only=True) as con:
+def table_rows(warehouse) -> dict[str, int]:
+    with open_warehouse(warehouse, read_only=True) as con:
         return {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in COUNTED_TABLES}

@@ -42,10 +42,11 @@ class DbtRun:
 
 
 class Dbt:
-    """dbt against one DuckDB file of one project copy, each command timed and its results kept."""
+    """dbt against one warehouse of one project copy, each command timed and its results kept. The warehouse is a
+    DuckDB file's Path, or a Postgres Connection (dbt then runs as `DBT_TARGET=postgres make build` runs it)."""
 
-    def __init__(self, duckdb_path: Path, target_path: Path, project_dir: Path):
-        self.duckdb_path = duckdb_path
+    def __init__(self, warehouse, target_path: Path, project_dir: Path):
+        self.warehouse = warehouse
         self.project_dir = project_dir
         # one target folder per warehouse: partial parsing is reused between runs, as in a long-lived checkout
         self.target_path = target_path
@@ -54,7 +55,11 @@ class Dbt:
 
     def __call__(self, label: str, *args: str) -> DbtRun:
         with Stopwatch() as watch:
-            run_dbt(list(args), self.duckdb_path, self.target_path, project_dir=self.project_dir)
+            if isinstance(self.warehouse, Path):
+                run_dbt(list(args), self.warehouse, self.target_path, project_dir=self.project_dir)
+            else:
+                run_dbt(list(args), self.target_path.parent / "unused.duckdb", self.target_path,
+                        project_dir=self.project_dir, target="postgres", postgres=self.warehouse)
         kept = self.results_path / f"{label}.json"
         shutil.copyfile(self.target_path / "run_results.json", kept)
         results = json.loads(kept.read_text())

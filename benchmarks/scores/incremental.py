@@ -30,12 +30,18 @@ class Scenario:
 
 def run_scenario(
     name: str, history: int, batches: list[Path], folder: Path, project_dir: Path, snapshot: Path | None = None,
+    warehouse=None,
 ) -> Scenario:
     """Land `history` batches, build them (untimed), then time one new batch's `dbt build` and a further
-    batch's `dbt run`. With `snapshot`, the warehouse is copied there right after the history's build."""
-    log(f"scenario {name}: {history} batches of history")
+    batch's `dbt run`. With `snapshot`, the warehouse is copied there right after the history's build.
+
+    `warehouse`: an empty Postgres database (a Connection) to run on; default a DuckDB file in `folder`."""
+    log(f"scenario {name}: {history} batches of history" + (f" on {warehouse}" if warehouse is not None else ""))
     folder.mkdir(parents=True)
-    warehouse = folder / "warehouse.duckdb"
+    if warehouse is None:
+        warehouse = folder / "warehouse.duckdb"
+    elif snapshot is not None:
+        raise ValueError("snapshot copies a DuckDB file: not with a Postgres warehouse")
     dbt = Dbt(warehouse, folder / "target", project_dir)
 
     per_file = land(warehouse, batches[:history], progress_every=100 if history >= 200 else 0)

@@ -36,15 +36,19 @@ def ratio(large: float, small: float) -> str:
     return f"{large / small:.2f}x" if small > 0 else "n/a"
 
 
-def summary(info: dict[str, str], args: argparse.Namespace, small: Scenario, large: Scenario, tp: Throughput) -> str:
-    check = tp.check
+def summary(
+    info: dict[str, str], args: argparse.Namespace, small: Scenario, large: Scenario, tp: Throughput | None,
+) -> str:
+    """The whole summary; without `tp` (the Postgres run measures (a) only), (a) alone."""
+    target = getattr(args, "target", "duckdb")
     lines = [
         "=" * 100,
-        "SUMMARY  score pipeline benchmark",
-        f"command: python -m benchmarks.scores --small {args.small} --large {args.large} --rows {args.rows}",
+        f"SUMMARY  score pipeline benchmark on {target}",
+        f"command: python -m benchmarks.scores --small {args.small} --large {args.large} --rows {args.rows}"
+        + (f" --target {target}" if target != "duckdb" else ""),
         "machine: " + "; ".join(f"{key} {value}" for key, value in info.items()),
         "",
-        f"(a) one new batch of {args.rows:,} rows".ljust(44)
+        f"(a) one new batch of {args.rows:,} rows ({target})".ljust(44)
         + f"{f'small ({small.history})':>16}{f'large ({large.history})':>16}{'large/small':>14}",
     ]
 
@@ -75,6 +79,30 @@ def summary(info: dict[str, str], args: argparse.Namespace, small: Scenario, lar
     lines += [
         "  rows in the large warehouse after: " + ", ".join(f"{t} {n:,}" for t, n in large.table_rows.items()),
         "",
+    ]
+    contention = {
+        "build small": small.build.foreign, "build large": large.build.foreign,
+        "run small": small.run.foreign, "run large": large.run.foreign,
+    }
+    if tp is not None:
+        lines += throughput_lines(tp)
+        contention.update({"SQL": tp.sql_foreign, "dbt full refresh": tp.dbt.foreign, "pandas": tp.pandas_foreign})
+    lines.append(
+        "share of the machine used by other processes during the timed steps: "
+        + ", ".join(f"{step} {share(foreign)}" for step, foreign in contention.items())
+    )
+    if any(foreign is not None and foreign > CONTENTION_WARNING for foreign in contention.values()):
+        lines.append(
+            f"WARNING: other processes used more than {CONTENTION_WARNING:.0%} of the machine during a timed step; "
+            "those figures are inflated, rerun on a quiet machine"
+        )
+    lines.append("=" * 100)
+    return "\n".join(lines)
+
+
+def throughput_lines(tp: Throughput) -> list[str]:
+    check = tp.check
+    return [
         f"(b) percentile_history, full recomputation over {tp.batches} batches ({tp.clean_rows:,} clean rows "
         f"-> {tp.rows:,} (iteration, id) rows)",
         f"  {f'SQL, compiled selects in DuckDB ({tp.duckdb_threads} threads)':<42}{tp.sql_seconds:>14.2f} s"
@@ -90,19 +118,3 @@ def summary(info: dict[str, str], args: argparse.Namespace, small: Scenario, lar
         f"percentile {check.max_diff_percentile:.1e}, normal {check.max_diff_normal:.1e})",
         "",
     ]
-    contention = {
-        "build small": small.build.foreign, "build large": large.build.foreign,
-        "run small": small.run.foreign, "run large": large.run.foreign,
-        "SQL": tp.sql_foreign, "dbt full refresh": tp.dbt.foreign, "pandas": tp.pandas_foreign,
-    }
-    lines.append(
-        "share of the machine used by other processes during the timed steps: "
-        + ", ".join(f"{step} {share(foreign)}" for step, foreign in contention.items())
-    )
-    if any(foreign is not None and foreign > CONTENTION_WARNING for foreign in contention.values()):
-        lines.append(
-            f"WARNING: other processes used more than {CONTENTION_WARNING:.0%} of the machine during a timed step; "
-            "those figures are inflated, rerun on a quiet machine"
-        )
-    lines.append("=" * 100)
-    return "\n".join(lines)

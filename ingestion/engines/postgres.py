@@ -153,6 +153,11 @@ class LocalPostgres:
             pass
         return {"pid": pid, "port": int(lines[3]), "status": lines[7].strip()}
 
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs (its backends are its children)."""
+        info = self._postmaster()
+        return None if info is None else info["pid"]
+
     def running(self) -> bool:
         info = self._postmaster()
         return info is not None and info["status"] == "ready"
@@ -203,24 +208,7 @@ class LocalPostgres:
         return port if _port_is_free(port) else free_port()
 
     def _create_database(self, connection: Connection) -> None:
-        import psycopg2
-
-        admin = psycopg2.connect(host=connection.host, port=connection.port, user=USER, dbname="postgres")
-        admin.autocommit = True
-        try:
-            with admin.cursor() as cursor:
-                cursor.execute("select 1 from pg_database where datname = %s", [DATABASE])
-                if cursor.fetchone() is None:
-                    cursor.execute(f"create database {DATABASE}")
-        finally:
-            admin.close()
-        con = psycopg2.connect(connection.dsn())
-        con.autocommit = True
-        try:
-            with con.cursor() as cursor:
-                cursor.execute("create extension if not exists vector")
-        finally:
-            con.close()
+        create_database(connection, DATABASE)
 
     def stop(self) -> bool:
         """Stop the server if it runs (fast shutdown: open sessions are rolled back). True when it was running."""
@@ -228,6 +216,36 @@ class LocalPostgres:
             return False
         _run_as_owner([_bin("pg_ctl"), "-D", self.data_dir, "-m", "fast", "-w", "stop"], self.data_dir)
         return True
+
+
+def create_database(server: Connection, name: str, fresh: bool = False) -> Connection:
+    """The database `name` on `server`'s server, with the vector extension: created if missing (dropped and
+    created again when `fresh`). Returns `server` pointed at it. Needs the CREATEDB privilege."""
+    import dataclasses
+
+    import psycopg2
+    from psycopg2 import sql
+
+    admin = psycopg2.connect(dataclasses.replace(server, dbname="postgres").dsn())
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            if fresh:
+                cursor.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            cursor.execute("select 1 from pg_database where datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    database = dataclasses.replace(server, dbname=name)
+    con = psycopg2.connect(database.dsn())
+    con.autocommit = True
+    try:
+        with con.cursor() as cursor:
+            cursor.execute("create extension if not exists vector")
+    finally:
+        con.close()
+    return database
 
 
 def connection(external: Connection | None, state_dir: Path = STATE_DIR) -> Connection:
