@@ -125,3 +125,13 @@ end
 $ensure_vector$
 {%- endmacro %}
 {% macro duckdb__ensure_vector_type() %}{% endmacro %}
+
+{#- post-hook: a b-tree index for the lookups an incremental build makes on a table that grows with history (its
+    high-water mark `max(iteration)`, the rows of one batch, an asset's earlier rows). Postgres scans a whole table
+    without one, so one new batch would cost more as history grows (measured: docs/benchmarks.md); DuckDB's
+    per-segment min/max already skips old row groups and an index would slow its appends: nothing there. -#}
+{% macro lookup_index(columns) %}{{ return(adapter.dispatch('lookup_index')(columns)) }}{% endmacro %}
+{% macro default__lookup_index(columns) %}{% endmacro %}
+{% macro postgres__lookup_index(columns) -%}
+    create index if not exists {{ this.identifier }}__{{ columns | join('_') }} on {{ this }} ({{ columns | join(', ') }})
+{%- endmacro %}

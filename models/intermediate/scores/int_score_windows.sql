@@ -1,7 +1,7 @@
 -- Every iteration's window: for iteration i (run when batch i lands), each valid asset of batches i-2..i with
 -- its latest score in the window. Cold start: no iteration until 3 batches exist. Incremental: a new batch
 -- appends only its own iteration's window; past windows are never rewritten.
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ lookup_index(['iteration']) }}") }}
 
 {%- set window_batches = var('percentile_window_batches') %}
 
