@@ -257,18 +257,25 @@ class _Pool:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[object]:
-        """A connection for one read-only transaction, rolled back (so `set local` ends) and handed back."""
+        """A connection in autocommit mode (no transaction left open between queries), handed back afterwards;
+        one that failed (the server restarted) is closed instead of reused."""
+        import psycopg2
+
         with self._free:
             con = self._pool.getconn()
             broken = True
             try:
+                if not con.autocommit:
+                    con.autocommit = True
                 yield con
+                broken = False
+            except psycopg2.Error as exc:
+                broken = con.closed or isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
+                raise
+            except BaseException:
+                broken = bool(con.closed)
+                raise
             finally:
-                try:
-                    con.rollback()
-                    broken = False
-                except Exception:  # noqa: BLE001 - a connection lost (server restarted) is not reused
-                    pass
                 self._pool.putconn(con, close=broken)
 
 
@@ -297,7 +304,6 @@ class PostgresIndex(SearchIndex):
     and results), dense search in Postgres on the HNSW index. `vectors` stays empty."""
 
     server: object = None  # ingestion.engines.postgres.Connection
-    table_key: object = None  # the table read (PostgresIndex.key)
     positions: dict = field(repr=False, default_factory=dict)  # (source, doc_id, chunk_id) -> row
 
     @staticmethod
@@ -324,11 +330,8 @@ class PostgresIndex(SearchIndex):
         started = time.perf_counter()
         try:
             with _pool(server).connection() as con, con.cursor() as cursor:
-                cursor.execute("set transaction isolation level repeatable read, read only")  # one snapshot
-                cursor.execute("select oid::bigint, relfilenode::bigint from pg_class "
-                               "where oid = to_regclass('search_chunks')")
-                table_key = cursor.fetchone()
-                if table_key is None:
+                cursor.execute("select to_regclass('search_chunks') is not null")
+                if not cursor.fetchone()[0]:
                     raise RetrieverError(f"no search_chunks on {server}: build it (DBT_TARGET=postgres make run)")
                 cursor.execute(
                     """
@@ -354,7 +357,6 @@ class PostgresIndex(SearchIndex):
             published_at=None,
             warehouse_built_at=None,
             server=server,
-            table_key=tuple(table_key),
             positions={key: row for row, key in enumerate(zip(sources, doc_ids, chunk_ids))},
         )
         if len(index.positions) != index.size:
@@ -385,12 +387,14 @@ class PostgresIndex(SearchIndex):
                 params.append(value)
         try:
             with _pool(self.server).connection() as con, con.cursor() as cursor:
-                if exact:
-                    cursor.execute("set local enable_indexscan = off")  # HNSW is an index scan: a sequential scan
-                else:
-                    cursor.execute("set local hnsw.ef_search = %s", [min(max(EF_SEARCH, count), EF_SEARCH_MAX)])
+                # one round trip: the session's settings for this query (each query sets them all), then the
+                # query; exact: no index scan (HNSW is one), so a sequential scan compares every allowed vector;
+                # no JIT: an exact scan's cost estimate passes its threshold, and compiling costs more than it saves
                 cursor.execute(
                     f"""
+                    set jit = off;
+                    set enable_indexscan = {'off' if exact else 'on'};
+                    set hnsw.ef_search = {min(max(EF_SEARCH, count), EF_SEARCH_MAX):d};
                     select source, doc_id, chunk_id, -(embedding <#> %s::vector) as score
                     from search_chunks
                     where {' and '.join(where)}
