@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m ingestion.dbt_runner
 
-.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-documents bench-search bench-interests sample-data clean stop
+.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,7 +83,7 @@ browser:  ## headless Chromium for the data-docs browser test (Debian package; t
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-scores bench-scores-postgres bench-documents bench-search bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-scores-postgres bench-documents bench-search bench-pgvector bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
@@ -96,6 +96,9 @@ bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start,
 
 bench-search: setup  ## search latency per mode (real corpus size and 100,000 vectors) and HTTP under load
 	$(BIN)/python -m benchmarks.search
+
+bench-pgvector: setup  ## Postgres backend: HNSW recall@10 vs exact on the real queries, p50/p95 at 100,000 vectors vs in memory
+	$(BIN)/python -m benchmarks.pgvector
 
 bench-interests: setup  ## GET /interests latency and requests/s under 50 concurrent clients
 	$(BIN)/python -m benchmarks.interests

@@ -41,6 +41,15 @@ def _engine(name: str) -> str:
     return name
 
 
+SEARCH_BACKENDS = ("memory", "postgres")
+
+
+def _search_backend(name: str) -> str:
+    if name not in SEARCH_BACKENDS:
+        raise ValueError(f"SEARCH_BACKEND={name!r}: expected one of {', '.join(SEARCH_BACKENDS)}")
+    return name
+
+
 def _postgres_server():
     from ingestion.engines.postgres import external_server  # imports this module: imported when called
 
@@ -60,6 +69,8 @@ class Settings:
     dbt_target: str = "duckdb"  # the engine (ingestion.engines): duckdb (the file above) or postgres (PG*)
     postgres_server: object | None = None  # PG* when PGHOST is set (ingestion.engines.postgres.Connection), else
     # None: DBT_TARGET=postgres then starts or reuses the project's local server
+    search_backend: str = "memory"  # where dense search runs (serving.retriever): memory (the published DuckDB
+    # copy, exact) or postgres (pgvector's HNSW index on search_chunks, on postgres_server or the local server)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -76,6 +87,7 @@ class Settings:
             search_refresh_seconds=_seconds("SEARCH_REFRESH_SECONDS", 2.0),
             dbt_target=_engine(os.environ.get("DBT_TARGET", "") or "duckdb"),
             postgres_server=_postgres_server(),
+            search_backend=_search_backend(os.environ.get("SEARCH_BACKEND", "") or "memory"),
         )
 
     def embedding_spec(self) -> ModelSpec:

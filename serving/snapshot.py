@@ -23,7 +23,7 @@ import logging
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, Hashable, Iterator, TypeVar
 
 from ingestion.publish import published_file_key
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FileKey = tuple[int, int, int]
+FileKey = Hashable  # published_file_key's (inode, mtime, size), or another source's key
 
 
 class NothingPublished(Exception):
@@ -62,9 +62,12 @@ def read_published(path: Path, what: str, error: type[Exception]) -> Iterator["d
 class PublishedSnapshot(Generic[T]):
     """One value loaded from the published file, replaced when a newly published file has been fully loaded."""
 
-    def __init__(self, load: Callable[[Path], T], what: str):
+    def __init__(self, load: Callable[[Path], T], what: str, key: Callable[[Path], Hashable | None] | None = None):
         self._load = load
         self.what = what  # for the log: "search index", "interest scores"
+        # what identifies one publication of `path` (None: nothing published): the published file's key by
+        # default; the Postgres search backend passes its table's (serving.retriever.PostgresIndex.key)
+        self._file_key = key or (lambda path: published_file_key(Path(path)))
         self.current: T | None = None
         self.error: str | None = None  # why the last refresh failed; cleared by the next successful load
         self._key: FileKey | None = None  # the publication `current` was read from
@@ -73,20 +76,17 @@ class PublishedSnapshot(Generic[T]):
 
     def load(self, path: Path) -> T:
         """Read `path` now and serve what it holds. Raises what the loader raises."""
-        path = Path(path)
         with self._lock:
-            return self._swap(path, published_file_key(path))
+            return self._swap(path, self._file_key(path))
 
     def reload_if_changed(self, path: Path) -> bool:
         """Read `path` if another copy was published since `current` was read; True when it was swapped in.
         Raises what the loader raises; nothing published (or the file vanished) keeps the snapshot."""
-        path = Path(path)
-        return self._reload_if_changed(path, published_file_key(path))
+        return self._reload_if_changed(path, self._file_key(path))
 
     def refresh(self, path: Path) -> bool:
         """`reload_if_changed` that never raises and does not read the same failed file twice."""
-        path = Path(path)
-        key = published_file_key(path)
+        key = self._file_key(path)
         if key is None or key == self._failed_key:
             return False
         try:

@@ -56,6 +56,7 @@ def test_health_reports_the_published_index(client, search_warehouse):
         "published_at": published_at,
         "warehouse_built_at": built_at,
         "published_path": str(search_warehouse.published_path),
+        "search_backend": "memory",
         "detail": None,
     }
     assert rows > 0

@@ -12,9 +12,10 @@ The package: `create_app` here (settings read once, then passed down), the state
 `service` (SearchService) and `deps` (its dependency), bodies in `schemas`, error handling and the body limit
 in `errors`, and one router per resource in `routes`.
 
-Security: the service runs no SQL on user input at all. Searches are answered from the in-memory index
+Security: the service builds no SQL from user input. Searches are answered from the in-memory index
 (numpy / bm25s) and interests from the in-memory store; the only SQL is the fixed SELECTs that load the
-published file.
+published file. With SEARCH_BACKEND=postgres, dense search runs one fixed SELECT on `search_chunks` whose
+values (the query's vector, the source and doc_id filters, k) are bound parameters, never spliced text.
 """
 
 from __future__ import annotations
@@ -30,15 +31,21 @@ from ingestion.settings import Settings
 from serving.api.errors import add_error_handling
 from serving.api.routes import router
 from serving.api.service import SearchService
+from serving.retriever import BACKENDS
 
 
 def create_app(
     published_path: Path | None = None,
     model: ModelSpec | None = None,
     refresh_seconds: float | None = None,
+    backend: str | None = None,
+    postgres: object | None = None,
 ) -> FastAPI:
     """The service over `published_path` (default: PUBLISHED_PATH) with `model` (default: EMBEDDING_MODEL),
-    looking for a new copy every `refresh_seconds` (default: SEARCH_REFRESH_SECONDS).
+    looking for a new copy every `refresh_seconds` (default: SEARCH_REFRESH_SECONDS). `backend` (default:
+    SEARCH_BACKEND) `postgres` searches `search_chunks` on `postgres` (an ingestion.engines.postgres.Connection;
+    default: PG*, else the project's local server) instead of the published copy; the interest scores still
+    come from the published copy.
 
     Nothing is loaded here, so importing the module never fails for want of an index; the model and the index
     load in the lifespan handler, before the first request is accepted."""
@@ -46,10 +53,21 @@ def create_app(
     refresh_seconds = settings.search_refresh_seconds if refresh_seconds is None else float(refresh_seconds)
     if not refresh_seconds > 0:
         raise ValueError(f"refresh interval must be positive, got {refresh_seconds}")
+    backend = backend or settings.search_backend
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown search backend {backend!r}: use one of {', '.join(BACKENDS)}")
+
+    def resolve_postgres():
+        from ingestion.engines.postgres import connection
+
+        return postgres if postgres is not None else connection(settings.postgres_server)
+
     service = SearchService(
         Path(published_path) if published_path is not None else settings.published_path,
         settings.embedding_spec if model is None else (lambda: model),
         refresh_seconds,
+        backend=backend,
+        postgres=resolve_postgres,
     )
 
     @asynccontextmanager

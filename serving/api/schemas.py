@@ -128,6 +128,8 @@ class Health(BaseModel):
     published_at: str | None
     warehouse_built_at: str | None
     published_path: str
+    search_backend: str = Field("memory", description="Where searches run: `memory` (the published copy) or "
+                                "`postgres` (search_chunks on the Postgres server; then `vectors` counts its rows)")
     detail: str | None = Field(None, description="Why the last load of the published file failed, if it did")
     interest_users: int = Field(0, description="Users in the interest scores being served (GET /interests)")
     interest_model_version: str | None = Field(None, description="The interest model version being served")

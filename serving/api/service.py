@@ -2,7 +2,8 @@
 the interest scores, kept fresh by one background thread.
 
 Nothing here reads the environment: the app factory (serving.api.create_app) resolves the settings once and
-passes in the published path, a model resolver and the refresh interval.
+passes in the published path, a model resolver, the refresh interval and the search backend (with, for
+`postgres`, a resolver of the server).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable
 from ingestion.embedding import encode_texts, load_encoder
 from ingestion.model_source import ModelSpec
 from serving.interests import InterestStore
-from serving.retriever import Retriever, RetrieverError
+from serving.retriever import Retriever, RetrieverError, index_key
 from serving.snapshot import PublishedSnapshot
 
 log = logging.getLogger(__name__)
@@ -24,24 +25,33 @@ log = logging.getLogger(__name__)
 class SearchService:
     """The configured model and the Retriever over the published file, kept fresh by a background thread."""
 
-    def __init__(self, published_path: Path, resolve_model: Callable[[], ModelSpec], refresh_seconds: float):
+    def __init__(self, published_path: Path, resolve_model: Callable[[], ModelSpec], refresh_seconds: float,
+                 backend: str = "memory", postgres: Callable[[], object] | None = None):
         self.published_path = published_path
         self.resolve_model = resolve_model  # deferred to start(): a bad model source fails the start, not the import
         self.refresh_seconds = refresh_seconds
+        self.backend = backend  # where searches run (serving.retriever): memory, or postgres
+        self.resolve_postgres = postgres  # postgres: the server (started if local), resolved in start() too
+        self.index_location: object = published_path  # what the Retriever searches: the copy, or the server
         self.model: ModelSpec | None = None
-        # a new publication gets a new Retriever, built off the request path and swapped in once fully loaded;
-        # `retriever.error` says why the last load failed
-        self.retriever: PublishedSnapshot[Retriever] = PublishedSnapshot(self._open_retriever, "search index")
+        # a new publication (postgres: a new build of search_chunks) gets a new Retriever, built off the request
+        # path and swapped in once fully loaded; `retriever.error` says why the last load failed
+        self.retriever: PublishedSnapshot[Retriever] = PublishedSnapshot(
+            self._open_retriever, "search index", key=index_key(backend))
         self.interests = InterestStore()  # user_interest_scores of the same published file
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _open_retriever(self, published_path: Path) -> Retriever:
-        return Retriever(published_path, model=self.model)
+    def _open_retriever(self, location) -> Retriever:
+        if self.backend == "postgres":
+            return Retriever(model=self.model, backend="postgres", postgres=location)
+        return Retriever(location, model=self.model, backend="memory")
 
     def start(self) -> None:
         """Load the model (find_similar needs it even without an index) and the index, then start refreshing."""
         self.model = self.resolve_model()
+        if self.backend == "postgres":
+            self.index_location = self.resolve_postgres()
         load_encoder(self.model)
         encode_texts(self.model, ["warm up"], progress=False)  # the first request should not pay for this
         self.refresh()
@@ -63,16 +73,19 @@ class SearchService:
         file) is logged and reported by /health, the previous snapshot keeps serving, and that same file is not
         reloaded every tick. The interest scores are loaded on their own (a search index that cannot be served
         does not stop them)."""
-        self.interests.refresh(self.published_path)
-        self.retriever.refresh(self.published_path)
+        self.interests.refresh(self.published_path)  # the interest scores: from the published copy, either backend
+        self.retriever.refresh(self.index_location)
 
     def require_retriever(self) -> Retriever:
         retriever = self.retriever.current
         if retriever is None:
             if self.retriever.error:
                 raise RetrieverError(
-                    f"the published index at {self.published_path} cannot be served: {self.retriever.error}"
+                    f"the published index at {self.index_location} cannot be served: {self.retriever.error}"
                 )
+            if self.backend == "postgres":
+                raise RetrieverError(f"no search_chunks on {self.index_location}: build it "
+                                     "(DBT_TARGET=postgres make run)")
             raise RetrieverError(
                 f"no published index at {self.published_path}: run `make run` (land, dbt build, publish)"
             )

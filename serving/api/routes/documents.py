@@ -35,9 +35,10 @@ def document_chunks(
     rows = np.flatnonzero((index.sources == "document") & (index.doc_ids == doc_id))  # index is in document order
     if not len(rows):
         raise HTTPException(404, f"no document {doc_id!r} in the published index")
+    chunk_vectors = index.chunk_vectors(rows) if vectors else None  # the postgres backend reads them there
     chunks = [
         DocumentChunk(chunk_id=index.chunk_ids[row], text=index.texts[row], pages=index.pages[row],
-                      **({"vector": index.vectors[row].tolist()} if vectors else {}))  # unset: left out
-        for row in rows
+                      **({"vector": chunk_vectors[i].tolist()} if vectors else {}))  # unset: left out
+        for i, row in enumerate(rows)
     ]
     return DocumentChunks(doc_id=doc_id, model_id=retriever.model.model_id, chunks=chunks)

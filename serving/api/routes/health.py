@@ -22,6 +22,7 @@ async def health(service: ServiceDep) -> Health:
         published_at=index.published_at if index is not None else None,
         warehouse_built_at=index.warehouse_built_at if index is not None else None,
         published_path=str(service.published_path),
+        search_backend=service.backend,
         detail=service.retriever.error,
         interest_users=service.interests.size,
         interest_model_version=service.interests.model_version,
