@@ -106,7 +106,7 @@ bench-interests: setup  ## GET /interests latency and requests/s under 50 concur
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic
 
-stop:  ## stop the project's local Postgres (DBT_TARGET=postgres without PGHOST starts it; data kept in .engines/)
+stop:  ## stop every local Postgres the project started (DBT_TARGET=postgres without PGHOST, interrupted tests; data kept in .engines/)
 	$(BIN)/python -m ingestion.engines stop
 
 clean:  ## remove the warehouse, dbt's target/ and outputs (keeps .venv)

@@ -609,3 +609,24 @@ def test_a_database_without_pgvector_says_what_to_ask_the_administrator(managed,
             'cannot create it') in text, text[-3000:]
     assert 'run "create extension vector;" in that database' in text
     assert APP_PASSWORD not in text
+
+
+def test_make_stop_stops_every_server_the_project_started():
+    """`make stop` (python -m ingestion.engines stop -> stop_all) stops each server with state under the engines
+    folder, e.g. ones an interrupted test run left behind, and keeps their data."""
+    from ingestion.engines.postgres import stop_all
+
+    engines = PROJECT_ROOT / ".engines" / "stop-test"
+    servers = [LocalPostgres(engines / name) for name in ("first", "second")]
+    try:
+        for server in servers:
+            server.start()
+        assert all(server.running() for server in servers)
+        assert stop_all(engines) == ["first", "second"]
+        assert not any(server.running() for server in servers)
+        assert all((server.data_dir / "PG_VERSION").exists() for server in servers)
+        assert stop_all(engines) == []
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(engines, ignore_errors=True)

@@ -1,4 +1,7 @@
-"""`python -m ingestion.engines start|stop|status`: the project's local Postgres (see ingestion/engines/postgres.py)."""
+"""`python -m ingestion.engines start|stop|status`: the project's local Postgres (see ingestion/engines/postgres.py).
+
+`stop` (`make stop`) stops every server the project started under `.engines/`: the one `DBT_TARGET=postgres`
+uses, and any a test module left running when it was interrupted (each under `.engines/<name>/`)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 import sys
 import time
 
-from ingestion.engines.postgres import EngineError, LocalPostgres
+from ingestion.engines.postgres import EngineError, LocalPostgres, stop_all
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
             connection = server.start()
             print(f"[postgres] {connection.url()} ready in {time.perf_counter() - started:.2f} s")
         elif args.action == "stop":
-            print("[postgres] stopped" if server.stop() else "[postgres] not running")
+            stopped = stop_all()
+            print(f"[postgres] stopped: {', '.join(stopped)}" if stopped else "[postgres] not running")
         else:
             print(f"[postgres] running: {server.connection().url()}" if server.running() else "[postgres] not running")
     except EngineError as exc:

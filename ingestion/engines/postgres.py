@@ -248,6 +248,13 @@ def create_database(server: Connection, name: str, fresh: bool = False) -> Conne
     return database
 
 
+def stop_all(engines_dir: Path = STATE_DIR.parent) -> list[str]:
+    """Stop every local server with its state under `engines_dir` (`make stop`: the one DBT_TARGET=postgres uses and
+    any a test module left running when it was interrupted); the names of those that were running."""
+    servers = [LocalPostgres(data.parent) for data in sorted(Path(engines_dir).glob("*/data"))]
+    return [server.state_dir.name for server in servers if server.stop()]
+
+
 def connection(external: Connection | None, state_dir: Path = STATE_DIR) -> Connection:
     """Where DBT_TARGET=postgres writes: `external` (Settings.postgres_server, from PG* when PGHOST is set), else
     the local server (started or reused)."""
