@@ -44,9 +44,10 @@ def _engine(name: str) -> str:
 SEARCH_BACKENDS = ("memory", "postgres")
 
 
-def _search_backend(name: str) -> str:
+def check_search_backend(name: str) -> str:
+    """`name` if it is a search backend (SEARCH_BACKEND, or a Retriever's / the app's `backend` argument)."""
     if name not in SEARCH_BACKENDS:
-        raise ValueError(f"SEARCH_BACKEND={name!r}: expected one of {', '.join(SEARCH_BACKENDS)}")
+        raise ValueError(f"unknown search backend {name!r} (SEARCH_BACKEND): use one of {', '.join(SEARCH_BACKENDS)}")
     return name
 
 
@@ -87,7 +88,7 @@ class Settings:
             search_refresh_seconds=_seconds("SEARCH_REFRESH_SECONDS", 2.0),
             dbt_target=_engine(os.environ.get("DBT_TARGET", "") or "duckdb"),
             postgres_server=_postgres_server(),
-            search_backend=_search_backend(os.environ.get("SEARCH_BACKEND", "") or "memory"),
+            search_backend=check_search_backend(os.environ.get("SEARCH_BACKEND", "") or "memory"),
         )
 
     def embedding_spec(self) -> ModelSpec:

@@ -37,7 +37,7 @@ import numpy as np
 
 from ingestion.embedding import encode_texts, load_encoder
 from ingestion.model_source import ModelSpec
-from ingestion.settings import SEARCH_BACKENDS, Settings
+from ingestion.settings import Settings, check_search_backend
 from serving.snapshot import PublishedSnapshot, read_published
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ SOURCES = ("document", "corpus")
 RRF_K = 60  # reciprocal rank fusion constant
 FUSION_DEPTH = 100  # how deep each ranking goes into the fusion
 BM25_K1, BM25_B = 0.9, 0.4  # Anserini's MS MARCO passage settings
-BACKENDS = SEARCH_BACKENDS  # memory, postgres
 
 
 class RetrieverError(Exception):
@@ -489,9 +488,7 @@ class Retriever:
             settings = Settings.from_env()
             backend = backend or settings.search_backend
             model = model or settings.embedding_spec()
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown search backend {backend!r}: use one of {', '.join(BACKENDS)}")
-        self.backend = backend
+        self.backend = check_search_backend(backend)
         self.model: ModelSpec = model
         self.mode = self._check_mode(mode)
         if backend == "postgres":

@@ -27,11 +27,10 @@ import anyio
 from fastapi import FastAPI
 
 from ingestion.model_source import ModelSpec
-from ingestion.settings import Settings
+from ingestion.settings import Settings, check_search_backend
 from serving.api.errors import add_error_handling
 from serving.api.routes import router
 from serving.api.service import SearchService
-from serving.retriever import BACKENDS
 
 
 def create_app(
@@ -53,9 +52,7 @@ def create_app(
     refresh_seconds = settings.search_refresh_seconds if refresh_seconds is None else float(refresh_seconds)
     if not refresh_seconds > 0:
         raise ValueError(f"refresh interval must be positive, got {refresh_seconds}")
-    backend = backend or settings.search_backend
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown search backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    backend = check_search_backend(backend or settings.search_backend)
 
     def resolve_postgres():
         from ingestion.engines.postgres import connection
