@@ -433,6 +433,13 @@ def marts(server) -> dict:
         return {table: read(con, table) for table in MARTS}
 
 
+def assert_marts_equal(server, reference: dict) -> None:
+    """The score marts on `server` exactly equal `reference` (marts() of another build)."""
+    ours = marts(server)
+    for table, expected in reference.items():
+        pd.testing.assert_frame_equal(ours[table], expected, check_exact=True, obj=table)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted_marts(postgres, score_data, tmp_path_factory):
     """The score marts of the 20 real batches landed and built once, without interruption."""
@@ -495,9 +502,7 @@ def test_killed_dbt_builds_are_finished_by_the_next_one(postgres, score_data, un
 
     rebuild = run("ingestion.dbt_runner", env, *BUILD)
     assert rebuild.returncode == 0, rebuild.stdout[-3000:]
-    ours = marts(server)
-    for table, reference in uninterrupted_marts.items():
-        pd.testing.assert_frame_equal(ours[table], reference, check_exact=True, obj=table)
+    assert_marts_equal(server, uninterrupted_marts)
     con = psycopg2.connect(server.dsn())
     try:
         with con.cursor() as cursor:  # no relation a killed dbt left behind (__dbt_tmp, __dbt_backup)
@@ -557,9 +562,7 @@ def test_an_external_server_is_configuration_only(managed, score_data, uninterru
                                                   DBT_LOG_PATH=str(tmp_path / "logs")), *BUILD)
     assert build.returncode == 0, build.stdout[-3000:]
 
-    ours = marts(managed)
-    for table, reference in uninterrupted_marts.items():
-        pd.testing.assert_frame_equal(ours[table], reference, check_exact=True, obj=table)
+    assert_marts_equal(managed, uninterrupted_marts)
     con = psycopg2.connect(managed.dsn())
     try:
         with con.cursor() as cursor:
