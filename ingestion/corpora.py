@@ -21,7 +21,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.warehouse import LandingError, MissingFileError, landed, record_landing, sha256_of, transaction, unstorable
+from ingestion.warehouse import (
+    LandingError, MissingFileError, landed, record_landing, refuse_unstorable, sha256_of, transaction,
+)
 
 SOURCE = "corpora"
 FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")  # a corpus folder's files, in content_hash order
@@ -95,9 +97,7 @@ def _json_lines(path: Path, data: bytes, required: tuple[str, ...]) -> list[dict
             if not isinstance(record.get(key), str):
                 raise LandingError(f"{path}: line {line_number}: missing string field {key!r}")
         for key in (*required, "title"):
-            problem = unstorable(record[key]) if isinstance(record.get(key), str) else None
-            if problem:
-                raise LandingError(f"{path}: line {line_number}: {key!r} {problem}")
+            refuse_unstorable(record.get(key), f"{path}: line {line_number}: {key!r}")
         if record["_id"] in seen:
             raise LandingError(f"{path}: line {line_number}: duplicate _id {record['_id']!r}")
         seen.add(record["_id"])

@@ -18,7 +18,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.warehouse import LandingError, MissingFileError, landed, record_landing, sha256_of, transaction, unstorable
+from ingestion.warehouse import (
+    LandingError, MissingFileError, landed, record_landing, refuse_unstorable, sha256_of, transaction,
+)
 
 SOURCE = "documents"
 DOC_ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -97,9 +99,7 @@ def parse_texts(path: Path, data: bytes) -> list[tuple[str, list[str] | None]]:
         if refs is not None and not (isinstance(refs, list) and all(isinstance(r, str) for r in refs)):
             raise LandingError(f"{path}: record {index} \"pages\" must be a list of page-ref strings")
         for field, value in (("text", item["text"]), *(("pages", ref) for ref in refs or ())):
-            problem = unstorable(value)
-            if problem:
-                raise LandingError(f"{path}: record {index} \"{field}\" {problem}")
+            refuse_unstorable(value, f"{path}: record {index} \"{field}\"")
         records.append((item["text"], refs))
     return records
 
@@ -118,9 +118,7 @@ def parse_pages(path: Path, data: bytes) -> dict[str, int]:
         if len(row) != 2:
             raise LandingError(f"{path}: line {line} has {len(row)} fields, expected 2")
         ref, number = row[0].strip(), row[1].strip()
-        problem = unstorable(ref)
-        if problem:
-            raise LandingError(f"{path}: line {line}: page ref {ref!r} {problem}")
+        refuse_unstorable(ref, f"{path}: line {line}: page ref {ref!r}")
         if not re.fullmatch(r"\d+", number):
             raise LandingError(f"{path}: line {line}: page number {number!r} of ref {ref!r} is not an integer")
         if ref in pages:

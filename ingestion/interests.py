@@ -24,7 +24,7 @@ import pyarrow as pa
 import yaml
 
 from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction, unstorable
+from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction, refuse_unstorable
 
 SOURCE = "interests"
 LANDING_KEY = "population"  # one folder is the whole user population: landing another replaces it
@@ -93,9 +93,7 @@ def parse_csv(path: Path, data: bytes, header: list[str]) -> list[tuple[int, lis
         if len(row) != len(header):
             raise LandingError(f"{path}: line {line} has {len(row)} fields, expected {len(header)}")
         for column, value in zip(header, row):
-            problem = unstorable(value)
-            if problem:
-                raise LandingError(f"{path}: line {line}: {column} {problem}")
+            refuse_unstorable(value, f"{path}: line {line}: {column}")
         key = row[0].strip()
         if not key:
             raise LandingError(f"{path}: line {line}: empty {header[0]}")

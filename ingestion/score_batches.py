@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction, unstorable
+from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction, refuse_unstorable
 
 SOURCE = "score_batches"
 BATCH_FILE = re.compile(r"batch_(\d+)\.json")
@@ -101,9 +101,7 @@ def parse_batch(path: Path, data: bytes) -> list[dict]:
         if unexpected:
             raise LandingError(f"{path}: record {index} has unexpected key(s) {', '.join(map(repr, unexpected))}")
         for key in RECORD_KEYS:
-            problem = unstorable(item[key]) if isinstance(item[key], str) else None
-            if problem:
-                raise LandingError(f"{path}: record {index} {key!r} {problem}")
+            refuse_unstorable(item[key], f"{path}: record {index} {key!r}")
         record_id = _as_text(item["id"])
         if record_id is not None:
             if record_id in seen:

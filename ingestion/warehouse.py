@@ -39,7 +39,15 @@ class MissingFileError(LandingError, FileNotFoundError):
     command reports it as one, and a FileNotFoundError for callers that look for files themselves."""
 
 
-def unstorable(text: str) -> str | None:
+def refuse_unstorable(value: object, where: str) -> None:
+    """LandingError "<where> <why>" when `value` is a string some engine cannot store (see _unstorable); the one
+    check every loader runs on every landed string field."""
+    problem = _unstorable(value) if isinstance(value, str) else None
+    if problem:
+        raise LandingError(f"{where} {problem}")
+
+
+def _unstorable(text: str) -> str | None:
     """Why a string cannot be landed in every engine, or None. Postgres text holds no NUL character (DuckDB's
     VARCHAR does: refused on both, so bad input fails the same way on both), and a lone surrogate (a JSON escape
     such as \\ud800 decodes to one) is not Unicode that UTF-8 can hold."""
