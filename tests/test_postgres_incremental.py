@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.dbt_runner import run_dbt
+from ingestion.dbt_runner import run_dbt_on
 from ingestion.engines.postgres import create_database
 from ingestion.land import ensure_raw_tables
 from ingestion.score_batches import batch_files, land_score_batch, land_score_batches
@@ -28,8 +28,7 @@ def postgres():
 
 
 def dbt(database, folder: Path, *args: str) -> None:
-    run_dbt([*args, "--select", SCORE_PIPELINE], folder / "unused.duckdb", folder / f"target_{database.dbname}",
-            target="postgres", postgres=database)
+    run_dbt_on(database, [*args, "--select", SCORE_PIPELINE], target_path=folder / f"target_{database.dbname}")
 
 
 def count(database, table: str) -> int:

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ingestion.dbt_runner import run_dbt
+from ingestion.dbt_runner import run_dbt_on
 from ingestion.land import land_all
 from ingestion.publish import publish
 from ingestion.settings import PROJECT_ROOT
@@ -47,8 +47,8 @@ def built(postgres, tmp_path_factory) -> Path:
         shutil.copy(PROJECT_ROOT / "sample_data" / "documents" / name, data_dir / "documents" / name)
     write_corpus_subset(data_dir / "retrieval" / CORPUS)
     land_all(data_dir, postgres)
-    run_dbt(["build", "--select", "+search_chunks", "--indirect-selection", "buildable"], folder / "unused.duckdb",
-            folder / "target_pg", target="postgres", postgres=postgres)
+    run_dbt_on(postgres, ["build", "--select", "+search_chunks", "--indirect-selection", "buildable"],
+               target_path=folder / "target_pg")
     published = folder / "warehouse.published.duckdb"
     publish(postgres, published)
     return published

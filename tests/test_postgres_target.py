@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.dbt_runner import run_dbt
+from ingestion.dbt_runner import run_dbt_on
 from ingestion.score_batches import land_score_batch, land_score_batches, batch_files
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import LandingError, connect_postgres, open_warehouse
@@ -32,8 +32,7 @@ def postgres():
 
 
 def build_postgres(postgres, folder: Path) -> None:
-    run_dbt(["build", "--select", SCORE_PIPELINE], folder / "unused.duckdb", folder / "target_pg",
-            target="postgres", postgres=postgres)
+    run_dbt_on(postgres, ["build", "--select", SCORE_PIPELINE], target_path=folder / "target_pg")
 
 
 REAL_DOCUMENT = "12345"
