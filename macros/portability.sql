@@ -135,3 +135,60 @@ $ensure_vector$
 {% macro postgres__lookup_index(columns) -%}
     create index if not exists {{ this.identifier }}__{{ columns | join('_') }} on {{ this }} ({{ columns | join(', ') }})
 {%- endmacro %}
+
+{#- Spark names types differently: `string` (a bare `varchar` is an error, it needs a length), `double` (no
+    `double precision`), `array<...>`. dbt casts the contracts' declared types through this macro (the empty
+    schema it compares a model's columns with), so on Spark the contracts' portable names are translated here;
+    every other engine casts as written. -#}
+{#- (self-contained: dbt calls it from its own namespace, where the project's other macros are not in scope) -#}
+{% macro spark__cast(field, type) -%}
+    {%- set t = type | trim | lower -%}
+    {%- set names = {'varchar': 'string', 'text': 'string', 'double precision': 'double', 'integer[]': 'array<int>',
+                     'varchar[]': 'array<string>'} -%}
+    cast({{ field }} as {% if t in names %}{{ names[t] }}{% elif t.startswith('float[') %}array<float>{% else %}{{ type }}{% endif %})
+{%- endmacro %}
+
+{#- An aggregate over a group's values taken in a fixed order (`order_by`: a list of columns, the value's own
+    column first), so floating-point sums are the same whatever order the rows arrived in. DuckDB and Postgres
+    accept `agg(x order by ...)`. Spark does not: the values are collected, sorted by `order_by` and folded
+    left to right with the same recurrences DuckDB uses (a running sum for the mean; Welford's update for the
+    sample standard deviation), null for a group without two values as DuckDB's stddev_samp. -#}
+{% macro ordered_avg(value, order_by) %}{{ return(adapter.dispatch('ordered_avg')(value, order_by)) }}{% endmacro %}
+{% macro default__ordered_avg(value, order_by) %}avg({{ value }} order by {{ order_by | join(', ') }}){% endmacro %}
+{% macro spark__ordered_avg(value, order_by) -%}
+    aggregate(
+        {{ spark_sorted_values(value, order_by) }},
+        named_struct('n', cast(0 as bigint), 's', cast(0 as double)),
+        (acc, v) -> named_struct('n', acc.n + 1, 's', acc.s + v),
+        acc -> case when acc.n > 0 then acc.s / acc.n end
+    )
+{%- endmacro %}
+
+{% macro ordered_stddev_samp(value, order_by) %}{{ return(adapter.dispatch('ordered_stddev_samp')(value, order_by)) }}{% endmacro %}
+{% macro default__ordered_stddev_samp(value, order_by) %}stddev_samp({{ value }} order by {{ order_by | join(', ') }}){% endmacro %}
+{% macro spark__ordered_stddev_samp(value, order_by) -%}
+    aggregate(
+        {{ spark_sorted_values(value, order_by) }},
+        named_struct('n', cast(0 as bigint), 'mean', cast(0 as double), 'm2', cast(0 as double)),
+        (acc, v) -> named_struct(
+            'n', acc.n + 1,
+            'mean', acc.mean + (v - acc.mean) / (acc.n + 1),
+            'm2', acc.m2 + (v - (acc.mean + (v - acc.mean) / (acc.n + 1))) * (v - acc.mean)
+        ),
+        acc -> case when acc.n > 1 then sqrt(acc.m2 / (acc.n - 1)) end
+    )
+{%- endmacro %}
+{#- the group's non-null `value`s as an array<double>, sorted by the `order_by` columns -#}
+{% macro spark_sorted_values(value, order_by) -%}
+    transform(
+        array_sort(collect_list(named_struct({% for column in order_by %}'k{{ loop.index }}', {{ column }}, {% endfor %}'v', cast({{ value }} as double)))),
+        x -> x.v
+    )
+{%- endmacro %}
+
+{#- LIKE pattern for a mangled industry name (see macros/scores.sql) and the LIKE escape clause that goes with
+    it: a backslash escapes. Spark reads a backslash in a string literal as an escape itself ('\' does not even
+    end the literal), so its literals double every backslash. -#}
+{% macro like_escape() %}{{ return(adapter.dispatch('like_escape')()) }}{% endmacro %}
+{% macro default__like_escape() %}escape '\'{% endmacro %}
+{% macro spark__like_escape() %}escape '\\'{% endmacro %}
