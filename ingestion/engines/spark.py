@@ -4,7 +4,7 @@ Not wired into `make` yet. The session settings mirror profiles.yml's `spark` ou
 metastore under SPARK_DIR), so tables landed here are the ones dbt's session sees. Embedded Derby admits one JVM
 at a time: landing and dbt run one after the other, never together.
 
-    SPARK_DIR=.engines/spark .venv-spark/bin/python -m ingestion.engines.spark land-scores <dir of batch_<n>.json>
+    SPARK_DIR=.engines/spark .venv-spark/bin/python -m ingestion.engines.spark land-scores <dir of batch_<n>.json> [last batch]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def session():
     return builder.getOrCreate()
 
 
-def land_score_batches(spark, directory: Path) -> int:
+def land_score_batches(spark, directory: Path, last_batch: int | None = None) -> int:
     """Spike: every batch file not landed yet, appended to raw.score_batches (one Parquet append per file).
 
     Not yet atomic per file nor refusing like the DuckDB loader (docs/spark.md says how it will be)."""
@@ -63,7 +63,7 @@ def land_score_batches(spark, directory: Path) -> int:
     rows = 0
     for path in sorted(Path(directory).glob("batch_*.json"), key=batch_number):
         batch = batch_number(path)
-        if batch in landed:
+        if batch in landed or (last_batch is not None and batch > last_batch):
             continue
         data = path.read_bytes()
         items = parse_batch(path, data)
@@ -81,13 +81,13 @@ def land_score_batches(spark, directory: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "land-scores":
+    if len(argv) not in (2, 3) or argv[0] != "land-scores":
         print(__doc__, file=sys.stderr)
         return 2
     started = time.perf_counter()
     spark = session()
     ready = time.perf_counter()
-    rows = land_score_batches(spark, Path(argv[1]))
+    rows = land_score_batches(spark, Path(argv[1]), int(argv[2]) if len(argv) == 3 else None)
     total = spark.sql("select count(*) as n, count(distinct batch) as b from raw.score_batches").collect()[0]
     print(
         f"[spark] landed {rows} rows; raw.score_batches holds {total.n} rows in {total.b} batches "
