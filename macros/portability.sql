@@ -75,16 +75,23 @@
 {% macro split_to_rows(expression, separator) %}{{ return(adapter.dispatch('split_to_rows')(expression, separator)) }}{% endmacro %}
 {% macro default__split_to_rows(expression, separator) %}unnest(string_to_array({{ expression }}, '{{ separator }}')){% endmacro %}
 {% macro duckdb__split_to_rows(expression, separator) %}unnest(string_split({{ expression }}, '{{ separator }}')){% endmacro %}
+{#- Spark's split takes a regular expression: the separator is quoted (\\Q..\\E in a Spark literal) -#}
+{% macro spark__split_to_rows(expression, separator) %}explode(split({{ expression }}, '\\Q{{ separator }}\\E')){% endmacro %}
 
 {#- an array column, empty instead of null, typed `element_type`[] -#}
 {% macro coalesce_array(expression, element_type) %}{{ return(adapter.dispatch('coalesce_array')(expression, element_type)) }}{% endmacro %}
 {% macro default__coalesce_array(expression, element_type) %}coalesce({{ expression }}, cast(array[] as {{ element_type }}[])){% endmacro %}
 {% macro duckdb__coalesce_array(expression, element_type) %}cast(coalesce({{ expression }}, []) as {{ element_type }}[]){% endmacro %}
+{% macro spark__coalesce_array(expression, element_type) -%}
+    {%- set spark_element = {'varchar': 'string', 'integer': 'int', 'double precision': 'double'}.get(element_type | lower, element_type) -%}
+    coalesce({{ expression }}, cast(array() as array<{{ spark_element }}>))
+{%- endmacro %}
 
 {#- number of elements of an array (list) -#}
 {% macro array_size(expression) %}{{ return(adapter.dispatch('array_size')(expression)) }}{% endmacro %}
 {% macro default__array_size(expression) %}cardinality({{ expression }}){% endmacro %}
 {% macro duckdb__array_size(expression) %}len({{ expression }}){% endmacro %}
+{% macro spark__array_size(expression) %}size({{ expression }}){% endmacro %}
 
 {#- Vectors. DuckDB keeps them as FLOAT[<dim>] arrays; Postgres as pgvector's vector(<dim>). The Python models
     write FLOAT[<dim>] through DuckDB on both engines (on Postgres that lands as its text form, '[0.1, ...]', in
@@ -92,11 +99,17 @@
 {% macro as_vector(expression) %}{{ return(adapter.dispatch('as_vector')(expression)) }}{% endmacro %}
 {% macro default__as_vector(expression) %}cast({{ expression }} as vector({{ var('embedding_dim') }})){% endmacro %}
 {% macro duckdb__as_vector(expression) %}{{ expression }}{% endmacro %}
+{#- Spark: array<float> (no fixed length in the type; the contract and a test check 384) -#}
+{% macro spark__as_vector(expression) %}cast({{ expression }} as array<float>){% endmacro %}
 
 {#- inner product of two vectors (1 for a unit vector with itself) -#}
 {% macro vector_inner_product(left, right) %}{{ return(adapter.dispatch('vector_inner_product')(left, right)) }}{% endmacro %}
 {% macro default__vector_inner_product(left, right) %}(-({{ left }} <#> {{ right }})){% endmacro %}
 {% macro duckdb__vector_inner_product(left, right) %}list_dot_product({{ left }}::float[], {{ right }}::float[]){% endmacro %}
+{#- Spark: summed left to right in double (DuckDB's list_dot_product sums floats: expect differences near 1e-7) -#}
+{% macro spark__vector_inner_product(left, right) -%}
+    aggregate(zip_with({{ left }}, {{ right }}, (x, y) -> cast(x as double) * cast(y as double)), cast(0 as double), (acc, v) -> acc + v)
+{%- endmacro %}
 
 {#- post-hook: an approximate nearest-neighbour index on a vector column, where the engine has one in SQL
     (pgvector's HNSW, cosine distance); nothing on DuckDB, whose search is exact (docs/search.md). -#}
@@ -105,6 +118,7 @@
     create index if not exists {{ this.identifier }}_{{ column }}_hnsw on {{ this }} using hnsw ({{ column }} vector_cosine_ops)
 {%- endmacro %}
 {% macro duckdb__vector_index(column) %}{% endmacro %}
+{% macro spark__vector_index(column) %}{% endmacro %}
 
 {#- pre-hook of the first model with vectors (search_chunks): the engine's vector type available (pgvector on Postgres: the local server creates it too, an
     external PGHOST needs the extension created beforehand, or the right to create it) -#}
@@ -125,6 +139,7 @@ end
 $ensure_vector$
 {%- endmacro %}
 {% macro duckdb__ensure_vector_type() %}{% endmacro %}
+{% macro spark__ensure_vector_type() %}{% endmacro %}
 
 {#- post-hook: a b-tree index for the lookups an incremental build makes on a table that grows with history (its
     high-water mark `max(iteration)`, the rows of one batch, an asset's earlier rows). Postgres scans a whole table
