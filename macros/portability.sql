@@ -75,16 +75,23 @@
 {% macro split_to_rows(expression, separator) %}{{ return(adapter.dispatch('split_to_rows')(expression, separator)) }}{% endmacro %}
 {% macro default__split_to_rows(expression, separator) %}unnest(string_to_array({{ expression }}, '{{ separator }}')){% endmacro %}
 {% macro duckdb__split_to_rows(expression, separator) %}unnest(string_split({{ expression }}, '{{ separator }}')){% endmacro %}
+{#- Spark's split takes a regular expression: the separator is quoted (\\Q..\\E in a Spark literal) -#}
+{% macro spark__split_to_rows(expression, separator) %}explode(split({{ expression }}, '\\Q{{ separator }}\\E')){% endmacro %}
 
 {#- an array column, empty instead of null, typed `element_type`[] -#}
 {% macro coalesce_array(expression, element_type) %}{{ return(adapter.dispatch('coalesce_array')(expression, element_type)) }}{% endmacro %}
 {% macro default__coalesce_array(expression, element_type) %}coalesce({{ expression }}, cast(array[] as {{ element_type }}[])){% endmacro %}
 {% macro duckdb__coalesce_array(expression, element_type) %}cast(coalesce({{ expression }}, []) as {{ element_type }}[]){% endmacro %}
+{% macro spark__coalesce_array(expression, element_type) -%}
+    {%- set spark_element = {'varchar': 'string', 'integer': 'int', 'double precision': 'double'}.get(element_type | lower, element_type) -%}
+    coalesce({{ expression }}, cast(array() as array<{{ spark_element }}>))
+{%- endmacro %}
 
 {#- number of elements of an array (list) -#}
 {% macro array_size(expression) %}{{ return(adapter.dispatch('array_size')(expression)) }}{% endmacro %}
 {% macro default__array_size(expression) %}cardinality({{ expression }}){% endmacro %}
 {% macro duckdb__array_size(expression) %}len({{ expression }}){% endmacro %}
+{% macro spark__array_size(expression) %}size({{ expression }}){% endmacro %}
 
 {#- Vectors. DuckDB keeps them as FLOAT[<dim>] arrays; Postgres as pgvector's vector(<dim>). The Python models
     write FLOAT[<dim>] through DuckDB on both engines (on Postgres that lands as its text form, '[0.1, ...]', in
@@ -92,11 +99,17 @@
 {% macro as_vector(expression) %}{{ return(adapter.dispatch('as_vector')(expression)) }}{% endmacro %}
 {% macro default__as_vector(expression) %}cast({{ expression }} as vector({{ var('embedding_dim') }})){% endmacro %}
 {% macro duckdb__as_vector(expression) %}{{ expression }}{% endmacro %}
+{#- Spark: array<float> (no fixed length in the type; the contract and a test check 384) -#}
+{% macro spark__as_vector(expression) %}cast({{ expression }} as array<float>){% endmacro %}
 
 {#- inner product of two vectors (1 for a unit vector with itself) -#}
 {% macro vector_inner_product(left, right) %}{{ return(adapter.dispatch('vector_inner_product')(left, right)) }}{% endmacro %}
 {% macro default__vector_inner_product(left, right) %}(-({{ left }} <#> {{ right }})){% endmacro %}
 {% macro duckdb__vector_inner_product(left, right) %}list_dot_product({{ left }}::float[], {{ right }}::float[]){% endmacro %}
+{#- Spark: summed left to right in double (DuckDB's list_dot_product sums floats: expect differences near 1e-7) -#}
+{% macro spark__vector_inner_product(left, right) -%}
+    aggregate(zip_with({{ left }}, {{ right }}, (x, y) -> cast(x as double) * cast(y as double)), cast(0 as double), (acc, v) -> acc + v)
+{%- endmacro %}
 
 {#- post-hook: an approximate nearest-neighbour index on a vector column, where the engine has one in SQL
     (pgvector's HNSW, cosine distance); nothing on DuckDB, whose search is exact (docs/search.md). -#}
@@ -105,6 +118,7 @@
     create index if not exists {{ this.identifier }}_{{ column }}_hnsw on {{ this }} using hnsw ({{ column }} vector_cosine_ops)
 {%- endmacro %}
 {% macro duckdb__vector_index(column) %}{% endmacro %}
+{% macro spark__vector_index(column) %}{% endmacro %}
 
 {#- pre-hook of the first model with vectors (search_chunks): the engine's vector type available (pgvector on Postgres: the local server creates it too, an
     external PGHOST needs the extension created beforehand, or the right to create it) -#}
@@ -125,6 +139,7 @@ end
 $ensure_vector$
 {%- endmacro %}
 {% macro duckdb__ensure_vector_type() %}{% endmacro %}
+{% macro spark__ensure_vector_type() %}{% endmacro %}
 
 {#- post-hook: a b-tree index for the lookups an incremental build makes on a table that grows with history (its
     high-water mark `max(iteration)`, the rows of one batch, an asset's earlier rows). Postgres scans a whole table
@@ -135,3 +150,60 @@ $ensure_vector$
 {% macro postgres__lookup_index(columns) -%}
     create index if not exists {{ this.identifier }}__{{ columns | join('_') }} on {{ this }} ({{ columns | join(', ') }})
 {%- endmacro %}
+
+{#- Spark names types differently: `string` (a bare `varchar` is an error, it needs a length), `double` (no
+    `double precision`), `array<...>`. dbt casts the contracts' declared types through this macro (the empty
+    schema it compares a model's columns with), so on Spark the contracts' portable names are translated here;
+    every other engine casts as written. -#}
+{#- (self-contained: dbt calls it from its own namespace, where the project's other macros are not in scope) -#}
+{% macro spark__cast(field, type) -%}
+    {%- set t = type | trim | lower -%}
+    {%- set names = {'varchar': 'string', 'text': 'string', 'double precision': 'double', 'integer[]': 'array<int>',
+                     'varchar[]': 'array<string>'} -%}
+    cast({{ field }} as {% if t in names %}{{ names[t] }}{% elif t.startswith('float[') %}array<float>{% else %}{{ type }}{% endif %})
+{%- endmacro %}
+
+{#- An aggregate over a group's values taken in a fixed order (`order_by`: a list of columns, the value's own
+    column first), so floating-point sums are the same whatever order the rows arrived in. DuckDB and Postgres
+    accept `agg(x order by ...)`. Spark does not: the values are collected, sorted by `order_by` and folded
+    left to right with the same recurrences DuckDB uses (a running sum for the mean; Welford's update for the
+    sample standard deviation), null for a group without two values as DuckDB's stddev_samp. -#}
+{% macro ordered_avg(value, order_by) %}{{ return(adapter.dispatch('ordered_avg')(value, order_by)) }}{% endmacro %}
+{% macro default__ordered_avg(value, order_by) %}avg({{ value }} order by {{ order_by | join(', ') }}){% endmacro %}
+{% macro spark__ordered_avg(value, order_by) -%}
+    aggregate(
+        {{ spark_sorted_values(value, order_by) }},
+        named_struct('n', cast(0 as bigint), 's', cast(0 as double)),
+        (acc, v) -> named_struct('n', acc.n + 1, 's', acc.s + v),
+        acc -> case when acc.n > 0 then acc.s / acc.n end
+    )
+{%- endmacro %}
+
+{% macro ordered_stddev_samp(value, order_by) %}{{ return(adapter.dispatch('ordered_stddev_samp')(value, order_by)) }}{% endmacro %}
+{% macro default__ordered_stddev_samp(value, order_by) %}stddev_samp({{ value }} order by {{ order_by | join(', ') }}){% endmacro %}
+{% macro spark__ordered_stddev_samp(value, order_by) -%}
+    aggregate(
+        {{ spark_sorted_values(value, order_by) }},
+        named_struct('n', cast(0 as bigint), 'mean', cast(0 as double), 'm2', cast(0 as double)),
+        (acc, v) -> named_struct(
+            'n', acc.n + 1,
+            'mean', acc.mean + (v - acc.mean) / (acc.n + 1),
+            'm2', acc.m2 + (v - (acc.mean + (v - acc.mean) / (acc.n + 1))) * (v - acc.mean)
+        ),
+        acc -> case when acc.n > 1 then sqrt(acc.m2 / (acc.n - 1)) end
+    )
+{%- endmacro %}
+{#- the group's non-null `value`s as an array<double>, sorted by the `order_by` columns -#}
+{% macro spark_sorted_values(value, order_by) -%}
+    transform(
+        array_sort(collect_list(named_struct({% for column in order_by %}'k{{ loop.index }}', {{ column }}, {% endfor %}'v', cast({{ value }} as double)))),
+        x -> x.v
+    )
+{%- endmacro %}
+
+{#- LIKE pattern for a mangled industry name (see macros/scores.sql) and the LIKE escape clause that goes with
+    it: a backslash escapes. Spark reads a backslash in a string literal as an escape itself ('\' does not even
+    end the literal), so its literals double every backslash. -#}
+{% macro like_escape() %}{{ return(adapter.dispatch('like_escape')()) }}{% endmacro %}
+{% macro default__like_escape() %}escape '\'{% endmacro %}
+{% macro spark__like_escape() %}escape '\\'{% endmacro %}

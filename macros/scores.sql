@@ -7,8 +7,13 @@
 
 {#- LIKE pattern for a mangled industry name: the feed replaces letters by XXXX, so each `xxxx` of the
     case-folded name stands for exactly one letter; LIKE's own wildcards in the name are escaped. -#}
-{% macro mangled_name_pattern(normalized_name) -%}
+{% macro mangled_name_pattern(normalized_name) %}{{ return(adapter.dispatch('mangled_name_pattern')(normalized_name)) }}{% endmacro %}
+{% macro default__mangled_name_pattern(normalized_name) -%}
     replace(replace(replace(replace({{ normalized_name }}, '\', '\\'), '%', '\%'), '_', '\_'), 'xxxx', '_')
+{%- endmacro %}
+{#- the same pattern in Spark's literals, where a backslash is written twice (macros/portability.sql, like_escape) -#}
+{% macro spark__mangled_name_pattern(normalized_name) -%}
+    replace(replace(replace(replace({{ normalized_name }}, '\\', '\\\\'), '%', '\\%'), '_', '\\_'), 'xxxx', '_')
 {%- endmacro %}
 
 {#- Phi(z), the standard normal CDF. DuckDB (and Spark) have no erf, so this is Hart's (1968) double-precision

@@ -37,7 +37,7 @@ final as (
         case
             when output_counts.times_output is null then 'lost: in the source, in no output'
             when source_keys.{{ key_columns[0] }} is null then 'invented: in an output, not in the source'
-            else 'duplicated: in ' || cast(output_counts.times_output as varchar) || ' outputs'
+            else 'duplicated: in ' || {{ cast('output_counts.times_output', 'varchar') }} || ' outputs'
         end as problem
     from source_keys
     full outer join output_counts

@@ -24,7 +24,7 @@ industry_candidates as (
         on records.industry_normalized = known_industries.industry
         or (
             records.industry_normalized like '%xxxx%'
-            and known_industries.industry like {{ mangled_name_pattern('records.industry_normalized') }} escape '\'
+            and known_industries.industry like {{ mangled_name_pattern('records.industry_normalized') }} {{ like_escape() }}
         )
 ),
 

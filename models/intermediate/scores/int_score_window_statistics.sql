@@ -16,8 +16,8 @@ statistics as (
         count(*) as n,
         -- the explicit order makes the floating-point sums deterministic: a batch-by-batch build and an
         -- all-at-once build must give bit-identical marts, whatever order the join produced rows in
-        avg(score order by score, id) as mean,
-        stddev_samp(score order by score, id) as stddev,
+        {{ ordered_avg('score', ['score', 'id']) }} as mean,
+        {{ ordered_stddev_samp('score', ['score', 'id']) }} as stddev,
         min(score) as min,
         percentile_cont(0.05) within group (order by score) as p05,
         percentile_cont(0.25) within group (order by score) as p25,

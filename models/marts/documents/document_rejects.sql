@@ -8,7 +8,7 @@ rejected_texts as (
     select
         doc_id,
         source_position,
-        cast(null as varchar) as page_ref,
+        {{ cast('null', 'varchar') }} as page_ref,
         reject_reason as reason,
         text
     from texts
