@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m ingestion.dbt_runner
 
-.PHONY: help setup run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
+.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,15 @@ $(BIN)/activate: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BIN)/activate
 
-setup: $(BIN)/activate  ## create .venv and install the pinned dependencies
+setup: $(BIN)/activate java  ## create .venv and install the pinned dependencies (and Java 17 for DBT_TARGET=spark)
+
+# Java 17+ for DBT_TARGET=spark (pyspark runs on the JVM): Debian's openjdk-17-jre-headless, installed only when
+# `java -version` reports none or an older one; the other targets work without it, so a failed install only warns
+java:
+	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { \
+		echo "[setup] DBT_TARGET=spark needs Java 17: installing openjdk-17-jre-headless (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			openjdk-17-jre-headless >/dev/null) || echo "[setup] Java 17 could not be installed: DBT_TARGET=spark will not run"; }
 
 land: setup  ## land every raw source found in DATA_DIR into DUCKDB_PATH
 	$(BIN)/python -m ingestion.land

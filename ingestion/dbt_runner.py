@@ -4,7 +4,8 @@ dbt runs in a subprocess: dbt-duckdb keeps its connection open for the life of a
 the warehouse's single writer lock after the build. The warehouse path is passed to dbt here (profiles.yml
 reads DUCKDB_PATH), so ingestion.settings stays the one place its default lives.
 
-On DBT_TARGET=postgres, dbt-postgres runs no Python models: `build` and `run` are cut into phases along the
+On DBT_TARGET=spark, dbt runs inside ingestion.engines.spark_dbt (the process that owns the SparkSession; it
+runs the Python models too). On DBT_TARGET=postgres, dbt-postgres runs no Python models: `build` and `run` are cut into phases along the
 graph (python_phases): the SQL nodes no Python model precedes, then each Python model through the
 `postgres_python` output (dbt-duckdb with the Postgres database attached: the same model file, writing into
 Postgres), then the SQL nodes it unblocks, and so on. Tests run with the phase that completes their parents.
@@ -28,18 +29,23 @@ class DbtError(RuntimeError):
 def run_dbt(
     args: list[str], duckdb_path: Path, target_path: Path | None = None, check: bool = True,
     extra_env: dict[str, str] | None = None, stream: bool = False, project_dir: Path = PROJECT_ROOT,
-    target: str = "duckdb", postgres=None,
+    target: str = "duckdb", postgres=None, spark=None,
 ) -> subprocess.CompletedProcess:
     """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project).
 
     `target` picks profiles.yml's output (DBT_TARGET): duckdb, the file `duckdb_path`; postgres, the server
-    `postgres` (an ingestion.engines.postgres.Connection: ingestion.warehouse.target_warehouse resolves it).
+    `postgres` (an ingestion.engines.postgres.Connection: ingestion.warehouse.target_warehouse resolves it); spark,
+    the SparkWarehouse `spark`, through the launcher ingestion.engines.spark_dbt (dbt in the session's process).
     """
     engine_env = {}
     if target == "postgres":
         if postgres is None:
             raise ValueError("dbt on postgres needs the server's connection (ingestion.warehouse.target_warehouse)")
         engine_env = postgres.env()
+    if target == "spark":
+        if spark is None:
+            raise ValueError("dbt on spark needs the warehouse (ingestion.warehouse.target_warehouse)")
+        engine_env = spark.env()
     env = {
         **os.environ,
         **engine_env,
@@ -52,14 +58,18 @@ def run_dbt(
     }
     if target == "postgres" and args and args[0] in PHASED_COMMANDS:
         return _run_phased(args, env, target_path, check, stream, project_dir)
-    return _run(args, env, target_path, check, stream, project_dir)
+    return _run(args, env, target_path, check, stream, project_dir, spark_launcher=target == "spark")
 
 
 def run_dbt_on(warehouse, args: list[str], **options) -> subprocess.CompletedProcess:
-    """`run_dbt` against a warehouse of either engine, as ingestion.warehouse.open_warehouse takes it: a DuckDB
-    file's Path, or a Postgres Connection (ingestion.warehouse.target_warehouse gives the one the settings name)."""
+    """`run_dbt` against a warehouse of any engine, as ingestion.warehouse.open_warehouse takes it: a DuckDB file's
+    Path, a Postgres Connection or a SparkWarehouse (ingestion.warehouse.target_warehouse gives the settings' one)."""
+    from ingestion.engines.spark import SparkWarehouse
+
     if isinstance(warehouse, (str, Path)):
         return run_dbt(args, Path(warehouse), **options)
+    if isinstance(warehouse, SparkWarehouse):
+        return run_dbt(args, PROJECT_ROOT / "unused.duckdb", target="spark", spark=warehouse, **options)
     # profiles.yml's duckdb output still reads DUCKDB_PATH when it parses; nothing is written there
     return run_dbt(args, PROJECT_ROOT / "unused.duckdb", target="postgres", postgres=warehouse, **options)
 
@@ -71,8 +81,10 @@ SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m"
 
 
 def _run(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
-         project_dir: Path) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(project_dir)]
+         project_dir: Path, spark_launcher: bool = False) -> subprocess.CompletedProcess:
+    program = [sys.executable, "-m", "ingestion.engines.spark_dbt"] if spark_launcher \
+        else [str(Path(sys.executable).parent / "dbt")]
+    command = [*program, *args, "--project-dir", str(project_dir)]
     if target_path is not None:
         command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     result = subprocess.run(
@@ -85,7 +97,7 @@ def _run(args: list[str], env: dict, target_path: Path | None, check: bool, stre
     return result
 
 
-def _split_selection(args: list[str]) -> tuple[list[str], list[str]]:
+def split_selection(args: list[str]) -> tuple[list[str], list[str]]:
     """(selection flags with their values, every other argument) of a dbt command line (command excluded)."""
     selection, rest, current = [], [], None
     for arg in args:
@@ -131,7 +143,7 @@ def python_phases(manifest: dict, selected: set[str]) -> list[tuple[str, list[st
 
 def _run_phased(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
                 project_dir: Path) -> subprocess.CompletedProcess:
-    command, (selection, rest) = args[0], _split_selection(args[1:])
+    command, (selection, rest) = args[0], split_selection(args[1:])
     # where dbt writes its manifest: --target-path, else DBT_TARGET_PATH (dbt reads it too), else target/
     base = Path(target_path) if target_path is not None else project_dir / (env.get("DBT_TARGET_PATH") or "target")
     listed = _run(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",

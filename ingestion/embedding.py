@@ -4,6 +4,7 @@ id: ingestion.model_source).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -124,8 +125,26 @@ def load_encoder(spec: ModelSpec):
     return SentenceTransformerEncoder(spec.model_dir)
 
 
+# Where encode_texts sends its texts instead of the local model, while set (encoding_elsewhere): the Spark
+# launcher's executors (ingestion.engines.spark_dbt), so a Python model encodes on the cluster unchanged.
+_remote_encoder = None
+
+
+@contextlib.contextmanager
+def encoding_elsewhere(encode):
+    """Within the block, encode_texts(spec, texts) returns encode(spec, texts) (an (n, dim) float32 array)."""
+    global _remote_encoder
+    previous, _remote_encoder = _remote_encoder, encode
+    try:
+        yield
+    finally:
+        _remote_encoder = previous
+
+
 def encode_texts(spec: ModelSpec, texts: list[str], progress: bool = True) -> np.ndarray:
     """Encode in batches with a progress bar; log the throughput."""
+    if _remote_encoder is not None:
+        return _remote_encoder(spec, texts)
     started = time.perf_counter()
     encoder = load_encoder(spec)
     if texts:

@@ -38,11 +38,15 @@ def published_file_key(published_path: Path) -> tuple[int, int, int] | None:
 def publish(duckdb_path, published_path: Path) -> dict[str, int]:
     """Copy the served marts into a fresh file and rename it over `published_path`; return row counts.
 
-    `duckdb_path`: the DuckDB warehouse file, or a Postgres Connection (DBT_TARGET=postgres): the service reads
-    a DuckDB copy either way, the vectors as FLOAT[dim] (pgvector's text form cast back)."""
-    on_postgres = not isinstance(duckdb_path, (str, Path))
+    `duckdb_path`: the DuckDB warehouse file, a Postgres Connection (DBT_TARGET=postgres) or a SparkWarehouse: the
+    service reads a DuckDB copy in every case, the vectors as FLOAT[dim] (pgvector's text form, Spark's plain
+    lists, cast back)."""
+    from ingestion.engines.spark import SparkWarehouse, create_views
+
+    on_spark = isinstance(duckdb_path, SparkWarehouse)
+    on_postgres = not on_spark and not isinstance(duckdb_path, (str, Path))
     published_path = Path(published_path)
-    if not on_postgres:
+    if not on_postgres and not on_spark:
         duckdb_path = Path(duckdb_path)
         if not duckdb_path.is_file():
             raise LandingError(f"no warehouse at {duckdb_path}: run `make run` (land + dbt build) first")
@@ -58,6 +62,9 @@ def publish(duckdb_path, published_path: Path) -> dict[str, int]:
                 from ingestion.warehouse import attach_postgres
 
                 attach_postgres(con, duckdb_path.dsn(), "source_warehouse", read_only=True)
+            elif on_spark:  # views over Spark's Parquet files, in a catalog of their own
+                con.execute("attach ':memory:' as source_warehouse")
+                create_views(con, duckdb_path, "source_warehouse")
             else:
                 quoted = str(duckdb_path).replace("'", "''")  # ATTACH takes no parameters
                 con.execute(f"attach '{quoted}' as source_warehouse (read_only)")
@@ -78,8 +85,8 @@ def publish(duckdb_path, published_path: Path) -> dict[str, int]:
                     source = f"(select * replace ({fixed_size_vectors(con, source)} as embedding) from {source})"
                 con.execute(f"create table main.{table} as select * from {source}")
                 counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
-            # when the warehouse was last written: the file's mtime; on Postgres, now (a server keeps no such time)
-            built_at = datetime.datetime.now(datetime.timezone.utc) if on_postgres else \
+            # when the warehouse was last written: the file's mtime; on a server or Spark, now (no such one time)
+            built_at = datetime.datetime.now(datetime.timezone.utc) if on_postgres or on_spark else \
                 datetime.datetime.fromtimestamp(duckdb_path.stat().st_mtime, datetime.timezone.utc)
             con.execute(
                 """

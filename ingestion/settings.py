@@ -72,6 +72,8 @@ class Settings:
     # None: DBT_TARGET=postgres then starts or reuses the project's local server
     search_backend: str = "memory"  # where dense search runs (serving.retriever): memory (the published DuckDB
     # copy, exact) or postgres (pgvector's HNSW index on search_chunks, on postgres_server or the local server)
+    spark_dir: Path = PROJECT_ROOT / ".engines" / "spark"  # DBT_TARGET=spark: ledger, raw Parquet, tables, metastore
+    spark_master: str = "local[*]"  # DBT_TARGET=spark: the session's master (spark://host:7077, yarn, k8s://...)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -89,6 +91,8 @@ class Settings:
             dbt_target=_engine(os.environ.get("DBT_TARGET", "") or "duckdb"),
             postgres_server=_postgres_server(),
             search_backend=check_search_backend(os.environ.get("SEARCH_BACKEND", "") or "memory"),
+            spark_dir=_path("SPARK_DIR", PROJECT_ROOT / ".engines" / "spark"),
+            spark_master=os.environ.get("SPARK_MASTER", "") or "local[*]",
         )
 
     def embedding_spec(self) -> ModelSpec:

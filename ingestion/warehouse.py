@@ -176,26 +176,37 @@ def target_warehouse(settings):
         from ingestion.engines.postgres import connection
 
         return connection(settings.postgres_server)
+    if settings.dbt_target == "spark":
+        from ingestion.engines.spark import SparkWarehouse
+
+        return SparkWarehouse(settings.spark_dir, settings.spark_master)
     return settings.duckdb_path
 
 
 def open_warehouse(warehouse, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection to a warehouse of either engine (a DuckDB file's Path, or a Postgres Connection):
-    every reader and loader speaks DuckDB's SQL to both."""
+    """A DuckDB connection to a warehouse of any engine (a DuckDB file's Path, a Postgres Connection, a
+    SparkWarehouse: its Parquet tables to read, its landing ledger to write): every reader and loader speaks
+    DuckDB's SQL to all three."""
+    from ingestion.engines.spark import SparkWarehouse, open_landing, open_reader
+
     if isinstance(warehouse, (str, Path)):
         return connect(Path(warehouse), read_only=read_only)
+    if isinstance(warehouse, SparkWarehouse):
+        return open_reader(warehouse) if read_only else open_landing(warehouse)
     return connect_postgres(warehouse.dsn(), read_only=read_only)
 
 
 def fixed_size_vectors(con: duckdb.DuckDBPyConnection, relation: str, column: str = "embedding") -> str:
-    """`column` of `relation` as a select expression of type FLOAT[dim] on either engine: on DuckDB the column is
+    """`column` of `relation` as a select expression of type FLOAT[dim] on any engine: on DuckDB the column is
     FLOAT[dim] already; on Postgres (read through DuckDB) a vector column arrives as its text form '[0.1, ...]',
-    cast back with the dimension of its first row (an empty table keeps the text form: there is nothing to cast)."""
-    first = con.execute(f"select {column} from {relation} where {column} is not null limit 1").fetchone()
-    if first is None or not isinstance(first[0], str):
+    on Spark (Parquet) as a plain list FLOAT[]: both cast back with the dimension of the first row (an empty table
+    keeps its type: there is nothing to cast)."""
+    first = con.execute(
+        f"select typeof({column}), len(cast({column} as float[])) from {relation} where {column} is not null limit 1"
+    ).fetchone()
+    if first is None or first[0] not in ("VARCHAR", "FLOAT[]"):
         return column
-    dim = con.execute("select len(cast(? as float[]))", [first[0]]).fetchone()[0]
-    return f"cast({column} as float[{dim}])"
+    return f"cast({column} as float[{first[1]}])"
 
 
 @contextlib.contextmanager

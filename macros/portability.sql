@@ -75,6 +75,21 @@
 {% macro split_to_rows(expression, separator) %}{{ return(adapter.dispatch('split_to_rows')(expression, separator)) }}{% endmacro %}
 {% macro default__split_to_rows(expression, separator) %}unnest(string_to_array({{ expression }}, '{{ separator }}')){% endmacro %}
 {% macro duckdb__split_to_rows(expression, separator) %}unnest(string_split({{ expression }}, '{{ separator }}')){% endmacro %}
+{#- the group's values where `condition` holds, as a list sorted by value (distinct ones only when asked); a group
+    with none gives null on DuckDB and Postgres, [] on Spark (callers coalesce_array it) -#}
+{% macro sorted_array_agg(value, condition, distinct=false) %}{{ return(adapter.dispatch('sorted_array_agg')(value, condition, distinct)) }}{% endmacro %}
+{% macro default__sorted_array_agg(value, condition, distinct) -%}
+    array_agg({{ 'distinct ' if distinct }}{{ value }} order by {{ value }}) filter (where {{ condition }})
+{%- endmacro %}
+{% macro spark__sorted_array_agg(value, condition, distinct) -%}
+    array_sort({{ 'collect_set' if distinct else 'collect_list' }}({{ value }}) filter (where {{ condition }}))
+{%- endmacro %}
+
+{#- one row per element of a list column (a set-returning select expression; a null or empty list gives none) -#}
+{% macro list_to_rows(expression) %}{{ return(adapter.dispatch('list_to_rows')(expression)) }}{% endmacro %}
+{% macro default__list_to_rows(expression) %}unnest({{ expression }}){% endmacro %}
+{% macro spark__list_to_rows(expression) %}explode({{ expression }}){% endmacro %}
+
 {#- Spark's split takes a regular expression: the separator is quoted (\\Q..\\E in a Spark literal) -#}
 {% macro spark__split_to_rows(expression, separator) %}explode(split({{ expression }}, '\\Q{{ separator }}\\E')){% endmacro %}
 
@@ -158,8 +173,9 @@ $ensure_vector$
 {#- (self-contained: dbt calls it from its own namespace, where the project's other macros are not in scope) -#}
 {% macro spark__cast(field, type) -%}
     {%- set t = type | trim | lower -%}
+    {#- timestamp: DuckDB's and Postgres's are without time zone, Spark's `timestamp` is with one -#}
     {%- set names = {'varchar': 'string', 'text': 'string', 'double precision': 'double', 'integer[]': 'array<int>',
-                     'varchar[]': 'array<string>'} -%}
+                     'varchar[]': 'array<string>', 'timestamp': 'timestamp_ntz'} -%}
     cast({{ field }} as {% if t in names %}{{ names[t] }}{% elif t.startswith('float[') %}array<float>{% else %}{{ type }}{% endif %})
 {%- endmacro %}
 

@@ -54,6 +54,47 @@ def require_real(path: Path) -> Path:
     return path
 
 
+REAL_DOCUMENT = "12345"
+
+
+def make(goal: str, env: dict[str, str]) -> str:
+    """`make <goal>` in the checkout, as a user runs it; its output (the test fails with its tail if it fails)."""
+    result = subprocess.run(["make", "--no-print-directory", goal], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, f"make {goal} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def make_run_and_export(folder: Path, data: Path, target: str, engine_env: dict[str, str]) -> dict:
+    """`make run` then `make export` on DBT_TARGET=`target` over DATA_DIR `data`, every output under `folder`."""
+    env = {**os.environ, "DATA_DIR": str(data), "DBT_TARGET": target,
+           "DUCKDB_PATH": str(folder / "warehouse.duckdb"), "OUTPUT_DIR": str(folder / "output"),
+           "PUBLISHED_PATH": str(folder / "published.duckdb"), "DBT_TARGET_PATH": str(folder / "target"),
+           "DBT_LOG_PATH": str(folder / "logs"), **engine_env}
+    log = make("run", env) + make("export", env)
+    return {"output": folder / "output", "log": log, "data": data, "folder": folder, "env": env}
+
+
+@pytest.fixture(scope="session")
+def real_run_data(tmp_path_factory) -> Path:
+    """A DATA_DIR of the 20 real batches and the real document 12345 (links into the shared data)."""
+    documents = require_real(REAL_DATA / "documents")
+    data = tmp_path_factory.mktemp("real_run") / "data"
+    (data / "documents").mkdir(parents=True)
+    (data / "score_batches").symlink_to(require_real(REAL_SCORE_BATCHES))
+    for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv"):
+        (data / "documents" / name).symlink_to(documents / name)
+    return data
+
+
+@pytest.fixture(scope="session")
+def duckdb_reference_run(real_run_data) -> dict:
+    """`make run` + `make export` on DuckDB over real_run_data: what the other targets are compared with (run
+    once for every engine's test module)."""
+    run = make_run_and_export(real_run_data.parent / "duckdb", real_run_data, "duckdb", {})
+    return {**run, "warehouse": run["folder"] / "warehouse.duckdb"}
+
+
 class Dbt:
     """dbt against one scratch warehouse, with its own target folder (so tests never share dbt's state)."""
 

@@ -1,7 +1,8 @@
 """DBT_TARGET=postgres is as reliable as DuckDB, through the commands users run (`python -m ingestion.land`,
 `python -m ingestion.dbt_runner`), on inputs made from the real files in the shared data folder:
 
-1. bad input: the same exit status, the same error text and the same raw tables afterwards on both engines;
+1. bad input: the same exit status, the same error text and the same raw tables afterwards on every engine
+   (on Spark: the raw Parquet files Spark reads, as the landing mirrored them);
 2. a landing killed (SIGKILL) at several moments leaves only whole files, and the rerun lands the rest; a dbt
    build killed mid-way is finished by the next build, whose marts equal an uninterrupted build's;
 3. an external server (what RDS/Aurora gives: a password, a non-superuser owning its database, pgvector created
@@ -29,6 +30,7 @@ import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
 from ingestion.engines.postgres import STATE_DIR, LocalPostgres
+from ingestion.engines.spark import SparkWarehouse, open_reader
 from ingestion.land import ensure_raw_tables, land_all
 from ingestion.score_batches import batch_files, land_score_batch
 from ingestion.settings import PROJECT_ROOT
@@ -79,13 +81,13 @@ def run(module: str, env: dict[str, str], *args: str, timeout: float = 300) -> s
 
 def raw_contents(con) -> dict[str, list[tuple]]:
     """Every table of the raw schema with its rows (loaded_at aside: when, not what), in a stable order."""
-    tables = [t for (t,) in con.execute(
-        "select table_name from duckdb_tables() where database_name = current_database() and schema_name = 'raw' "
-        "order by table_name").fetchall()]
+    tables = [t for (t,) in con.execute(  # tables, or views (Spark's Parquet files read through DuckDB)
+        "select table_name from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = 'raw' order by table_name").fetchall()]
     return {t: sorted(con.execute(f"select * exclude (loaded_at) from raw.{t}").fetchall(), key=repr) for t in tables}
 
 
-# ---------------------------------------------------------------- 1. bad input: the same errors on both engines
+# ---------------------------------------------------------------- 1. bad input: the same errors on every engine
 
 def real_records(n: int) -> list[dict]:
     return json.loads((REAL_SCORE_BATCHES / f"batch_{n}.json").read_text())
@@ -245,7 +247,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_fails_the_same_on_both_engines(postgres, tmp_path, case):
+def test_bad_input_fails_the_same_on_every_engine(postgres, tmp_path, case):
     make, status, message = BAD_INPUTS[case]
     require_real(REAL_DATA)
     prior, bad = tmp_path / "prior", tmp_path / "data"
@@ -265,11 +267,21 @@ def test_bad_input_fails_the_same_on_both_engines(postgres, tmp_path, case):
         with connect_postgres(server.dsn(), read_only=True) as con:
             return raw_contents(con)
 
+    spark = SparkWarehouse(tmp_path / "spark")
+
+    def read_spark() -> dict:  # what Spark reads: the Parquet files the landing mirrored, not its ledger
+        if not spark.raw_dir.exists():
+            return {}
+        with open_reader(spark) as con:
+            return raw_contents(con)
+
     engines = {
         "duckdb": ({"DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_path)}, duckdb_path, read_duckdb),
         # DUCKDB_PATH set, to show the Postgres landing never creates it
         "postgres": ({"DBT_TARGET": "postgres", "DUCKDB_PATH": str(tmp_path / "unused.duckdb"), **server.env()},
                      server, read_postgres),
+        "spark": ({"DBT_TARGET": "spark", "SPARK_DIR": str(spark.directory),
+                   "DUCKDB_PATH": str(tmp_path / "unused.duckdb")}, spark, read_spark),
     }
     outcomes = {}
     for engine, (settings, warehouse, read_raw) in engines.items():
@@ -285,16 +297,18 @@ def test_bad_input_fails_the_same_on_both_engines(postgres, tmp_path, case):
             "before": before,
             "after": after,
         }
-    duck, pg = outcomes["duckdb"], outcomes["postgres"]
-    assert pg["status"] == duck["status"] == status, outcomes
-    assert pg["stderr"] == duck["stderr"], (duck["stderr"], pg["stderr"])
-    assert pg["stdout"] == duck["stdout"]
-    assert "Traceback" not in duck["stderr"] + pg["stderr"]
+    duck = outcomes["duckdb"]
+    for engine in ("postgres", "spark"):
+        other = outcomes[engine]
+        assert other["status"] == duck["status"] == status, (engine, outcomes)
+        assert other["stderr"] == duck["stderr"], (engine, duck["stderr"], other["stderr"])
+        assert other["stdout"] == duck["stdout"], engine
+        assert "Traceback" not in other["stderr"]
+        assert other["after"] == duck["after"], engine
+        assert other["before"] == duck["before"], engine
     if status:
         assert duck["stderr"].startswith("[land] error: ") and duck["stderr"].count("\n") == 1, duck["stderr"]
         assert message.format(bad=bad) in duck["stderr"]
-    assert pg["after"] == duck["after"]
-    assert pg["before"] == duck["before"]
     assert not (tmp_path / "unused.duckdb").exists()
     if case in ("conflicting-relanding", "document-replaced-by-bad-pages", "users-duplicate-id"):
         # refused against an earlier landing: that landing is exactly as it was

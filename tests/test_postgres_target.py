@@ -8,8 +8,6 @@ developer's) and stops it at the end, so CI needs nothing running beforehand.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +19,13 @@ from ingestion.dbt_runner import run_dbt_on
 from ingestion.score_batches import land_score_batch, land_score_batches, batch_files
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import LandingError, connect_postgres, open_warehouse
-from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
+from tests.conftest import (
+    REAL_DOCUMENT, REAL_SCORE_BATCHES, make, make_run_and_export, require_real, throwaway_postgres,
+)
 from tests.score_marts import MARTS, assert_same, read
 
 pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture(scope="module")
 def postgres():
@@ -35,41 +36,13 @@ def build_postgres(postgres, folder: Path) -> None:
     run_dbt_on(postgres, ["build", "--select", SCORE_PIPELINE], target_path=folder / "target_pg")
 
 
-REAL_DOCUMENT = "12345"
-
-
-def make(goal: str, env: dict[str, str]) -> str:
-    """`make <goal>` in the checkout, as a user runs it; its output (the test fails with its tail if it fails)."""
-    result = subprocess.run(["make", "--no-print-directory", goal], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                            text=True)
-    assert result.returncode == 0, f"make {goal} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
-def runs(postgres, tmp_path_factory) -> dict[str, dict]:
+def runs(postgres, duckdb_reference_run, tmp_path_factory) -> dict[str, dict]:
     """`make run` then `make export` on each target over one DATA_DIR: the 20 real batches and document 12345 (the
     packaged model). Postgres is reached through PG*, as a real server would be (the throwaway one's values)."""
-    from tests.conftest import REAL_DATA
-
-    documents = require_real(REAL_DATA / "documents")
-    folder = tmp_path_factory.mktemp("postgres_target")
-    data = folder / "data"
-    (data / "documents").mkdir(parents=True)
-    (data / "score_batches").symlink_to(require_real(REAL_SCORE_BATCHES))
-    for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv"):
-        (data / "documents" / name).symlink_to(documents / name)
-    runs = {}
-    for target in ("duckdb", "postgres"):
-        work = folder / target
-        env = {**os.environ, "DATA_DIR": str(data), "DBT_TARGET": target,
-               "DUCKDB_PATH": str(work / "warehouse.duckdb"), "OUTPUT_DIR": str(work / "output"),
-               "PUBLISHED_PATH": str(work / "published.duckdb"), "DBT_TARGET_PATH": str(work / "target"),
-               "DBT_LOG_PATH": str(work / "logs"), **(postgres.env() if target == "postgres" else {})}
-        log = make("run", env) + make("export", env)
-        runs[target] = {"warehouse": work / "warehouse.duckdb" if target == "duckdb" else postgres,
-                        "output": work / "output", "log": log, "data": data, "folder": folder, "env": env}
-    return runs
+    data = duckdb_reference_run["data"]
+    run = make_run_and_export(tmp_path_factory.mktemp("postgres_target"), data, "postgres", postgres.env())
+    return {"duckdb": duckdb_reference_run, "postgres": {**run, "warehouse": postgres}}
 
 
 def test_make_run_on_postgres_runs_every_step(runs):

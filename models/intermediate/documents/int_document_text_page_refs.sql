@@ -1,6 +1,6 @@
 -- One row per (text, page ref) with the page number the ref resolves to (null when it does not).
--- Unnesting the ref list is the one list operation of the document path (DuckDB/Postgres `unnest`;
--- Spark would use `explode`).
+-- Unnesting the ref list is the one list operation of the document path (list_to_rows: `unnest` on
+-- DuckDB and Postgres, `explode` on Spark).
 with texts as (
     select doc_id, source_position, page_refs from {{ ref('stg_document_texts') }}
 ),
@@ -13,7 +13,7 @@ text_refs as (
     select
         doc_id,
         source_position,
-        unnest(page_refs) as page_ref
+        {{ list_to_rows("page_refs") }} as page_ref
     from texts
 ),
 

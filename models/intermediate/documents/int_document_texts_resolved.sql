@@ -16,8 +16,8 @@ pages_per_text as (
         source_position,
         count(*) as page_ref_count,
         count(page_number) as resolved_ref_count,
-        array_agg(distinct page_number order by page_number) filter (where page_number is not null) as pages,
-        array_agg(page_ref order by page_ref) filter (where page_number is null) as unresolved_page_refs
+        {{ sorted_array_agg('page_number', 'page_number is not null', distinct=true) }} as pages,
+        {{ sorted_array_agg('page_ref', 'page_number is null') }} as unresolved_page_refs
     from refs
     group by doc_id, source_position
 ),

@@ -19,7 +19,7 @@ unresolved_refs as (
     select
         doc_id,
         source_position,
-        unnest(unresolved_page_refs) as page_ref,
+        {{ list_to_rows("unresolved_page_refs") }} as page_ref,
         'unresolved_page_ref' as reason,
         text
     from texts
