@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m ingestion.dbt_runner
 
-.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
+.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-engines bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,8 +80,9 @@ serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs)
 eval: setup  ## retrieval quality (BM25, dense, hybrid) on every corpus with queries and qrels -> OUTPUT_DIR/eval
 	$(BIN)/python -m serving.evaluate
 
+# two workers (pytest-xdist): the engine modules (Postgres, Spark) on one, every other module on the other
 test: setup browser  ## the whole test suite (pytest: loaders, dbt on the real data, equivalence, API, models)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 browser:  ## headless Chromium for the data-docs browser test (Debian package; the test skips, saying why, without it)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -91,13 +92,17 @@ browser:  ## headless Chromium for the data-docs browser test (Debian package; t
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-scores bench-scores-postgres bench-documents bench-search bench-pgvector bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-scores-postgres bench-engines bench-documents bench-search bench-pgvector bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
 
 bench-scores-postgres: setup  ## the same incremental scenario on Postgres (a throwaway local server, or PG* when PGHOST is set)
 	$(BIN)/python -m benchmarks.scores --target postgres
+
+bench-engines: setup  ## DuckDB vs Spark: score pipeline at 100/1,000/5,000 batches (rows/s, peak memory, s per new batch), embedding texts/s on 1 and 2 executor cores
+	$(BIN)/python -m benchmarks.engines embedding
+	$(BIN)/python -m benchmarks.engines scores
 
 bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start, naive predict.py ratio
 	$(BIN)/python -m benchmarks.documents
@@ -114,7 +119,7 @@ bench-interests: setup  ## GET /interests latency and requests/s under 50 concur
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic
 
-stop:  ## stop every local Postgres the project started (DBT_TARGET=postgres without PGHOST, interrupted tests; data kept in .engines/)
+stop:  ## stop every local server the project started: Postgres (DBT_TARGET=postgres without PGHOST, interrupted tests; data kept in .engines/), Spark standalone clusters
 	$(BIN)/python -m ingestion.engines stop
 
 clean:  ## remove the warehouse, dbt's target/ and outputs (keeps .venv)

@@ -76,8 +76,8 @@ def run_dbt_on(warehouse, args: list[str], **options) -> subprocess.CompletedPro
 
 PHASED_COMMANDS = ("build", "run")
 PYTHON_TARGET = "postgres_python"  # profiles.yml: dbt-duckdb over the attached Postgres database
-SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--indirect-selection", "--resource-type",
-                   "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--indirect-selection",
+                   "--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
 
 
 def _run(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
@@ -95,6 +95,21 @@ def _run(args: list[str], env: dict, target_path: Path | None, check: bool, stre
         output = "" if stream else f"\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
         raise DbtError(f"dbt {' '.join(args)} failed (exit {result.returncode}){output}")
     return result
+
+
+RESOURCE_TYPE_FLAGS = ("--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+
+
+def resource_type_flags(selection: list[str]) -> list[str]:
+    """The resource-type flags of a selection, with their values: a phase selects its nodes by name, and these
+    must still apply to the tests and unit tests the phase's indirect selection adds."""
+    flags, keep = [], False
+    for arg in selection:
+        if arg.startswith("-"):
+            keep = arg.split("=")[0] in RESOURCE_TYPE_FLAGS
+        if keep:
+            flags.append(arg)
+    return flags
 
 
 def split_selection(args: list[str]) -> tuple[list[str], list[str]]:
@@ -156,7 +171,7 @@ def _run_phased(args: list[str], env: dict, target_path: Path | None, check: boo
     outputs, returncode = [], 0
     for kind, uids in python_phases(manifest, selected):
         names = [manifest["nodes"][uid]["name"] for uid in uids]
-        phase = [command, "--select", *names, *rest]
+        phase = [command, "--select", *names, *resource_type_flags(selection), *rest]
         if kind == "python":
             phase += ["--target", PYTHON_TARGET, "--indirect-selection", "cautious"]
         else:

@@ -9,7 +9,8 @@ import argparse
 import sys
 import time
 
-from ingestion.engines.postgres import EngineError, LocalPostgres, stop_all
+from ingestion.engines.postgres import STATE_DIR, EngineError, LocalPostgres, stop_all
+from ingestion.engines.spark_cluster import LocalSparkCluster
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "stop":
             stopped = stop_all()
             print(f"[postgres] stopped: {', '.join(stopped)}" if stopped else "[postgres] not running")
+            clusters = [state.parent.name for state in sorted(STATE_DIR.parent.glob("*/cluster.json"))
+                        if LocalSparkCluster(state.parent).stop()]
+            print(f"[spark-cluster] stopped: {', '.join(clusters)}" if clusters else "[spark-cluster] not running")
         else:
             print(f"[postgres] running: {server.connection().url()}" if server.running() else "[postgres] not running")
     except EngineError as exc:

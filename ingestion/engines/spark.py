@@ -220,8 +220,8 @@ def java_version() -> int | None:
 
 
 def session_conf(warehouse: SparkWarehouse) -> dict[str, str]:
-    """The session's static settings: the same as profiles.yml's `spark` output (a session the launcher creates
-    first is the one dbt-spark's getOrCreate() returns, so these are the ones in force)."""
+    """Every setting of the session (the launcher creates it before dbt, whose getOrCreate() returns it: profiles.yml's
+    `spark` output repeats none of them)."""
     return {
         "spark.master": warehouse.master,
         "spark.sql.warehouse.dir": str(warehouse.tables_dir),
@@ -231,7 +231,9 @@ def session_conf(warehouse: SparkWarehouse) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # not INT96: DuckDB and Arrow read it as is
         "spark.ui.enabled": "false",
+        # engine tuning, not settings of the project: Spark's own names, read where the session is made
         "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"),
+        "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),  # local mode: the executors' too
         "spark.sql.ansi.enabled": "false",  # dbt-spark sets it off in its own session too
         # the executors' Python is this interpreter (its packages: the model, torch): on a cluster, the same
         # virtual environment at the same path on every worker

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ingestion.dbt_runner import PHASED_COMMANDS, python_phases, split_selection
+from ingestion.dbt_runner import PHASED_COMMANDS, python_phases, resource_type_flags, split_selection
 from ingestion.engines.spark import SparkWarehouse, register_raw_tables, start_session
 from ingestion.settings import PROJECT_ROOT
 
@@ -54,7 +55,8 @@ def run(args: list[str], warehouse: SparkWarehouse, project_dir: Path = PROJECT_
     if not args or args[0] not in PHASED_COMMANDS:
         return 0 if invoke_dbt([*args, *common]) else 1
     command, (selection, rest) = args[0], split_selection(args[1:])
-    target_path = Path(_option(rest, "--target-path") or project_dir / "target")
+    # where dbt writes its manifest: --target-path, else DBT_TARGET_PATH (dbt reads it too), else target/
+    target_path = Path(_option(rest, "--target-path") or os.environ.get("DBT_TARGET_PATH") or project_dir / "target")
     from dbt.cli.main import dbtRunner
 
     listed = dbtRunner().invoke(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type",
@@ -64,16 +66,18 @@ def run(args: list[str], warehouse: SparkWarehouse, project_dir: Path = PROJECT_
         return 1
     selected = {json.loads(line)["unique_id"] for line in listed.result}
     manifest = json.loads((target_path / "manifest.json").read_text())
+    types = resource_type_flags(selection)
     for kind, uids in python_phases(manifest, selected):
         names = [manifest["nodes"][uid]["name"] for uid in uids]
         print(f"[spark_dbt] {kind} phase: {' '.join(names) if len(names) <= 6 else f'{len(names)} nodes'}",
               flush=True)
         if kind == "sql":
-            ok = invoke_dbt([command, "--select", *names, "--indirect-selection", "buildable", *rest, *common])
+            ok = invoke_dbt([command, "--select", *names, *types, "--indirect-selection", "buildable", *rest, *common])
         else:
-            run_python_model(spark, manifest, uids[0], project_dir)
+            full_refresh = bool({"--full-refresh", "-f"} & set(rest))
+            run_python_model(spark, manifest, uids[0], project_dir, full_refresh)
             ok = command != "build" or invoke_dbt(
-                ["test", "--select", *names, "--indirect-selection", "cautious", *rest, *common])
+                ["test", "--select", *names, *types, "--indirect-selection", "cautious", *rest, *common])
         if not ok:
             return 1  # later phases read what this one failed to build
     return 0
@@ -98,12 +102,12 @@ def _target_path_args(args: list[str]) -> list[str]:
 class _Dbt:
     """What a dbt-duckdb Python model uses of its `dbt` argument: config, ref, this, is_incremental."""
 
-    def __init__(self, spark, con: duckdb.DuckDBPyConnection, manifest: dict, node: dict):
+    def __init__(self, spark, con: duckdb.DuckDBPyConnection, manifest: dict, node: dict, full_refresh: bool):
         self._spark, self._con, self._manifest, self._node = spark, con, manifest, node
         self.materialized = node["config"]["materialized"]
         self.relation = f"{node['schema']}.{node['alias']}"
         self.exists = spark.catalog.tableExists(self.relation)
-        self.is_incremental = self.materialized == "incremental" and self.exists
+        self.is_incremental = self.materialized == "incremental" and self.exists and not full_refresh
         self.this = _duckdb_view(spark, con, self.relation) if self.exists else None
 
     def config(self, **_: object) -> None:
@@ -134,7 +138,7 @@ def _duckdb_view(spark, con: duckdb.DuckDBPyConnection, relation: str) -> str:
     return name
 
 
-def run_python_model(spark, manifest: dict, uid: str, project_dir: Path) -> None:
+def run_python_model(spark, manifest: dict, uid: str, project_dir: Path, full_refresh: bool = False) -> None:
     node = manifest["nodes"][uid]
     path = project_dir / node["original_file_path"]
     spec = importlib.util.spec_from_file_location(f"spark_python_model_{node['name']}", path)
@@ -142,7 +146,7 @@ def run_python_model(spark, manifest: dict, uid: str, project_dir: Path) -> None
     spec.loader.exec_module(module)
     con = duckdb.connect()
     try:
-        dbt = _Dbt(spark, con, manifest, node)
+        dbt = _Dbt(spark, con, manifest, node, full_refresh)
         from ingestion.embedding import encoding_elsewhere
 
         started = time.perf_counter()

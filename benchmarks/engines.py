@@ -1,0 +1,198 @@
+"""DuckDB against Spark at scale: `python -m benchmarks.engines scores|embedding` (`make bench-engines`).
+
+`scores [--sizes 100 1000 5000] [--rows 10000] [--targets duckdb spark]`: per target one warehouse grows through
+the sizes. At each size N: the synthetic batches up to N-1 are landed (through the project's loaders); the score
+pipeline's seed and models are rebuilt from all N (`dbt build --full-refresh`, tests left out: every iteration's
+percentiles), in rows/s of raw input; then batch N is landed and the same build without --full-refresh times the
+incremental run (seconds per new batch). Peak memory is the largest summed RSS of the dbt process tree (the Spark
+launcher and its JVM; dbt-duckdb and its database) during a run. The generated batches are shared between the
+targets; Spark's landing ledger is a copy of DuckDB's raw tables (the same loaders' output), mirrored to Parquet
+as a landing would, so Spark's landing is not timed here.
+
+`embedding [--texts 2000]`: texts of the real document 12345 (the first --texts) encoded in process (encode_texts:
+torch on every core) and on a local Spark session's executors with `local[1]` and `local[2]` (encode_on_executors:
+one torch thread per task), each in a fresh process after a warm-up call (model loading not timed), in texts/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmarks.machine import describe_machine
+from benchmarks.scores import log
+from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt
+from benchmarks.scores.data import generate, land
+from ingestion.engines.spark import SparkWarehouse, mirror_raw
+from ingestion.settings import PROJECT_ROOT
+from ingestion.warehouse import connect
+
+# the pipeline's seed and models, without its tests: what is timed is the work of computing the marts
+SCORE_MODELS = [*SCORE_PIPELINE.split(), "--resource-type", "model", "--resource-type", "seed"]
+
+
+class PeakMemory:
+    """The largest summed RSS of this process's descendants (the dbt subprocess tree) while the block runs."""
+
+    def __init__(self, every: float = 0.25):
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed_run(dbt: Dbt, label: str, *args: str) -> dict:
+    with PeakMemory() as memory:
+        run = dbt(label, *args)
+    return {"wall": run.wall, "elapsed": run.elapsed, "peak_gib": memory.peak / 1024**3}
+
+
+def bench_scores(sizes: list[int], rows: int, targets: list[str], workdir: Path) -> list[dict]:
+    paths = generate(workdir / "batches", max(sizes) + 1, rows, seed=0)
+    duckdb_path = workdir / "duckdb" / "warehouse.duckdb"
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    spark = SparkWarehouse(workdir / "spark")
+    warehouses = {"duckdb": duckdb_path, "spark": spark}
+    results, landed = [], 0
+    for size in sizes:
+        log(f"landing batches {landed}..{size - 1} into DuckDB")
+        land(duckdb_path, paths[landed:size], progress_every=500)
+        landed = size
+        for target in targets:
+            if target == "spark":  # the same raw tables, mirrored for Spark as a landing would
+                _ledger_from(duckdb_path, spark)
+            dbt = Dbt(warehouses[target], workdir / target / "target", PROJECT_ROOT)
+            log(f"{target}: full rebuild over {size} batches")
+            full = timed_run(dbt, f"{target}-{size}-full", "build", "--full-refresh", "--select", *SCORE_MODELS)
+            log(f"{target}: {size} batches in {full['wall']:.1f} s wall ({size * rows / full['wall']:,.0f} rows/s), "
+                f"peak {full['peak_gib']:.2f} GiB")
+            results.append({"target": target, "batches": size, "rows": size * rows, "full": full})
+        land(duckdb_path, paths[size:size + 1])  # one new batch
+        landed = size + 1
+        for target in targets:
+            if target == "spark":
+                _ledger_from(duckdb_path, spark)
+            dbt = Dbt(warehouses[target], workdir / target / "target", PROJECT_ROOT)
+            new = timed_run(dbt, f"{target}-{size}-new", "build", "--select", *SCORE_MODELS)
+            log(f"{target}: one new batch after {size}: {new['wall']:.1f} s wall, peak {new['peak_gib']:.2f} GiB")
+            next(r for r in results if r["target"] == target and r["batches"] == size)["new"] = new
+    return results
+
+
+def _ledger_from(duckdb_path: Path, spark: SparkWarehouse) -> None:
+    """Spark's landing ledger as a copy of DuckDB's raw tables, mirrored to Parquet."""
+    spark.directory.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with connect(spark.ledger) as con:
+        con.execute(f"attach '{duckdb_path}' as landed (read_only)")
+        con.execute("create schema if not exists raw")
+        for (table,) in con.execute("select table_name from information_schema.tables where "
+                                    "table_catalog = 'landed' and table_schema = 'raw'").fetchall():
+            con.execute(f"create or replace table raw.{table} as select * from landed.raw.{table}")
+        con.execute("detach landed")
+        written = mirror_raw(con, spark.raw_dir)
+    log(f"spark: ledger copied and {len(written)} raw files mirrored in {time.perf_counter() - started:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engines", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="job", required=True)
+    scores = sub.add_parser("scores")
+    scores.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    scores.add_argument("--rows", type=int, default=10_000)
+    scores.add_argument("--targets", nargs="+", choices=("duckdb", "spark"), default=["duckdb", "spark"])
+    scores.add_argument("--workdir", type=Path)
+    embedding = sub.add_parser("embedding")
+    embedding.add_argument("--texts", type=int, default=2000)
+    args = parser.parse_args(argv)
+    log(describe_machine())
+    if args.job == "embedding":
+        return bench_embedding(args.texts)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_engines_"))
+    try:
+        results = bench_scores(sorted(args.sizes), args.rows, args.targets, workdir)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("\n| target | batches | rows | full rebuild (s) | rows/s | peak memory (GiB) | one new batch (s) | peak (GiB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['target']} | {r['batches']:,} | {r['rows']:,} | {r['full']['wall']:.1f} | "
+              f"{r['rows'] / r['full']['wall']:,.0f} | {r['full']['peak_gib']:.2f} | {r['new']['wall']:.1f} | "
+              f"{r['new']['peak_gib']:.2f} |")
+    return 0
+
+
+EMBED_SCRIPT = """
+import sys, time
+from pathlib import Path
+from ingestion.embedding import encode_texts, load_encoder
+from ingestion.settings import Settings
+import duckdb
+
+spec = Settings.from_env().embedding_spec()
+texts = [row[0] for row in duckdb.sql(
+    "select text from read_json_auto(?) limit ?", params=[sys.argv[2], int(sys.argv[3])]).fetchall()]
+mode = sys.argv[1]
+if mode == "in-process":
+    load_encoder(spec); encode_texts(spec, texts[:32], progress=False)
+    started = time.perf_counter(); encode_texts(spec, texts, progress=False)
+else:
+    from ingestion.engines.spark import SparkWarehouse, start_session
+    from ingestion.engines.spark_dbt import encode_on_executors
+    spark = start_session(SparkWarehouse(Path(sys.argv[4]), master=mode))
+    encode_on_executors(spark, spec, texts[:64])  # the executors' Python workers load the model once
+    started = time.perf_counter(); encode_on_executors(spark, spec, texts)
+print("RESULT", len(texts), time.perf_counter() - started)
+"""
+
+
+def bench_embedding(count: int) -> int:
+    texts_file = PROJECT_ROOT.parent / "shared" / "data" / "documents" / "texts_12345.json"
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for mode in ("in-process", "local[1]", "local[2]"):
+            result = subprocess.run([sys.executable, "-c", EMBED_SCRIPT, mode, str(texts_file), str(count),
+                                     str(Path(scratch) / mode)], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                    env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+            line = next((line for line in result.stdout.splitlines() if line.startswith("RESULT")), None)
+            if result.returncode or line is None:
+                print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)
+                return 1
+            _, n, seconds = line.split()
+            rows.append((mode, int(n), float(seconds)))
+            log(f"{mode}: {int(n)} texts in {float(seconds):.1f} s ({int(n) / float(seconds):.1f} texts/s)")
+    print("\n| where | texts | seconds | texts/s |\n|---|---|---|---|")
+    for mode, n, seconds in rows:
+        print(f"| {mode} | {n} | {seconds:.1f} | {n / seconds:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
