@@ -18,26 +18,9 @@ from ingestion.settings import PROJECT_ROOT, Settings
 # embedding model every test expects): a fresh, empty artifacts folder for the whole session
 os.environ["ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="test_artifacts_")
 # dbt run without a target folder of its own writes the session's, never the checkout's target/: `make test` runs
-# two pytest workers at once, and two dbt processes must not share one manifest and partial-parse cache
+# two pytest processes at once, and two dbt processes must not share one manifest and partial-parse cache
 os.environ["DBT_TARGET_PATH"] = tempfile.mkdtemp(prefix="test_dbt_target_")
 os.environ["DBT_LOG_PATH"] = os.environ["DBT_TARGET_PATH"] + "/logs"
-
-# `make test` runs `pytest -n 2 --dist loadgroup` (pytest-xdist): a group runs whole on one worker. Each module is a
-# group (its module fixtures are built once); the modules that run other engines are one group, first: they share
-# the DuckDB reference run and the checkout's .engines/ and gx/ (`make run`, `make stop`), and they take about as
-# long as every other module together, which the other worker runs meanwhile.
-ENGINE_MODULES = ("test_postgres_", "test_spark_")
-
-
-def pytest_collection_modifyitems(config, items):
-    def group(item) -> str:
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        return "engines" if module.startswith(ENGINE_MODULES) else module
-
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item)))
-    items.sort(key=lambda item: group(item) != "engines")  # stable: the order within a group is kept
-
 
 
 def model(source: str = "") -> ModelSpec:
