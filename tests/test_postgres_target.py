@@ -116,12 +116,16 @@ def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
     assert min(cosine) >= 0.9999 and theirs[0]["vector"].shape == (384,)
 
 
-def test_a_second_make_run_embeds_nothing(runs, postgres):
-    """text_embeddings (through the postgres_python output) finds every (content_hash, model_id) in Postgres."""
+def test_landing_again_and_rebuilding_the_vectors_add_nothing(runs, postgres):
+    """`make land` again lands nothing; text_embeddings, built again (through the postgres_python output), finds every
+    (content_hash, model_id) in Postgres and encodes none (the steps of a second `make run` that could duplicate)."""
     count = "select count(*) from text_embeddings"
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         before = con.execute(count).fetchone()
-    assert "0 chunks to encode, 3596 already encoded" in make("run", runs["postgres"]["env"])
+    assert "20 batch files, 0 newly landed" in make("land", runs["postgres"]["env"])
+    built = run_dbt_on(postgres, ["build", "--select", "text_chunks", "text_embeddings"],
+                       target_path=runs["postgres"]["folder"] / "target_again")
+    assert "0 chunks to encode, 3596 already encoded" in built.stdout
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         assert con.execute(count).fetchone() == before == (3596,)
 

@@ -34,8 +34,9 @@ def cluster():
 def test_score_marts_built_on_a_standalone_cluster_equal_duckdb(cluster, duckdb_reference_run, tmp_path):
     warehouse = SparkWarehouse(tmp_path / "spark", master=cluster.master_url())
     land_all(duckdb_reference_run["data"], warehouse)
-    result = run_dbt_on(warehouse, ["run", "--select", "+scores", "+percentile_history", "+score_rejects",
-                                    "+industry_distribution_history"], target_path=tmp_path / "target")
+    # the marts, their parents and the seed (tests are the local session's to run: tests/test_spark_target.py)
+    result = run_dbt_on(warehouse, ["build", "--select", *(f"+{table}" for table in MARTS), "--resource-type", "model",
+                                    "--resource-type", "seed"], target_path=tmp_path / "target")
     assert f"session on {cluster.master_url()}" in result.stdout
     with open_warehouse(duckdb_reference_run["warehouse"], read_only=True) as con:
         expected = {table: read(con, table) for table in MARTS}
