@@ -101,7 +101,7 @@ class LocalSparkCluster:
             if pid and _alive(pid):
                 os.killpg(pid, signal.SIGTERM)  # its own session: the JVM and the executors it forked
                 stopped = True
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + 5  # keeps no state worth a long goodbye: then SIGKILL
                 while _alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.2)
                 if _alive(pid):
