@@ -9,7 +9,8 @@
 {% macro regex_full_match(expression, pattern) %}{{ return(adapter.dispatch('regex_full_match')(expression, pattern)) }}{% endmacro %}
 {% macro default__regex_full_match(expression, pattern) %}({{ expression }} ~ '^(?:{{ pattern }})$'){% endmacro %}
 {% macro duckdb__regex_full_match(expression, pattern) %}regexp_full_match({{ expression }}, '{{ pattern }}'){% endmacro %}
-{% macro spark__regex_full_match(expression, pattern) %}({{ expression }} rlike '^(?:{{ pattern }})$'){% endmacro %}
+{#- Spark reads backslash escapes in string literals ('\s' is 's'): the pattern's backslashes are doubled -#}
+{% macro spark__regex_full_match(expression, pattern) %}({{ expression }} rlike '^(?:{{ pattern | replace("\\", "\\\\") }})$'){% endmacro %}
 
 {#- cast text to a double, null when it is not a number (dbt.safe_cast is a plain cast on dbt-duckdb) -#}
 {% macro safe_cast_double(expression) %}{{ return(adapter.dispatch('safe_cast_double')(expression)) }}{% endmacro %}
