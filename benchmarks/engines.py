@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    print("\n| target | batches | rows | full rebuild (s) | rows/s | peak memory (GiB) | one new batch (s) | peak (GiB) |")
+    print("\n| target | batches | rows | full rebuild (s) | rows/s | peak memory (GiB) | one new batch (s) "
+          "| peak (GiB) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['target']} | {r['batches']:,} | {r['rows']:,} | {r['full']['wall']:.1f} | "
