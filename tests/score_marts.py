@@ -35,3 +35,39 @@ def assert_same(expected: pd.DataFrame, actual: pd.DataFrame, table: str) -> Non
         else:
             assert ours.astype(object).where(ours.notna(), None).tolist() == \
                 theirs.astype(object).where(theirs.notna(), None).tolist(), (table, column)
+
+
+def assert_marts_match(expected_warehouse, actual_warehouse, table: str) -> None:
+    """One mart of two warehouses of any engines (ingestion.warehouse.open_warehouse), compared as assert_same."""
+    from ingestion.warehouse import open_warehouse
+
+    with open_warehouse(expected_warehouse, read_only=True) as con:
+        expected = read(con, table)
+    with open_warehouse(actual_warehouse, read_only=True) as con:
+        actual = read(con, table)
+    assert_same(expected, actual, table)
+
+
+EXPORTS = ["scores", "percentile_history", "document_chunks"]  # what `make export` writes
+
+
+def assert_exports_match(expected_dir, actual_dir, export: str) -> None:
+    """One Parquet file of `make export` from two engines: the same schema (vectors fixed_size_list<float>[384]),
+    the same rows; floats within TOLERANCE, vectors of cosine >= 0.9999, chunks, pages and hashes exact."""
+    import pyarrow.parquet as pq
+
+    ours = pq.read_table(expected_dir / f"{export}.parquet")
+    theirs = pq.read_table(actual_dir / f"{export}.parquet")
+    assert theirs.schema.equals(ours.schema), (theirs.schema, ours.schema)
+    assert theirs.num_rows == ours.num_rows > 0
+    if export == "document_chunks":
+        assert str(ours.schema.field("embedding").type) == "fixed_size_list<element: float>[384]"
+        a = np.array(ours.column("embedding").to_pylist(), np.float64)
+        b = np.array(theirs.column("embedding").to_pylist(), np.float64)
+        cosine = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        assert cosine.min() >= 0.9999, cosine.min()
+        assert theirs.drop(["embedding"]).equals(ours.drop(["embedding"]))  # chunks, pages, hashes, model id, order
+    else:
+        key = ["id"] if export == "scores" else ["iteration", "id"]
+        assert_same(ours.to_pandas().sort_values(key).reset_index(drop=True),
+                    theirs.to_pandas().sort_values(key).reset_index(drop=True), export)

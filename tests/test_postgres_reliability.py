@@ -36,7 +36,7 @@ from ingestion.score_batches import batch_files, land_score_batch
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import WRITER_LOCK, connect, connect_postgres
 from tests.conftest import REAL_DATA, REAL_SCORE_BATCHES, require_real, throwaway_postgres, write_corpus_subset
-from tests.test_postgres_target import MARTS, read
+from tests.score_marts import MARTS, read
 
 pytestmark = pytest.mark.postgres
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
@@ -22,7 +20,7 @@ from ingestion.warehouse import LandingError, connect_postgres, open_warehouse
 from tests.conftest import (
     REAL_DOCUMENT, REAL_SCORE_BATCHES, make, make_run_and_export, require_real, throwaway_postgres,
 )
-from tests.score_marts import MARTS, assert_same, read
+from tests.score_marts import EXPORTS, MARTS, assert_exports_match, assert_marts_match
 
 pytestmark = pytest.mark.postgres
 
@@ -55,32 +53,12 @@ def test_make_run_on_postgres_runs_every_step(runs):
 
 @pytest.mark.parametrize("table", list(MARTS))
 def test_postgres_marts_equal_duckdb(runs, table):
-    with open_warehouse(runs["duckdb"]["warehouse"], read_only=True) as con:
-        ours = read(con, table)
-    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
-        theirs = read(con, table)
-    assert_same(ours, theirs, table)
+    assert_marts_match(runs["duckdb"]["warehouse"], runs["postgres"]["warehouse"], table)
 
 
-@pytest.mark.parametrize("export", ["scores", "percentile_history", "document_chunks"])
+@pytest.mark.parametrize("export", EXPORTS)
 def test_make_export_writes_the_same_parquet(runs, export):
-    """Same schema (vectors as fixed_size_list<float>[384] from both), same rows; floats within 1e-9, vectors of
-    cosine >= 0.9999 (the real model's vectors through pgvector's text form)."""
-    ours = pq.read_table(runs["duckdb"]["output"] / f"{export}.parquet")
-    theirs = pq.read_table(runs["postgres"]["output"] / f"{export}.parquet")
-    assert theirs.schema.equals(ours.schema), (theirs.schema, ours.schema)
-    assert theirs.num_rows == ours.num_rows > 0
-    if export == "document_chunks":
-        assert str(ours.schema.field("embedding").type) == "fixed_size_list<element: float>[384]"
-        a = np.array(ours.column("embedding").to_pylist(), np.float64)
-        b = np.array(theirs.column("embedding").to_pylist(), np.float64)
-        cosine = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-        assert cosine.min() >= 0.9999, cosine.min()
-        assert theirs.drop(["embedding"]).equals(ours.drop(["embedding"]))  # chunks, pages, hashes, model id, order
-    else:
-        key = ["id"] if export == "scores" else ["iteration", "id"]
-        assert_same(ours.to_pandas().sort_values(key).reset_index(drop=True),
-                    theirs.to_pandas().sort_values(key).reset_index(drop=True), export)
+    assert_exports_match(runs["duckdb"]["output"], runs["postgres"]["output"], export)
 
 
 def test_document_rejects_and_vector_index_on_postgres(runs):
