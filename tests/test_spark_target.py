@@ -35,6 +35,8 @@ def test_make_run_on_spark_runs_every_step(runs):
     assert "3596 chunks to encode, 0 already encoded" in log
     assert "encoded 3596 texts on the executors" in log
     assert "[quality] checkpoint passed" in log
+    metastore = runs["spark"]["warehouse"].directory / "metastore"  # under SPARK_DIR, not the working directory
+    assert (metastore / "metastore_db" / "service.properties").is_file() and (metastore / "derby.log").is_file()
 
 
 @pytest.mark.parametrize("table", list(MARTS))

@@ -225,7 +225,11 @@ def session_conf(warehouse: SparkWarehouse) -> dict[str, str]:
     return {
         "spark.master": warehouse.master,
         "spark.sql.warehouse.dir": str(warehouse.tables_dir),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse.directory / 'metastore'}",
+        # the metastore by its full path (Derby's default is the working directory), its log beside it
+        "spark.hadoop.javax.jdo.option.ConnectionURL":
+            f"jdbc:derby:;databaseName={warehouse.directory / 'metastore' / 'metastore_db'};create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse.directory / 'metastore'} "
+                                         f"-Dderby.stream.error.file={warehouse.directory / 'metastore' / 'derby.log'}",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.sources.default": "parquet",
         "spark.sql.session.timeZone": "UTC",
