@@ -1,17 +1,20 @@
 """DuckDB against Spark at scale: `python -m benchmarks.engines scores|embedding` (`make bench-engines`).
 
 `scores [--sizes 100 1000 5000] [--rows 10000] [--targets duckdb spark]`: per target one warehouse grows through
-the sizes. At each size N: the synthetic batches up to N-1 are landed (through the project's loaders); the score
-pipeline's seed and models are rebuilt from all N (`dbt build --full-refresh`, tests left out: every iteration's
-percentiles), in rows/s of raw input; then batch N is landed and the same build without --full-refresh times the
-incremental run (seconds per new batch). Peak memory is the largest summed RSS of the dbt process tree (the Spark
-launcher and its JVM; dbt-duckdb and its database) during a run. The generated batches are shared between the
-targets; Spark's landing ledger is a copy of DuckDB's raw tables (the same loaders' output), mirrored to Parquet
-as a landing would, so Spark's landing is not timed here.
+the sizes. At each size N the synthetic batches 0..N are landed (through the project's loaders) and each target in
+turn: the score pipeline's seed and models rebuilt from batches 0..N-1 (`dbt build --full-refresh`, tests left out:
+every iteration's percentiles), in rows/s of raw input; then batch N arrives and the same build without
+--full-refresh times the incremental run (seconds per new batch). A target's two runs follow each other, so
+`--targets spark` alone gives the same figures as both together. Peak memory is the largest summed RSS of the dbt
+process tree (the Spark launcher and its JVM; dbt-duckdb and its database) during a run. The generated batches are
+shared between the targets; Spark's landing ledger is a copy of DuckDB's raw tables (the same loaders' output),
+mirrored to Parquet as a landing would, so Spark's landing is not timed here; DuckDB's batch N waits in a side
+table until it arrives.
 
-`embedding [--texts 2000]`: texts of the real document 12345 (the first --texts) encoded in process (encode_texts:
-torch on every core) and on a local Spark session's executors with `local[1]` and `local[2]` (encode_on_executors:
-one torch thread per task), each in a fresh process after a warm-up call (model loading not timed), in texts/s.
+`embedding [--texts 2000]`: texts of the real document 12345 (the first --texts) encoded by EMBEDDING_BACKEND in
+process (encode_texts: every core) and on a local Spark session's executors with `local[1]` and `local[2]`
+(encode_on_executors: one thread per task), each in a fresh process after a warm-up call (model loading not
+timed), in texts/s.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.machine import describe_machine
+from benchmarks.machine import describe_machine, share
 from benchmarks.scores import log
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt
 from benchmarks.scores.data import generate, land
@@ -70,7 +73,7 @@ class PeakMemory:
 def timed_run(dbt: Dbt, label: str, *args: str) -> dict:
     with PeakMemory() as memory:
         run = dbt(label, *args)
-    return {"wall": run.wall, "elapsed": run.elapsed, "peak_gib": memory.peak / 1024**3}
+    return {"wall": run.wall, "elapsed": run.elapsed, "peak_gib": memory.peak / 1024**3, "foreign": run.foreign}
 
 
 def bench_scores(sizes: list[int], rows: int, targets: list[str], workdir: Path) -> list[dict]:
@@ -81,43 +84,73 @@ def bench_scores(sizes: list[int], rows: int, targets: list[str], workdir: Path)
     warehouses = {"duckdb": duckdb_path, "spark": spark}
     results, landed = [], 0
     for size in sizes:
-        log(f"landing batches {landed}..{size - 1} into DuckDB")
-        land(duckdb_path, paths[landed:size], progress_every=500)
-        landed = size
+        # every target's runs at this size follow each other (full rebuild, then one new batch), so one target can
+        # be measured in an invocation of its own (--targets spark) with the same figures
+        log(f"landing batches {landed}..{size} into DuckDB")
+        land(duckdb_path, paths[landed:size + 1], progress_every=500)  # the N batches and the new one
+        landed = size + 1
         for target in targets:
-            if target == "spark":  # the same raw tables, mirrored for Spark as a landing would
-                _ledger_from(duckdb_path, spark)
             dbt = Dbt(warehouses[target], workdir / target / "target", PROJECT_ROOT)
+            if target == "spark":  # the same raw tables, mirrored for Spark as a landing would
+                _ledger_from(duckdb_path, spark, batches=size)
+            else:
+                _set_aside_newest(duckdb_path, hide=True)
             log(f"{target}: full rebuild over {size} batches")
             full = timed_run(dbt, f"{target}-{size}-full", "build", "--full-refresh", "--select", *SCORE_MODELS)
             log(f"{target}: {size} batches in {full['wall']:.1f} s wall ({size * rows / full['wall']:,.0f} rows/s), "
-                f"peak {full['peak_gib']:.2f} GiB")
-            results.append({"target": target, "batches": size, "rows": size * rows, "full": full})
-        land(duckdb_path, paths[size:size + 1])  # one new batch
-        landed = size + 1
-        for target in targets:
+                f"peak {full['peak_gib']:.2f} GiB, other processes {share(full['foreign'])} of the machine")
             if target == "spark":
-                _ledger_from(duckdb_path, spark)
-            dbt = Dbt(warehouses[target], workdir / target / "target", PROJECT_ROOT)
+                _ledger_from(duckdb_path, spark, batches=size + 1)
+            else:
+                _set_aside_newest(duckdb_path, hide=False)
             new = timed_run(dbt, f"{target}-{size}-new", "build", "--select", *SCORE_MODELS)
-            log(f"{target}: one new batch after {size}: {new['wall']:.1f} s wall, peak {new['peak_gib']:.2f} GiB")
-            next(r for r in results if r["target"] == target and r["batches"] == size)["new"] = new
+            log(f"{target}: one new batch after {size}: {new['wall']:.1f} s wall, peak {new['peak_gib']:.2f} GiB, "
+                f"other processes {share(new['foreign'])} of the machine")
+            results.append({"target": target, "batches": size, "rows": size * rows, "full": full, "new": new})
     return results
 
 
-def _ledger_from(duckdb_path: Path, spark: SparkWarehouse) -> None:
-    """Spark's landing ledger as a copy of DuckDB's raw tables, mirrored to Parquet."""
+def _set_aside_newest(duckdb_path: Path, hide: bool) -> None:
+    """Move the newest landed batch out of raw.score_batches (and its landing record) into a side table, or back:
+    DuckDB rebuilds over N batches, then sees batch N arrive, as Spark does from its ledger."""
+    with connect(duckdb_path) as con:
+        con.execute("begin")
+        if hide:
+            con.execute("create or replace table main.bench_newest as select * from raw.score_batches "
+                        "where batch = (select max(batch) from raw.score_batches)")
+            con.execute("create or replace table main.bench_newest_landing as select * from raw.landed_files "
+                        "where source = 'score_batches' and landing_key in (select distinct batch::varchar "
+                        "from main.bench_newest)")
+            con.execute("delete from raw.score_batches where batch in (select batch from main.bench_newest)")
+            con.execute("delete from raw.landed_files where source = 'score_batches' and landing_key in "
+                        "(select landing_key from main.bench_newest_landing)")
+        else:
+            con.execute("insert into raw.score_batches select * from main.bench_newest")
+            con.execute("insert into raw.landed_files select * from main.bench_newest_landing")
+            con.execute("drop table main.bench_newest")
+            con.execute("drop table main.bench_newest_landing")
+        con.execute("commit")
+
+
+def _ledger_from(duckdb_path: Path, spark: SparkWarehouse, batches: int) -> None:
+    """Spark's landing ledger as a copy of DuckDB's raw tables holding the first `batches` score batches, mirrored
+    to Parquet (a batch mirrored before and absent now is removed: the ledger is this copy, nothing more)."""
     spark.directory.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with connect(spark.ledger) as con:
         con.execute(f"attach '{duckdb_path}' as landed (read_only)")
         con.execute("create schema if not exists raw")
+        kept = f"(select distinct batch from landed.raw.score_batches order by batch limit {batches})"
         for (table,) in con.execute("select table_name from information_schema.tables where "
                                     "table_catalog = 'landed' and table_schema = 'raw'").fetchall():
-            con.execute(f"create or replace table raw.{table} as select * from landed.raw.{table}")
+            where = {"score_batches": f"where batch in {kept}",
+                     "landed_files": f"where source != 'score_batches' or landing_key in "
+                                     f"(select batch::varchar from {kept})"}.get(table, "")
+            con.execute(f"create or replace table raw.{table} as select * from landed.raw.{table} {where}")
         con.execute("detach landed")
         written = mirror_raw(con, spark.raw_dir)
-    log(f"spark: ledger copied and {len(written)} raw files mirrored in {time.perf_counter() - started:.1f} s")
+    log(f"spark: ledger of {batches} batches copied and {len(written)} raw files mirrored in "
+        f"{time.perf_counter() - started:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
