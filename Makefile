@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m ingestion.dbt_runner
 
-.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-engines bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
+.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,7 +100,7 @@ browser:  ## headless Chromium for the data-docs browser test (Debian package; t
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-scores bench-scores-postgres bench-engines bench-documents bench-search bench-pgvector bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
@@ -111,6 +111,9 @@ bench-scores-postgres: setup  ## the same incremental scenario on Postgres (a th
 bench-engines: setup  ## DuckDB vs Spark: score pipeline at 100/1,000/5,000 batches (rows/s, peak memory, s per new batch), embedding texts/s on 1 and 2 executor cores
 	$(BIN)/python -m benchmarks.engines embedding
 	$(BIN)/python -m benchmarks.engines scores
+
+bench-embedding: setup  ## the dbt embedding node per EMBEDDING_BACKEND vs SentenceTransformer.encode on 3,000 real MS MARCO passages
+	$(BIN)/python -m benchmarks.embedding
 
 bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start, naive predict.py ratio
 	$(BIN)/python -m benchmarks.documents

@@ -100,9 +100,12 @@ class HashingEncoder:
 
 
 class SentenceTransformerEncoder:
-    def __init__(self, model_dir: Path, batch_size: int = 32):
+    def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None):
+        import torch
         from sentence_transformers import SentenceTransformer
 
+        if threads:
+            torch.set_num_threads(threads)  # process-wide: torch has no per-model setting
         started = time.perf_counter()
         self.model = SentenceTransformer(str(model_dir), device="cpu")
         self.batch_size = batch_size
@@ -118,11 +121,27 @@ class SentenceTransformerEncoder:
 
 
 @functools.lru_cache(maxsize=2)
-def load_encoder(spec: ModelSpec):
-    """One loaded model per process: loading is the expensive part, never repeat it per call."""
+def load_encoder(spec: ModelSpec, threads: int | None = None):
+    """One loaded model per process: loading is the expensive part, never repeat it per call. `threads`: how many
+    cores one encode may use (None: all of them)."""
     if spec.hashing_dim:
         return HashingEncoder(spec.hashing_dim)
-    return SentenceTransformerEncoder(spec.model_dir)
+    if spec.backend == "torch":
+        return SentenceTransformerEncoder(spec.model_dir, threads=threads)
+    from ingestion.onnx_encoder import OnnxEncoder
+
+    return OnnxEncoder(prepare_model(spec), spec.model_dir, threads=threads)
+
+
+def prepare_model(spec: ModelSpec) -> Path | None:
+    """What a backend needs on disk before any process loads it: the exported ONNX graph, exported once (the Spark
+    launcher calls this before its executors load the model, so they never export it side by side)."""
+    if spec.onnx_path is None or spec.onnx_path.is_file():
+        return spec.onnx_path
+    from ingestion.onnx_encoder import export_onnx
+
+    log.info("exporting %s to ONNX, once for these model files", spec.model_id)
+    return export_onnx(spec.model_dir, spec.onnx_path, quantize=spec.backend == "onnx-int8")
 
 
 # Where encode_texts sends its texts instead of the local model, while set (encoding_elsewhere): the Spark
@@ -150,10 +169,10 @@ def encode_texts(spec: ModelSpec, texts: list[str], progress: bool = True) -> np
     if texts:
         log.info("model %s ready in %.2fs", spec.model_id, time.perf_counter() - started)
     started = time.perf_counter()
-    if isinstance(encoder, SentenceTransformerEncoder):
-        vectors = encoder.encode(texts, progress=progress and len(texts) > 0)
-    else:
+    if isinstance(encoder, HashingEncoder):
         vectors = encoder.encode(texts)
+    else:
+        vectors = encoder.encode(texts, progress=progress and len(texts) > 0)
     seconds = time.perf_counter() - started
     if texts:
         log.info("encoded %d texts with %s in %.1fs (%.1f texts/s)", len(texts), spec.model_id, seconds,

@@ -11,8 +11,8 @@ Model source (`EMBEDDING_MODEL`, resolved once by each entry point from `Setting
 - `hashing` (or `hashing:<dim>`): a weights-free bag-of-words hashing encoder, a baseline for smoke runs and
   fast tests. It chunks with the default model's tokenizer.
 
-The model id (`<name>@<first 12 hex of the sha256 of the model files>`) keys every stored vector, so changing
-the model re-encodes everything and nothing else does.
+The model id (`<name>@<first 12 hex of the sha256 of the model files>`, then `+<backend>` unless the backend is
+torch) keys every stored vector, so changing the model or its backend re-encodes everything and nothing else does.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ from ingestion.warehouse import sha256_file
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PACKAGED = "packaged"  # EMBEDDING_MODEL=packaged: the packaged model even when a fine-tuned one was promoted
+# EMBEDDING_BACKEND: sentence-transformers on PyTorch, or the model exported to ONNX (float, or int8 weights) and
+# run by ONNX Runtime (ingestion.onnx_encoder)
+BACKENDS = ("onnx", "onnx-int8", "torch")
+# onnx: torch's vectors (cosine >= 0.99999) 1.5x faster; onnx-int8 is 3x faster but costs 0.009 nDCG@10 on DL19
+# (docs/benchmarks.md, "Embeddings"), more than the 0.005 the default may lose
+DEFAULT_BACKEND = "onnx"
 
 
 class ModelSourceError(Exception):
@@ -106,6 +112,8 @@ class ModelSpec:
     model_dir: Path | None  # None for the hashing encoder
     tokenizer_dir: Path
     hashing_dim: int | None = None
+    backend: str = "torch"  # what runs the model (BACKENDS); part of model_id unless torch
+    onnx_path: Path | None = None  # the exported graph the onnx backends run (exported when first loaded)
 
 
 def current_model_pointer(artifacts_dir: Path) -> Path:
@@ -123,9 +131,18 @@ def promote_model(model_dir: Path, artifacts_dir: Path) -> Path:
     return pointer
 
 
-def resolve_model(source: str | os.PathLike | None, artifacts_dir: Path) -> ModelSpec:
-    """The model a source names (see the module docstring); `artifacts_dir` holds the promotion pointer and the
-    archive cache."""
+def check_backend(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"EMBEDDING_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")
+    return name
+
+
+def resolve_model(
+    source: str | os.PathLike | None, artifacts_dir: Path, backend: str = DEFAULT_BACKEND
+) -> ModelSpec:
+    """The model a source names (see the module docstring), run by `backend` (entry points pass the settings' one);
+    `artifacts_dir` holds the promotion pointer, the archive cache and the exported ONNX graphs."""
+    check_backend(backend)
     source = str(source or "").strip()
     if not source:  # the platform's model: the promoted fine-tuned one, else the packaged one
         pointer = current_model_pointer(artifacts_dir)
@@ -154,7 +171,12 @@ def resolve_model(source: str | os.PathLike | None, artifacts_dir: Path) -> Mode
             raise ModelSourceError(
                 f"EMBEDDING_MODEL={source!r}: not a model directory or a .tar.gz archive of one"
             )
-    return ModelSpec(f"{name}@{_cached_fingerprint(model_dir)[:12]}", model_dir, model_dir)
+    fingerprint = _cached_fingerprint(model_dir)
+    if backend == "torch":
+        return ModelSpec(f"{name}@{fingerprint[:12]}", model_dir, model_dir)
+    onnx_path = Path(artifacts_dir) / "onnx" / fingerprint[:16] / f"{backend}.onnx"
+    return ModelSpec(f"{name}@{fingerprint[:12]}+{backend}", model_dir, model_dir, backend=backend,
+                     onnx_path=onnx_path)
 
 
 @functools.lru_cache(maxsize=8)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.model_source import ModelSpec, resolve_model
+from ingestion.model_source import DEFAULT_BACKEND, ModelSpec, check_backend, resolve_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +74,7 @@ class Settings:
     # copy, exact) or postgres (pgvector's HNSW index on search_chunks, on postgres_server or the local server)
     spark_dir: Path = PROJECT_ROOT / ".engines" / "spark"  # DBT_TARGET=spark: ledger, raw Parquet, tables, metastore
     spark_master: str = "local[*]"  # DBT_TARGET=spark: the session's master (spark://host:7077, yarn, k8s://...)
+    embedding_backend: str = DEFAULT_BACKEND  # what runs the embedding model (ingestion.model_source.BACKENDS)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -93,8 +94,9 @@ class Settings:
             search_backend=check_search_backend(os.environ.get("SEARCH_BACKEND", "") or "memory"),
             spark_dir=_path("SPARK_DIR", PROJECT_ROOT / ".engines" / "spark"),
             spark_master=os.environ.get("SPARK_MASTER", "") or "local[*]",
+            embedding_backend=check_backend(os.environ.get("EMBEDDING_BACKEND", "") or DEFAULT_BACKEND),
         )
 
     def embedding_spec(self) -> ModelSpec:
         """The embedding model these settings name, resolved (the promotion pointer followed, archives unpacked)."""
-        return resolve_model(self.embedding_model, self.artifacts_dir)
+        return resolve_model(self.embedding_model, self.artifacts_dir, self.embedding_backend)

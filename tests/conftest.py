@@ -25,7 +25,8 @@ os.environ["DBT_LOG_PATH"] = os.environ["DBT_TARGET_PATH"] + "/logs"
 
 def model(source: str = "") -> ModelSpec:
     """A model source resolved as the platform resolves it, against the tests' artifacts folder."""
-    return resolve_model(source, Settings.from_env().artifacts_dir)
+    settings = Settings.from_env()
+    return resolve_model(source, settings.artifacts_dir, settings.embedding_backend)
 
 
 REAL_DATA = (PROJECT_ROOT.parent / "shared" / "data").resolve()

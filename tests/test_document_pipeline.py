@@ -12,12 +12,11 @@ import pytest
 import torch
 
 from ingestion import ingest
-from ingestion.documents import land_document
 from ingestion.embedding import load_tokenizer, max_content_tokens
 from ingestion.dbt_runner import run_dbt
 from ingestion.document_chunks import DOCUMENT_BUILD
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import connect
+from ingestion.model_source import resolve_model
+from ingestion.settings import PROJECT_ROOT, Settings
 from tests.conftest import REAL_DATA, model, query, require_real
 from tests.test_document_landing import write_doc
 
@@ -169,7 +168,7 @@ def test_a_second_build_encodes_nothing(real_document):
 
 
 def test_switching_the_model_re_encodes_everything(tmp_path: Path):
-    folder = write_doc(tmp_path / "data" / "documents")
+    write_doc(tmp_path / "data" / "documents")
     duckdb_path = tmp_path / "warehouse.duckdb"
     first = ingest("d1", data_dir=tmp_path / "data", duckdb_path=duckdb_path)
     assert len(first) == 2 and first[0]["vector"].shape == (384,)
@@ -177,6 +176,11 @@ def test_switching_the_model_re_encodes_everything(tmp_path: Path):
     assert "hashing-384: 2 chunks to encode, 0 already encoded" in result.stdout
     assert query(duckdb_path, "select distinct model_id from document_chunks") == [("hashing-384",)]
     assert query(duckdb_path, "select count(*) from text_embeddings") == [(4,)]  # both models' vectors kept
+    # the same model files run by another backend are another model: its vectors are never mixed with these
+    result = run_dbt(["build", *DOCUMENT_BUILD], duckdb_path, extra_env={"EMBEDDING_BACKEND": "torch"})
+    torch_id = resolve_model("", Settings.from_env().artifacts_dir, "torch").model_id
+    assert torch_id != model().model_id and f"{torch_id}: 2 chunks to encode, 0 already encoded" in result.stdout
+    assert query(duckdb_path, "select count(*) from text_embeddings") == [(6,)]
 
 
 def test_record_level_problems_become_document_rejects(tmp_path: Path):

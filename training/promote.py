@@ -60,7 +60,7 @@ def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, baseline: Model
     split_ids = manifest["split"]["query_ids"]
     splits = ("validation", "test", "train")  # train: a diagnostic (did it learn its topics?), never a decision input
 
-    candidate = resolve_model(str(candidate_dir), artifacts_dir)
+    candidate = resolve_model(str(candidate_dir), artifacts_dir, baseline.backend)  # the same runtime as the baseline
     results: dict[str, dict] = {}
     per_split: dict[str, dict] = {}
     for name, spec in (("baseline", baseline), ("candidate", candidate)):

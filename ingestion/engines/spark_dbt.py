@@ -182,11 +182,13 @@ def _plain_lists(table: pa.Table) -> pa.Table:
 def encode_on_executors(spark, spec, texts: list[str]) -> np.ndarray:
     """encode_texts on the executors: the texts as a DataFrame, each partition encoded by `_encode_partition`
     in an executor's Python worker; the vectors come back in the texts' order."""
+    from ingestion.embedding import prepare_model
     from ingestion.model_source import embedding_dimension
 
     dim = embedding_dimension(spec)
     if not texts:
         return np.zeros((0, dim), np.float32)
+    prepare_model(spec)
     partitions = max(1, min(len(texts) // 64, spark.sparkContext.defaultParallelism * ENCODE_PARTITIONS_PER_CORE))
     frame = spark.createDataFrame(pa.table({"position": pa.array(range(len(texts)), pa.int64()),
                                             "text": pa.array(texts, pa.string())})).repartition(partitions)
@@ -202,14 +204,11 @@ def encode_on_executors(spark, spec, texts: list[str]) -> np.ndarray:
 
 
 def _encode_partition(spec, batches):
-    """In an executor's Python worker: one model per worker process (load_encoder caches it), one torch thread
-    per task (Spark runs a task per core: more threads would fight over the same cores)."""
-    import torch
-
+    """In an executor's Python worker: one model per worker process (load_encoder caches it), one thread per task
+    (Spark runs a task per core: more threads would fight over the same cores)."""
     from ingestion.embedding import load_encoder
 
-    torch.set_num_threads(1)
-    encoder = load_encoder(spec)
+    encoder = load_encoder(spec, threads=1)
     for batch in batches:
         vectors = encoder.encode(batch.column("text").to_pylist())
         flat = pa.array(np.ascontiguousarray(vectors, np.float32).ravel(), pa.float32())

@@ -1,0 +1,98 @@
+"""EMBEDDING_BACKEND (ingestion.onnx_encoder): the packaged model exported to ONNX and run by ONNX Runtime gives
+the PyTorch model's vectors (exactly for `onnx`, to int8 rounding for `onnx-int8`) on real texts, in the texts'
+order; the exported graph is a cached artifact keyed by the model files; the backend is part of the model id."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from ingestion.embedding import encode_texts, load_encoder, prepare_model
+from ingestion.model_source import PACKAGED, default_model_dir, resolve_model
+from ingestion.settings import Settings
+from tests.conftest import REAL_DATA, require_real
+
+MSMARCO = REAL_DATA / "retrieval" / "msmarco-trec-dl"
+
+
+@pytest.fixture(scope="module")
+def passages() -> list[str]:
+    """400 real MS MARCO passages, shuffled so lengths are mixed (the encoder sorts them into batches itself)."""
+    require_real(MSMARCO)
+    with (MSMARCO / "corpus.jsonl").open(encoding="utf-8") as lines:
+        texts = [json.loads(line)["text"] for _, line in zip(range(400), lines)]
+    return [texts[i] for i in np.random.default_rng(0).permutation(len(texts))]
+
+
+@pytest.fixture(scope="module")
+def torch_vectors(passages, tmp_path_factory) -> np.ndarray:
+    return encode_texts(resolve_model(PACKAGED, tmp_path_factory.mktemp("artifacts"), "torch"), passages)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx_artifacts")
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_onnx_float_gives_the_torch_vectors(passages, torch_vectors, artifacts):
+    vectors = encode_texts(resolve_model(PACKAGED, artifacts, "onnx"), passages)
+    assert vectors.shape == torch_vectors.shape == (400, 384) and vectors.dtype == np.float32
+    assert cosines(vectors, torch_vectors).min() > 0.99999
+
+
+def test_onnx_int8_stays_within_rounding_of_the_torch_vectors(passages, torch_vectors, artifacts):
+    vectors = encode_texts(resolve_model(PACKAGED, artifacts, "onnx-int8"), passages)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = cosines(vectors, torch_vectors)  # row by row: a vector given to the wrong text fails here
+    assert similarity.mean() > 0.99 and similarity.min() > 0.97
+    # what search sees: each passage's 10 nearest passages are mostly the same under both
+    overlap = [len(set(np.argsort(-(vectors @ v))[:10]) & set(np.argsort(-(torch_vectors @ t))[:10])) / 10
+               for v, t in zip(vectors[:50], torch_vectors[:50])]
+    assert np.mean(overlap) >= 0.8
+
+
+def test_a_text_gets_the_same_vector_whatever_it_is_batched_with(passages, artifacts):
+    spec = resolve_model(PACKAGED, artifacts, "onnx-int8")
+    together = encode_texts(spec, passages[:64])
+    alone = np.vstack([encode_texts(spec, [text]) for text in passages[:16]])
+    assert cosines(together[:16], alone).min() > 0.9999
+
+
+def test_the_graph_is_exported_once_per_model_files(artifacts, tmp_path):
+    spec = resolve_model(PACKAGED, artifacts, "onnx-int8")
+    path = prepare_model(spec)
+    assert path == spec.onnx_path and path.is_file() and path.is_relative_to(artifacts / "onnx")
+    written = path.stat().st_mtime_ns
+    assert prepare_model(resolve_model(PACKAGED, artifacts, "onnx-int8")).stat().st_mtime_ns == written
+    assert resolve_model(PACKAGED, artifacts, "onnx").onnx_path.parent == path.parent  # one folder per model files
+    # other model files (a fine-tuned model, here the packaged one with a changed config) get their own graph
+    changed = tmp_path / "changed"
+    shutil.copytree(default_model_dir(), changed)
+    config = json.loads((changed / "sentence_bert_config.json").read_text())
+    (changed / "sentence_bert_config.json").write_text(json.dumps({**config, "max_seq_length": 128}))
+    other = resolve_model(str(changed), artifacts, "onnx-int8")
+    assert other.onnx_path.parent != path.parent and other.model_id != spec.model_id
+
+
+def test_the_backend_is_part_of_the_model_id(artifacts, monkeypatch):
+    ids = {backend: resolve_model(PACKAGED, artifacts, backend).model_id for backend in ("torch", "onnx", "onnx-int8")}
+    assert ids["onnx-int8"] == ids["torch"] + "+onnx-int8" and ids["onnx"] == ids["torch"] + "+onnx"
+    assert "+" not in ids["torch"]  # vectors stored before backends existed keep their id
+    monkeypatch.setenv("EMBEDDING_BACKEND", "")
+    assert Settings.from_env().embedding_spec().backend == "onnx"  # the default
+    monkeypatch.setenv("EMBEDDING_BACKEND", "tensorrt")
+    with pytest.raises(ValueError, match="EMBEDDING_BACKEND='tensorrt': expected one of onnx, onnx-int8, torch"):
+        Settings.from_env()
+
+
+def test_no_texts_no_work(artifacts):
+    spec = resolve_model(PACKAGED, artifacts, "onnx-int8")
+    assert encode_texts(spec, []).shape == (0, 384)
+    assert load_encoder(spec, threads=1).encode([]).shape == (0, 384)
