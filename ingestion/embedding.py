@@ -38,13 +38,17 @@ def load_tokenizer(tokenizer_dir: Path):
     return AutoTokenizer.from_pretrained(str(tokenizer_dir))
 
 
-def max_content_tokens(spec: ModelSpec) -> int:
-    """Tokens of text one chunk may hold: the model's max_seq_length less [CLS] and [SEP]."""
+def max_seq_length(model_dir: Path) -> int:
+    """The model's window in tokens, [CLS] and [SEP] included (sentence_bert_config.json; 256 without one)."""
     import json
 
-    config = spec.tokenizer_dir / "sentence_bert_config.json"
-    max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.is_file() else 256
-    return max_seq_length - 2
+    config = model_dir / "sentence_bert_config.json"
+    return json.loads(config.read_text()).get("max_seq_length", 256) if config.is_file() else 256
+
+
+def max_content_tokens(spec: ModelSpec) -> int:
+    """Tokens of text one chunk may hold: the model's max_seq_length less [CLS] and [SEP]."""
+    return max_seq_length(spec.tokenizer_dir) - 2
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ first needed (a few seconds), so a promoted fine-tuned model gets its own. The b
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -20,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from ingestion.embedding import max_seq_length
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.threads = threads or len(os.sched_getaffinity(0))
-        config = model_dir / "sentence_bert_config.json"
-        max_tokens = json.loads(config.read_text()).get("max_seq_length", 256) if config.is_file() else 256
+        max_tokens = max_seq_length(model_dir)
         # the model's fast tokenizer itself, without importing transformers (2.3 s of a 20 s encoding job): the
         # same ids sentence-transformers feeds the model (its tokenizer reads this file too), unpadded
         if not (model_dir / "tokenizer.json").is_file():
@@ -127,6 +127,21 @@ class OnnxEncoder:
         inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
         return self.session.run(None, {name: inputs[name] for name in self.input_names})[0][0]
 
+    def _encode_in_parallel(self, token_ids: list[list[int]], vectors: np.ndarray, progress: bool) -> None:
+        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")  # longest first: no straggler at the end
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(token_ids), desc="Texts", unit="text", mininterval=1.0)
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(token_ids))) as pool:
+            for row, vector in zip(order, pool.map(lambda i: self._encode_one(token_ids[i]), order)):
+                vectors[row] = vector
+                if bar is not None:
+                    bar.update()
+        if bar is not None:
+            bar.close()
+
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dim), np.float32)
         if not texts:
@@ -134,19 +149,7 @@ class OnnxEncoder:
         token_ids = [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
         if len(texts) == 1 and not progress:  # a query: no pool to start
             vectors[0] = self._encode_one(token_ids[0])
-            return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")  # longest first: no straggler at the end
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(texts), desc="Texts", unit="text", mininterval=1.0)
-        with ThreadPoolExecutor(max_workers=min(self.threads, len(texts))) as pool:
-            for row, vector in zip(order, pool.map(lambda i: self._encode_one(token_ids[i]), order)):
-                vectors[row] = vector
-                if bar is not None:
-                    bar.update()
-        if bar is not None:
-            bar.close()
+        else:
+            self._encode_in_parallel(token_ids, vectors, progress)
         # normalised again: int8 rounding leaves the graph's output a hair off unit length
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
