@@ -38,6 +38,10 @@ BACKENDS = ("onnx", "onnx-int8", "torch")
 # onnx: torch's vectors (cosine >= 0.99999) 1.5x faster; onnx-int8 is 3x faster but costs 0.009 nDCG@10 on DL19
 # (docs/benchmarks.md, "Embeddings"), more than the 0.005 the default may lose
 DEFAULT_BACKEND = "onnx"
+# The version of ingestion.onnx_encoder.export_onnx's recipe (graph, opset, quantization): bump it when the recipe
+# changes. The graph's path and the model id carry it, so vectors of an older graph are re-embedded, never mixed
+# with a newer one's (the model files' hash alone would not change).
+ONNX_EXPORT_RECIPE = 1
 
 
 class ModelSourceError(Exception):
@@ -174,9 +178,9 @@ def resolve_model(
     fingerprint = _cached_fingerprint(model_dir)
     if backend == "torch":
         return ModelSpec(f"{name}@{fingerprint[:12]}", model_dir, model_dir)
-    onnx_path = Path(artifacts_dir) / "onnx" / fingerprint[:16] / f"{backend}.onnx"
-    return ModelSpec(f"{name}@{fingerprint[:12]}+{backend}", model_dir, model_dir, backend=backend,
-                     onnx_path=onnx_path)
+    onnx_path = Path(artifacts_dir) / "onnx" / fingerprint[:16] / f"{backend}-r{ONNX_EXPORT_RECIPE}.onnx"
+    return ModelSpec(f"{name}@{fingerprint[:12]}+{backend}-r{ONNX_EXPORT_RECIPE}", model_dir, model_dir,
+                     backend=backend, onnx_path=onnx_path)
 
 
 @functools.lru_cache(maxsize=8)

@@ -36,7 +36,8 @@ class _DropMessage(logging.Filter):
 def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
     """Export the sentence-transformers model in model_dir to `target` (ONNX: token ids in, unit vectors out),
     its weight MatMuls quantized to int8 (per output channel) when `quantize`. Written under a temporary name
-    and renamed, so a reader never sees half a file and two processes exporting at once both end well."""
+    and renamed, so a reader never sees half a file and two processes exporting at once both end well.
+    Changing this recipe means bumping ingestion.model_source.ONNX_EXPORT_RECIPE (the graph's path, the model id)."""
     import torch
     from sentence_transformers import SentenceTransformer
 

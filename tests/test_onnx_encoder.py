@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ingestion.embedding import encode_texts, load_encoder, prepare_model
-from ingestion.model_source import PACKAGED, default_model_dir, resolve_model
+from ingestion.model_source import ONNX_EXPORT_RECIPE, PACKAGED, default_model_dir, resolve_model
 from ingestion.settings import Settings
 from tests.conftest import REAL_DATA, require_real
 
@@ -83,7 +83,8 @@ def test_the_graph_is_exported_once_per_model_files(artifacts, tmp_path):
 
 def test_the_backend_is_part_of_the_model_id(artifacts, monkeypatch):
     ids = {backend: resolve_model(PACKAGED, artifacts, backend).model_id for backend in ("torch", "onnx", "onnx-int8")}
-    assert ids["onnx-int8"] == ids["torch"] + "+onnx-int8" and ids["onnx"] == ids["torch"] + "+onnx"
+    recipe = f"-r{ONNX_EXPORT_RECIPE}"  # a changed export recipe is a new model id: its vectors are re-embedded
+    assert ids["onnx-int8"] == ids["torch"] + "+onnx-int8" + recipe and ids["onnx"] == ids["torch"] + "+onnx" + recipe
     assert "+" not in ids["torch"]  # vectors stored before backends existed keep their id
     monkeypatch.setenv("EMBEDDING_BACKEND", "")
     assert Settings.from_env().embedding_spec().backend == "onnx"  # the default
