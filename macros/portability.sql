@@ -180,41 +180,42 @@ $ensure_vector$
     cast({{ field }} as {% if t in names %}{{ names[t] }}{% elif t.startswith('float[') %}array<float>{% else %}{{ type }}{% endif %})
 {%- endmacro %}
 
-{#- An aggregate over a group's values taken in a fixed order (`order_by`: a list of columns, the value's own
-    column first), so floating-point sums are the same whatever order the rows arrived in. DuckDB and Postgres
-    accept `agg(x order by ...)`. Spark does not: the values are collected, sorted by `order_by` and folded
-    left to right with the same recurrences DuckDB uses (a running sum for the mean; Welford's update for the
-    sample standard deviation), null for a group without two values as DuckDB's stddev_samp. -#}
-{% macro ordered_avg(value, order_by) %}{{ return(adapter.dispatch('ordered_avg')(value, order_by)) }}{% endmacro %}
-{% macro default__ordered_avg(value, order_by) %}avg({{ value }} order by {{ order_by | join(', ') }}){% endmacro %}
-{% macro spark__ordered_avg(value, order_by) -%}
-    aggregate(
-        {{ spark_sorted_values(value, order_by) }},
-        named_struct('n', cast(0 as bigint), 's', cast(0 as double)),
-        (acc, v) -> named_struct('n', acc.n + 1, 's', acc.s + v),
-        acc -> case when acc.n > 0 then acc.s / acc.n end
-    )
+{#- Exact, order-independent sums of doubles, so a statistic does not depend on the order rows arrive in (a
+    window built batch by batch and the same window rebuilt with all the others agree to the bit) and needs no
+    sort. Each value is split into a power of two (`exact_sum_exponent`) and an integer (`exact_sum_mantissa`,
+    |m| < 2^55: x = m * 2^(e - 53) exactly, whatever ln's last-bit error in e); the integers of one exponent are
+    summed exactly (in 128 bits or more: 2^73 values before a sum could overflow), and the few per-exponent totals
+    are added as doubles in exponent order (`exact_sum_total`, an aggregate over those sums). Values below
+    2^-960 are clamped to that exponent (their power of two would overflow): rounded, still order-independent. -#}
+{% macro exact_sum_exponent(value) -%}
+    case when {{ value }} = 0 then 0
+         else greatest(cast(floor(ln(abs({{ value }})) / ln(2)) as integer), -960) end
+{%- endmacro %}
+{% macro exact_sum_mantissa(value, exponent) %}{{ return(adapter.dispatch('exact_sum_mantissa')(value, exponent)) }}{% endmacro %}
+{#- DuckDB sums bigints into a 128-bit integer and Postgres into numeric; Spark's sum of bigints would wrap -#}
+{% macro default__exact_sum_mantissa(value, exponent) -%}
+    cast({{ value }} * power(cast(2 as {{ type_double() }}), 53 - {{ exponent }}) as bigint)
+{%- endmacro %}
+{% macro spark__exact_sum_mantissa(value, exponent) -%}
+    cast({{ default__exact_sum_mantissa(value, exponent) }} as decimal(38, 0))
+{%- endmacro %}
+{% macro exact_sum_total(mantissa_sum, exponent) -%}
+    {{ ordered_sum('cast(' ~ mantissa_sum ~ ' as ' ~ type_double() ~ ') * power(cast(2 as ' ~ type_double() ~ '), '
+                   ~ exponent ~ ' - 53)', [exponent]) }}
 {%- endmacro %}
 
-{% macro ordered_stddev_samp(value, order_by) %}{{ return(adapter.dispatch('ordered_stddev_samp')(value, order_by)) }}{% endmacro %}
-{% macro default__ordered_stddev_samp(value, order_by) %}stddev_samp({{ value }} order by {{ order_by | join(', ') }}){% endmacro %}
-{% macro spark__ordered_stddev_samp(value, order_by) -%}
+{#- sum(value) taken in a fixed order (`order_by`: a list of columns). DuckDB and Postgres accept
+    `sum(x order by ...)`; Spark does not: the values are collected, sorted and folded left to right. -#}
+{% macro ordered_sum(value, order_by) %}{{ return(adapter.dispatch('ordered_sum')(value, order_by)) }}{% endmacro %}
+{% macro default__ordered_sum(value, order_by) %}sum({{ value }} order by {{ order_by | join(', ') }}){% endmacro %}
+{% macro spark__ordered_sum(value, order_by) -%}
     aggregate(
-        {{ spark_sorted_values(value, order_by) }},
-        named_struct('n', cast(0 as bigint), 'mean', cast(0 as double), 'm2', cast(0 as double)),
-        (acc, v) -> named_struct(
-            'n', acc.n + 1,
-            'mean', acc.mean + (v - acc.mean) / (acc.n + 1),
-            'm2', acc.m2 + (v - (acc.mean + (v - acc.mean) / (acc.n + 1))) * (v - acc.mean)
+        transform(
+            array_sort(collect_list(named_struct({% for column in order_by %}'k{{ loop.index }}', {{ column }}, {% endfor %}'v', cast({{ value }} as double)))),
+            x -> x.v
         ),
-        acc -> case when acc.n > 1 then sqrt(acc.m2 / (acc.n - 1)) end
-    )
-{%- endmacro %}
-{#- the group's non-null `value`s as an array<double>, sorted by the `order_by` columns -#}
-{% macro spark_sorted_values(value, order_by) -%}
-    transform(
-        array_sort(collect_list(named_struct({% for column in order_by %}'k{{ loop.index }}', {{ column }}, {% endfor %}'v', cast({{ value }} as double)))),
-        x -> x.v
+        cast(0 as double),
+        (total, v) -> total + v
     )
 {%- endmacro %}
 

@@ -19,9 +19,10 @@
 {#- Phi(z), the standard normal CDF. DuckDB (and Spark) have no erf, so this is Hart's (1968) double-precision
     rational approximation in the form given by G. West, "Better approximations to cumulative normal
     functions" (2005): absolute error below 1e-14, plain arithmetic and exp(), portable everywhere.
-    `z` must be a column name or a cheap expression: it is repeated. -#}
-{% macro normal_cdf(z) -%}
-    {%- set a = "abs(" ~ z ~ ")" -%}
+    `z` and `abs_z` (|z|) must be column names or cheap expressions: they are repeated (|z| some twenty times:
+    pass a column computed beforehand). -#}
+{% macro normal_cdf(z, abs_z=none) -%}
+    {%- set a = abs_z or "abs(" ~ z ~ ")" -%}
     {%- set tail -%}
         case
             when {{ a }} > 37 then 0e0

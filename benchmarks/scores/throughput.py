@@ -17,7 +17,7 @@ import pandas as pd
 from benchmarks.machine import Stopwatch, share
 from benchmarks.scores import log
 from benchmarks.scores.dbt_timing import Dbt, DbtRun
-from benchmarks.scores.pandas_baseline import pandas_percentiles
+from benchmarks.scores.pandas_baseline import as_frame, percentile_loop
 from ingestion.warehouse import connect
 
 MODEL = "percentile_history"
@@ -54,6 +54,12 @@ class Throughput:
     @property
     def dbt_model_seconds(self) -> float:
         return sum(self.dbt.nodes[node] for node in CHAIN_IDS)
+
+    @property
+    def dbt_node_seconds(self) -> float:
+        """percentile_history's own node time (issue 15's bar: `dbt run --full-refresh --select percentile_history`
+        runs the same SQL on the same upstream tables), without the windows and statistics it reads."""
+        return self.dbt.nodes[CHAIN_IDS[-1]]
 
     @property
     def agree(self) -> bool:
@@ -134,9 +140,10 @@ def run_throughput(snapshot: Path, folder: Path, window: int, project_dir: Path)
         f"= {rows / model_seconds:,.0f} rows/s (wall {dbt_run.wall:.2f} s); "
         f"other processes {share(dbt_run.foreign)} of the machine")
 
-    with Stopwatch() as pandas_watch:
-        frame = pandas_percentiles(clean, window)
+    with Stopwatch() as pandas_watch:  # the loop (issue 15's bar); the frame for the check is assembled after
+        arrays = percentile_loop(clean, window)
     pandas_seconds = pandas_watch.seconds
+    frame = as_frame(clean, arrays)
     log(f"  pandas: {len(frame):,} rows in {pandas_seconds:.2f} s = {len(frame) / pandas_seconds:,.0f} rows/s; "
         f"other processes {share(pandas_watch.foreign)} of the machine")
 

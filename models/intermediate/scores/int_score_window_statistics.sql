@@ -2,6 +2,10 @@
 -- quantiles), computed once at the window's own grain. percentile_history reads the mean and the standard
 -- deviation from here for its normal percentiles, industry_distribution_history reads all of it.
 -- Incremental: a new iteration appends its own windows.
+-- The mean and the spread are exact sums (macros/portability.sql, exact_sum_*): they do not depend on the order
+-- the rows arrive in, so a batch-by-batch build and an all-at-once build give bit-identical marts without
+-- sorting any window; the spread is two-pass (squared deviations from the mean, summed exactly), accurate
+-- whatever the scores' scale and spread.
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
 with windows as (
@@ -9,15 +13,81 @@ with windows as (
     where {{ after_high_water_mark('iteration') }}
 ),
 
-statistics as (
+score_terms as (
     select
         iteration,
         industry,
+        {{ exact_sum_exponent('score') }} as exponent,
+        score
+    from windows
+),
+
+score_sums as (
+    select
+        iteration,
+        industry,
+        exponent,
         count(*) as n,
-        -- the explicit order makes the floating-point sums deterministic: a batch-by-batch build and an
-        -- all-at-once build must give bit-identical marts, whatever order the join produced rows in
-        {{ ordered_avg('score', ['score', 'id']) }} as mean,
-        {{ ordered_stddev_samp('score', ['score', 'id']) }} as stddev,
+        sum({{ exact_sum_mantissa('score', 'exponent') }}) as mantissa_sum
+    from score_terms
+    group by iteration, industry, exponent
+),
+
+means as (
+    select
+        iteration,
+        industry,
+        cast(sum(n) as bigint) as n,
+        {{ exact_sum_total('mantissa_sum', 'exponent') }} / sum(n) as mean
+    from score_sums
+    group by iteration, industry
+),
+
+squared_deviations as (
+    select
+        windows.iteration,
+        windows.industry,
+        -- a square beyond the largest double (scores near 1e308) counts as the largest one: its sum then
+        -- overflows to infinity as the true sum would, instead of an infinity the exact sum cannot split
+        least(
+            (windows.score - means.mean) * (windows.score - means.mean), 1.7976931348623157e308
+        ) as squared_deviation
+    from windows
+    inner join means using (iteration, industry)
+),
+
+squared_deviation_terms as (
+    select
+        iteration,
+        industry,
+        {{ exact_sum_exponent('squared_deviation') }} as exponent,
+        squared_deviation
+    from squared_deviations
+),
+
+squared_deviation_sums as (
+    select
+        iteration,
+        industry,
+        exponent,
+        sum({{ exact_sum_mantissa('squared_deviation', 'exponent') }}) as mantissa_sum
+    from squared_deviation_terms
+    group by iteration, industry, exponent
+),
+
+spreads as (
+    select
+        iteration,
+        industry,
+        {{ exact_sum_total('mantissa_sum', 'exponent') }} as sum_of_squared_deviations
+    from squared_deviation_sums
+    group by iteration, industry
+),
+
+quantiles as (
+    select
+        iteration,
+        industry,
         min(score) as min,
         percentile_cont(0.05) within group (order by score) as p05,
         percentile_cont(0.25) within group (order by score) as p25,
@@ -27,6 +97,26 @@ statistics as (
         max(score) as max
     from windows
     group by iteration, industry
+),
+
+statistics as (
+    select
+        means.iteration,
+        means.industry,
+        means.n,
+        means.mean,
+        -- sample standard deviation; none for a single score
+        case when means.n > 1 then sqrt(spreads.sum_of_squared_deviations / (means.n - 1)) end as stddev,
+        quantiles.min,
+        quantiles.p05,
+        quantiles.p25,
+        quantiles.p50,
+        quantiles.p75,
+        quantiles.p95,
+        quantiles.max
+    from means
+    inner join spreads using (iteration, industry)
+    inner join quantiles using (iteration, industry)
 )
 
 select * from statistics

@@ -23,6 +23,10 @@ standardized as (
     inner join statistics using (iteration, industry)
 ),
 
+with_z_magnitude as (
+    select *, abs(z_score) as z_magnitude from standardized
+),
+
 final as (
     select
         iteration,
@@ -33,10 +37,10 @@ final as (
         -- share of the industry's window scores <= this score (ties count fully), in percent
         100.0 * cume_dist() over (partition by iteration, industry order by score) as percentile,
         -- the industries are known to be normal: the same rank read off the fitted normal distribution
-        100.0 * {{ normal_cdf('z_score') }} as normal_percentile,
+        100.0 * {{ normal_cdf('z_score', 'z_magnitude') }} as normal_percentile,
         window_mean,
         window_stddev
-    from standardized
+    from with_z_magnitude
 )
 
 select * from final
