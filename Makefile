@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m ingestion.dbt_runner
 
-.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests sample-data clean stop
+.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load wrk sample-data clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,7 +100,7 @@ browser:  ## headless Chromium for the data-docs browser test (Debian package; t
 test-fast: setup  ## the test suite without the slow real-data rebuilds
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
@@ -126,6 +126,14 @@ bench-pgvector: setup  ## Postgres backend: HNSW recall@10 vs exact on the real 
 
 bench-interests: setup  ## GET /interests latency and requests/s under 50 concurrent clients
 	$(BIN)/python -m benchmarks.interests
+
+bench-load: setup wrk  ## GET /interests (50 clients) and GET /search (20 clients) under wrk, a compiled load generator, against issue 15's bars
+	$(BIN)/python -m benchmarks.load
+
+# wrk for bench-load: Debian's package, installed only when missing
+wrk:
+	@command -v wrk >/dev/null || { echo "[setup] bench-load needs wrk: installing it (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic

@@ -47,8 +47,9 @@ squared_deviations as (
     select
         windows.iteration,
         windows.industry,
-        -- a square beyond the largest double (scores near 1e308) counts as the largest one: its sum then
+        -- a square beyond the largest double (a deviation over 1.3e154) counts as the largest one: its sum then
         -- overflows to infinity as the true sum would, instead of an infinity the exact sum cannot split
+        -- (DuckDB, Spark; Postgres raises on the overflowing product itself)
         least(
             (windows.score - means.mean) * (windows.score - means.mean), 1.7976931348623157e308
         ) as squared_deviation
