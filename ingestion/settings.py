@@ -9,7 +9,7 @@ and profiles.yml take theirs from here (dbt runs through `ingestion.dbt_runner`,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.model_source import DEFAULT_BACKEND, ModelSpec, check_backend, resolve_model
@@ -57,6 +57,20 @@ def _postgres_server():
     return external_server(dict(os.environ))
 
 
+MIN_API_TOKEN_LENGTH = 16
+
+
+def check_api_token(token: str) -> str | None:
+    """API_TOKEN as the service compares it: empty means none; otherwise at least 16 visible ASCII characters
+    (a bearer token travels in a header: no spaces or control characters). The refusal never echoes it."""
+    if not token:
+        return None
+    if len(token) < MIN_API_TOKEN_LENGTH or not all("!" <= ch <= "~" for ch in token):
+        raise ValueError(f"API_TOKEN must be at least {MIN_API_TOKEN_LENGTH} visible ASCII characters without "
+                         f"spaces (it has {len(token)} characters)")
+    return token
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -75,6 +89,9 @@ class Settings:
     spark_dir: Path = PROJECT_ROOT / ".engines" / "spark"  # DBT_TARGET=spark: ledger, raw Parquet, tables, metastore
     spark_master: str = "local[*]"  # DBT_TARGET=spark: the session's master (spark://host:7077, yarn, k8s://...)
     embedding_backend: str = DEFAULT_BACKEND  # what runs the embedding model (ingestion.model_source.BACKENDS)
+    # API_TOKEN: the bearer token every endpoint but /health requires; None: no authentication (loopback use).
+    # Out of the repr, so printing the settings never shows it.
+    api_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -95,6 +112,7 @@ class Settings:
             spark_dir=_path("SPARK_DIR", PROJECT_ROOT / ".engines" / "spark"),
             spark_master=os.environ.get("SPARK_MASTER", "") or "local[*]",
             embedding_backend=check_backend(os.environ.get("EMBEDDING_BACKEND", "") or DEFAULT_BACKEND),
+            api_token=check_api_token(os.environ.get("API_TOKEN", "")),
         )
 
     def embedding_spec(self) -> ModelSpec:

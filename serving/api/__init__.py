@@ -12,7 +12,8 @@ The package: `create_app` here (settings read once, then passed down), the state
 `service` (SearchService) and `deps` (its dependency), bodies in `schemas`, error handling and the body limit
 in `errors`, and one router per resource in `routes`.
 
-Security: the service builds no SQL from user input. Searches are answered from the in-memory index
+Security: with API_TOKEN set, every endpoint but /health requires it as a bearer token (serving.api.auth).
+The service builds no SQL from user input. Searches are answered from the in-memory index
 (numpy / bm25s) and interests from the in-memory store; the only SQL is the fixed SELECTs that load the
 published file. With SEARCH_BACKEND=postgres, dense search runs one fixed SELECT on `search_chunks` whose
 values (the query's vector, the source and doc_id filters, k) are bound parameters, never spliced text.
@@ -27,7 +28,8 @@ import anyio
 from fastapi import FastAPI
 
 from ingestion.model_source import ModelSpec
-from ingestion.settings import Settings, check_search_backend
+from ingestion.settings import Settings, check_api_token, check_search_backend
+from serving.api.auth import add_authentication
 from serving.api.errors import add_error_handling
 from serving.api.routes import router
 from serving.api.service import SearchService
@@ -39,12 +41,14 @@ def create_app(
     refresh_seconds: float | None = None,
     backend: str | None = None,
     postgres: object | None = None,
+    api_token: str | None = None,
 ) -> FastAPI:
     """The service over `published_path` (default: PUBLISHED_PATH) with `model` (default: EMBEDDING_MODEL),
     looking for a new copy every `refresh_seconds` (default: SEARCH_REFRESH_SECONDS). `backend` (default:
     SEARCH_BACKEND) `postgres` searches `search_chunks` on `postgres` (an ingestion.engines.postgres.Connection;
     default: PG*, else the project's local server) instead of the published copy; the interest scores still
-    come from the published copy.
+    come from the published copy. `api_token` (default: API_TOKEN) is the bearer token every endpoint but /health
+    then requires (serving.api.auth).
 
     Nothing is loaded here, so importing the module never fails for want of an index; the model and the index
     load in the lifespan handler, before the first request is accepted."""
@@ -89,6 +93,7 @@ def create_app(
     app.state.service = service
     app.include_router(router)
     add_error_handling(app)
+    add_authentication(app, check_api_token(api_token) if api_token is not None else settings.api_token)  # outermost
     return app
 
 
