@@ -30,6 +30,7 @@ import numpy as np
 from benchmarks.machine import describe_machine
 from benchmarks.service import percentiles, start_service, stop_service
 from ingestion.settings import Settings
+from ingestion.warehouse import connect
 from serving.interests import InterestStore
 
 TARGET_MS = 1_000  # the assignment: an answer within 1 s
@@ -42,6 +43,13 @@ def verdict(milliseconds: list[float]) -> str:
     target = "met" if worst < TARGET_MS else "MISSED"
     goal = "met" if p99 < GOAL_P99_MS else "MISSED"
     return f"  1 s target: {target} (max {worst:.1f} ms); p99 < {GOAL_P99_MS} ms goal: {goal} (p99 {p99:.1f} ms)"
+
+
+def published_handles(published_path: Path) -> list[str]:
+    """Every user handle of the published `user_interest_scores`, sorted (a seeded pick is then reproducible)."""
+    with connect(published_path, read_only=True) as con:
+        return [row[0] for row in con.execute(
+            "select distinct user_handle from user_interest_scores order by user_handle").fetchall()]
 
 
 def measure_store(published_path: Path, handles: list[str], lookups: int, limit: int) -> tuple[str, InterestStore]:
@@ -189,13 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     published = settings.published_path
     print(f"machine: {describe_machine()}")
     print(f"published copy: {published}")
-    import duckdb
-
-    con = duckdb.connect(str(published), read_only=True)
-    try:
-        handles = [row[0] for row in con.execute("select distinct user_handle from user_interest_scores").fetchall()]
-    finally:
-        con.close()
+    handles = published_handles(published)
     if not handles:
         print("no users in the published user_interest_scores: land DATA_DIR/interests/, dbt build, publish")
         return 1

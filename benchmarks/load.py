@@ -25,11 +25,11 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
+from benchmarks.interests import published_handles
 from benchmarks.machine import describe_machine
 from benchmarks.search import benchmark_queries
 from benchmarks.service import start_service, stop_service
 from ingestion.settings import Settings
-from ingestion.warehouse import connect
 
 SEARCH_BASELINE_RPS = 56.5  # GET /search with the torch query encoder (docs/benchmarks.md), the 3x bar's base
 BARS = {"interests": {"p99_ms": 10.0}, "search": {"p95_ms": 150.0, "rps": 3 * SEARCH_BASELINE_RPS}}
@@ -66,9 +66,7 @@ def wrk_path() -> str:
 
 
 def interest_paths(published_path: Path, count: int, rng: random.Random) -> list[str]:
-    with connect(published_path, read_only=True) as con:
-        handles = [row[0] for row in con.execute(
-            "select distinct user_handle from user_interest_scores order by user_handle").fetchall()]
+    handles = published_handles(published_path)
     if not handles:
         raise SystemExit(f"{published_path} has no user_interest_scores rows: run `make run` first")
     return [f"/interests/{urllib.parse.quote(handle, safe='')}" for handle in rng.choices(handles, k=count)]

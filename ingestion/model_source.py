@@ -11,8 +11,9 @@ Model source (`EMBEDDING_MODEL`, resolved once by each entry point from `Setting
 - `hashing` (or `hashing:<dim>`): a weights-free bag-of-words hashing encoder, a baseline for smoke runs and
   fast tests. It chunks with the default model's tokenizer.
 
-The model id (`<name>@<first 12 hex of the sha256 of the model files>`, then `+<backend>` unless the backend is
-torch) keys every stored vector, so changing the model or its backend re-encodes everything and nothing else does.
+The model id (`<name>@<first 12 hex of the sha256 of the model files>`, then `+<backend>-r<ONNX_EXPORT_RECIPE>`
+unless the backend is torch) keys every stored vector, so changing the model, its backend or the ONNX export
+recipe re-encodes everything and nothing else does.
 """
 
 from __future__ import annotations
