@@ -22,7 +22,8 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.warehouse import (
-    LandingError, MissingFileError, landed, record_landing, refuse_unstorable, sha256_of, transaction,
+    FolderContents, LandingError, LandingUnit, MissingFileError, landed, record_landing, refuse_unstorable,
+    refused_unit, sha256_of, transaction,
 )
 
 SOURCE = "corpora"
@@ -132,7 +133,7 @@ def parse_qrels(path: Path, data: bytes, passage_ids: set[str], query_ids: set[s
         if not line.strip():
             continue
         fields = line.split("\t")
-        if len(fields) != 3 or not re.fullmatch(r"-?\d+", fields[2].strip()):
+        if len(fields) != 3 or not re.fullmatch(r"-?[0-9]{1,9}", fields[2].strip()):  # an INTEGER column
             raise LandingError(f"{path}: line {line_number}: expected query-id, corpus-id and an integer grade")
         query_id, passage_id, grade = fields[0].strip(), fields[1].strip(), int(fields[2])
         if query_id not in query_ids:
@@ -235,6 +236,30 @@ def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResul
     return CorpusLandResult(corpus.name, *counts, "replaced" if previous else "landed")
 
 
+def folder_contents(folder: Path) -> FolderContents:
+    """One unit per corpus folder under `retrieval/` holding any of FILES, in name order (refused when its name
+    breaks the rule, or by land_corpus when corpus.jsonl is missing); every other file or folder is ignored,
+    saying why, and so is a corpus folder's file that is not one of FILES (a README, say)."""
+    units, ignored = [], []
+    for sub in sorted(Path(folder).iterdir()):
+        if not sub.is_dir():
+            ignored.append((sub, f"not a corpus folder (a folder holding {', '.join(FILES)})"))
+            continue
+        if not any((sub / name).exists() for name in FILES):
+            ignored.append((sub, f"holds none of {', '.join(FILES)}"))
+            continue
+        ignored += [(path, f"not a corpus file ({', '.join(FILES)})")
+                    for path in sorted(sub.iterdir()) if path.name not in FILES]
+        try:
+            validate_corpus_name(sub.name)
+        except ValueError as exc:
+            units.append(refused_unit(str(sub), f"{sub}: {exc}"))
+            continue
+        units.append(LandingUnit(str(sub), lambda con, sub=sub: land_corpus(con, sub)))
+    return FolderContents(units, ignored)
+
+
 def land_corpora(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CorpusLandResult]:
-    """Every corpus folder under `retrieval/` (a folder with a corpus.jsonl), in name order."""
-    return [land_corpus(con, sub) for sub in sorted(Path(folder).iterdir()) if (sub / "corpus.jsonl").is_file()]
+    """Every corpus folder under `retrieval/`, in name order; stops at the first refused one (the land command,
+    ingestion.land, goes on past it and reports every refusal)."""
+    return [unit.land(con) for unit in folder_contents(folder).units]

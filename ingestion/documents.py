@@ -19,11 +19,15 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.warehouse import (
-    LandingError, MissingFileError, landed, record_landing, refuse_unstorable, sha256_of, transaction,
+    FolderContents, LandingError, LandingUnit, MissingFileError, landed, record_landing, refuse_unstorable,
+    refused_unit, sha256_of, transaction,
 )
 
 SOURCE = "documents"
 DOC_ID = re.compile(r"[A-Za-z0-9_-]+")
+MAX_PAGE_NUMBER = 2**31 - 1  # raw.document_pages.page_number is an INTEGER on every engine
+# a document's two files; the id part is checked against DOC_ID separately, so a bad id is refused, not unseen
+DOCUMENT_FILE = re.compile(r"(?:texts_(?P<texts_id>.*)\.json|pages_(?P<pages_id>.*)\.csv)", re.S)
 
 RAW_DDL = """
 create table if not exists raw.document_texts (
@@ -74,10 +78,29 @@ def document_files(folder: Path, doc_id: str) -> tuple[Path, Path]:
     return texts, pages
 
 
-def document_ids(folder: Path) -> list[str]:
-    """Ids of the documents in a folder (those with a texts file), sorted."""
-    ids = (p.name[len("texts_"):-len(".json")] for p in Path(folder).glob("texts_*.json"))
-    return sorted(i for i in ids if DOC_ID.fullmatch(i))
+def folder_contents(folder: Path) -> FolderContents:
+    """One unit per document id named by a texts or pages file, in id order: a valid id lands (or is refused by
+    land_document, e.g. when one of its two files is missing); an id that breaks the naming rule is refused.
+    Any other file is ignored, saying why."""
+    folder = Path(folder)
+    files_by_id: dict[str, list[Path]] = {}
+    ignored = []
+    for path in sorted(folder.iterdir()):
+        match = DOCUMENT_FILE.fullmatch(path.name)
+        if match:
+            files_by_id.setdefault(match["texts_id"] if match["texts_id"] is not None else match["pages_id"],
+                                   []).append(path)
+        else:
+            ignored.append((path, "not a document file (texts_<id>.json or pages_<id>.csv)"))
+    units = []
+    for doc_id, paths in sorted(files_by_id.items()):
+        try:
+            validate_doc_id(doc_id)
+        except ValueError as exc:
+            units.append(refused_unit(str(paths[0]), f"{', '.join(map(str, paths))}: {exc}"))
+            continue
+        units.append(LandingUnit(f"document {doc_id}", lambda con, doc_id=doc_id: land_document(con, folder, doc_id)))
+    return FolderContents(units, ignored)
 
 
 def parse_texts(path: Path, data: bytes) -> list[tuple[str, list[str] | None]]:
@@ -119,8 +142,11 @@ def parse_pages(path: Path, data: bytes) -> dict[str, int]:
             raise LandingError(f"{path}: line {line} has {len(row)} fields, expected 2")
         ref, number = row[0].strip(), row[1].strip()
         refuse_unstorable(ref, f"{path}: line {line}: page ref {ref!r}")
-        if not re.fullmatch(r"\d+", number):
+        # ASCII digits only (\d would take other scripts' digits too), within the column's INTEGER range
+        if not re.fullmatch(r"[0-9]+", number):
             raise LandingError(f"{path}: line {line}: page number {number!r} of ref {ref!r} is not an integer")
+        if int(number) > MAX_PAGE_NUMBER:
+            raise LandingError(f"{path}: line {line}: page number {number} of ref {ref!r} is above {MAX_PAGE_NUMBER}")
         if ref in pages:
             raise LandingError(f"{path}: line {line}: page ref {ref!r} appears twice (ambiguous page number)")
         pages[ref] = int(number)
@@ -170,4 +196,6 @@ def land_document(con: duckdb.DuckDBPyConnection, folder: Path, doc_id: str) -> 
 
 
 def land_documents(con: duckdb.DuckDBPyConnection, folder: Path) -> list[DocumentLandResult]:
-    return [land_document(con, folder, doc_id) for doc_id in document_ids(folder)]
+    """Every document of a folder, one transaction each; stops at the first refused one (the land command,
+    ingestion.land, goes on past it and reports every refusal)."""
+    return [unit.land(con) for unit in folder_contents(folder).units]

@@ -24,7 +24,9 @@ import pyarrow as pa
 import yaml
 
 from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction, refuse_unstorable
+from ingestion.warehouse import (
+    FolderContents, LandingError, LandingUnit, landed, record_landing, refuse_unstorable, sha256_of, transaction,
+)
 
 SOURCE = "interests"
 LANDING_KEY = "population"  # one folder is the whole user population: landing another replaces it
@@ -124,6 +126,14 @@ def check_activity(path: Path, records: list[tuple[int, list[str]]], users: dict
         unknown = [i for i in interests if interest_ids is not None and i not in interest_ids]
         if unknown:
             raise LandingError(f"{where}: unknown interest id {unknown[0]!r} (not in interests.csv)")
+
+
+def folder_contents(folder: Path) -> FolderContents:
+    """The folder is one unit; a file that is not one of FILES is ignored, saying why."""
+    folder = Path(folder)
+    ignored = [(path, f"not an interests file ({', '.join(FILES)})")
+               for path in sorted(folder.iterdir()) if path.name not in FILES]
+    return FolderContents([LandingUnit(str(folder), lambda con: land_interests(con, folder))], ignored)
 
 
 def land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> InterestsLandResult:

@@ -15,7 +15,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.warehouse import LandingError, landed, record_landing, sha256_of, transaction, refuse_unstorable
+from ingestion.warehouse import (
+    FolderContents, LandingError, LandingUnit, landed, record_landing, refuse_unstorable, sha256_of,
+    transaction,
+)
 
 SOURCE = "score_batches"
 BATCH_FILE = re.compile(r"batch_(\d+)\.json")
@@ -169,6 +172,21 @@ def batch_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("batch_*.json"), key=batch_number)
 
 
+def folder_contents(directory: Path) -> FolderContents:
+    """The batch files of a folder in numeric batch order, then every `batch_*.json` whose name breaks the rule
+    (refused: it looks like a batch, so it must not vanish); anything else is ignored, saying why."""
+    directory = Path(directory)
+    named = [path for path in directory.glob("batch_*.json") if BATCH_FILE.fullmatch(path.name)]
+    misnamed = sorted(set(directory.glob("batch_*.json")) - set(named))
+    # a misnamed file is refused by land_score_batch's first check, batch_number
+    units = [LandingUnit(str(path), lambda con, path=path: land_score_batch(con, path))
+             for path in [*sorted(named, key=batch_number), *misnamed]]
+    ignored = [(path, "not a score batch file (batch_<n>.json)") for path in sorted(directory.iterdir())
+               if not path.name.startswith("batch_") or not path.name.endswith(".json")]
+    return FolderContents(units, ignored)
+
+
 def land_score_batches(con: duckdb.DuckDBPyConnection, directory: Path) -> list[LandResult]:
-    """Land every batch file of a folder in order, one transaction each; stops at the first bad file."""
-    return [land_score_batch(con, path) for path in batch_files(directory)]
+    """Land every batch file of a folder in order, one transaction each; stops at the first bad file (the land
+    command, ingestion.land, goes on past it and reports every refusal)."""
+    return [unit.land(con) for unit in folder_contents(directory).units]

@@ -11,7 +11,8 @@ import contextlib
 import hashlib
 import importlib.util
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -37,6 +38,32 @@ class LandingError(Exception):
 class MissingFileError(LandingError, FileNotFoundError):
     """An expected input file is absent (a document's texts without its pages): a LandingError, so the land
     command reports it as one, and a FileNotFoundError for callers that look for files themselves."""
+
+
+@dataclass(frozen=True)
+class LandingUnit:
+    """What lands whole or is refused whole (a batch file, a document's two files, a corpus folder, the interests
+    folder): `land` writes it in one transaction and returns the loader's result, or raises LandingError."""
+
+    name: str  # the file or folder, for messages
+    land: Callable[[duckdb.DuckDBPyConnection], object]
+
+
+def refused_unit(name: str, reason: str) -> LandingUnit:
+    """A unit refused before it is read (a file name that breaks its source's rule): landing it raises `reason`."""
+    def refuse(con: duckdb.DuckDBPyConnection) -> object:
+        raise LandingError(reason)
+
+    return LandingUnit(name, refuse)
+
+
+@dataclass(frozen=True)
+class FolderContents:
+    """Everything found in a source's folder: the units to land (in landing order), and every other file with
+    why it is not landed, so nothing found is skipped without a word."""
+
+    units: list[LandingUnit]
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def refuse_unstorable(value: object, where: str) -> None:
