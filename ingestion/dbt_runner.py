@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ingestion.settings import PROJECT_ROOT
@@ -186,12 +187,66 @@ def _run_phased(args: list[str], env: dict, target_path: Path | None, check: boo
     return subprocess.CompletedProcess(args, returncode, "".join(outputs), "")
 
 
+# dbt commands that write models: a kill -9 part-way leaves some marts updated and others not
+WRITING_COMMANDS = ("build", "run")
+
+
+def unfinished_build_marker(warehouse) -> Path:
+    """The file saying that a build of `warehouse` (as ingestion.warehouse.open_warehouse takes it) started and has
+    not succeeded: beside the DuckDB file, in SPARK_DIR, or under .engines/ for a Postgres database (so it only
+    knows of the builds this checkout ran)."""
+    from ingestion.engines.spark import SparkWarehouse
+
+    if isinstance(warehouse, (str, Path)):
+        path = Path(warehouse)
+        return path.with_name(f"{path.name}.build-unfinished")
+    if isinstance(warehouse, SparkWarehouse):
+        return warehouse.directory / "build-unfinished"
+    return PROJECT_ROOT / ".engines" / f"postgres-{warehouse.host}-{warehouse.port}-{warehouse.dbname}.build-unfinished"
+
+
+def _mark_unfinished(marker: Path, args: list[str]) -> None:
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    writing = marker.with_name(f".{marker.name}.writing")
+    writing.write_text(json.dumps({"args": args, "started": time.strftime("%Y-%m-%d %H:%M:%S")}))
+    os.replace(writing, marker)  # whole or absent, even if this process is killed too
+
+
+def build_healing(warehouse, args: list[str]) -> int:
+    """`dbt <args>` (a writing command) on `warehouse`, finishing first a build a kill or a failure left unfinished.
+
+    Each model commits on its own, so an interrupted build leaves marts that disagree (percentile_history holding
+    an iteration `scores` lacks). Every incremental model appends past its own high-water mark, so running the
+    interrupted build's command again completes exactly what it did not: that is the repair, done before `args`
+    when they differ (a `make run` killed in its second build starts with its first)."""
+    marker = unfinished_build_marker(warehouse)
+    if marker.exists():
+        try:
+            interrupted = json.loads(marker.read_text())
+        except ValueError:
+            interrupted = {"args": args, "started": "at an unknown time"}
+        again = interrupted["args"] != args
+        print(f"[dbt_runner] the previous build (dbt {' '.join(interrupted['args'])}, started {interrupted['started']}) "
+              "did not finish, so the marts may disagree with each other: this build repairs it"
+              + (" by running that build again first" if again else ""), flush=True)
+        if again and run_dbt_on(warehouse, interrupted["args"], check=False, stream=True).returncode != 0:
+            return 1
+    _mark_unfinished(marker, args)
+    returncode = run_dbt_on(warehouse, args, check=False, stream=True).returncode
+    if returncode == 0:
+        marker.unlink()
+    return returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     from ingestion.settings import Settings
     from ingestion.warehouse import target_warehouse
 
     args = sys.argv[1:] if argv is None else argv
-    return run_dbt_on(target_warehouse(Settings.from_env()), args, check=False, stream=True).returncode
+    warehouse = target_warehouse(Settings.from_env())
+    if args and args[0] in WRITING_COMMANDS:
+        return build_healing(warehouse, args)
+    return run_dbt_on(warehouse, args, check=False, stream=True).returncode
 
 
 if __name__ == "__main__":
