@@ -49,4 +49,4 @@ FROM base AS serving
 ENV PUBLISHED_PATH=/work/warehouse.published.duckdb \
     SEARCH_REFRESH_SECONDS=2
 EXPOSE 8000
-CMD ["uvicorn", "serving.api:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "serving.api", "--host", "0.0.0.0", "--port", "8000"]

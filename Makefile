@@ -75,7 +75,7 @@ train-interests: setup  ## train the interest model on the warehouse's users and
 	$(BIN)/python -m training.interests
 
 serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index
-	$(BIN)/uvicorn serving.api:app --host 127.0.0.1 --port $${PORT:-8000}
+	$(BIN)/python -m serving.api --port $${PORT:-8000}
 
 eval: setup  ## retrieval quality (BM25, dense, hybrid) on every corpus with queries and qrels -> OUTPUT_DIR/eval
 	$(BIN)/python -m serving.evaluate

@@ -1,6 +1,6 @@
 """The HTTP service under a benchmark, and the latency line every benchmark prints.
 
-The service runs as `make serve` runs it (`uvicorn serving.api:app`), in a subprocess on a free loopback port
+The service runs as `make serve` runs it (`python -m serving.api`), in a subprocess on a free loopback port
 over the published copy the benchmark names, and is stopped (killed if it will not stop) afterwards.
 """
 
@@ -34,9 +34,11 @@ def free_port() -> int:
 
 
 def start_service(
-    published_path: Path, ready: Callable[[dict], bool], waiting_for: str,
+    published_path: Path, ready: Callable[[dict], bool], waiting_for: str, workers: int = 1,
 ) -> tuple[subprocess.Popen, str]:
-    """Start the service and wait until its /health answer satisfies `ready`; return it and its base URL.
+    """Start the service (`workers` uvicorn processes) and wait until its /health answer satisfies `ready`; return
+    it and its base URL. With several workers, /health answers from whichever worker takes the connection; each
+    loads the same published copy before it accepts any.
 
     `waiting_for` completes the error message "the service did not <waiting_for> within 120 s".
     """
@@ -45,9 +47,8 @@ def start_service(
     port = free_port()
     env = {**os.environ, "PUBLISHED_PATH": str(published_path), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "serving.api:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        cwd=PROJECT_ROOT, env=env,
+        [sys.executable, "-m", "serving.api", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=PROJECT_ROOT, env={**env, "SERVE_WORKERS": str(workers)},
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(int(START_TIMEOUT_SECONDS / _POLL_SECONDS)):

@@ -33,6 +33,15 @@ def _seconds(name: str, default: float) -> float:
         raise ValueError(f"{name}={value!r}: expected a number of seconds") from None
 
 
+def _count(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)
+
+
 def _engine(name: str) -> str:
     from ingestion.engines import ENGINES
 
@@ -92,6 +101,7 @@ class Settings:
     # API_TOKEN: the bearer token every endpoint but /health requires; None: no authentication (loopback use).
     # Out of the repr, so printing the settings never shows it.
     api_token: str | None = field(default=None, repr=False)
+    serve_workers: int = 1  # SERVE_WORKERS: the service's processes (python -m serving.api), each with its own copy
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -113,6 +123,7 @@ class Settings:
             spark_master=os.environ.get("SPARK_MASTER", "") or "local[*]",
             embedding_backend=check_backend(os.environ.get("EMBEDDING_BACKEND", "") or DEFAULT_BACKEND),
             api_token=check_api_token(os.environ.get("API_TOKEN", "")),
+            serve_workers=_count("SERVE_WORKERS", 1),
         )
 
     def embedding_spec(self) -> ModelSpec:

@@ -208,17 +208,18 @@ def search_warehouse(tmp_path_factory) -> SearchWarehouse:
 
 
 class LiveService:
-    """`uvicorn serving.api:app` in another process over a published copy (the way `make serve` runs it), and
-    a thread that keeps requesting one endpoint meanwhile, recording every status (or the failure)."""
+    """`python -m serving.api` in another process over a published copy (the way `make serve` runs it), with
+    `workers` uvicorn processes, and a thread that keeps requesting one endpoint meanwhile, recording every status
+    (or the failure)."""
 
-    def __init__(self, published: Path, log_path: Path):
+    def __init__(self, published: Path, log_path: Path, workers: int = 1):
         import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self.published, self.log_path = published, log_path
+        self.published, self.log_path, self.workers = published, log_path, workers
         self.statuses: list = []
         self._stop = None
         self._thread = None
@@ -231,10 +232,11 @@ class LiveService:
         import os
         import sys
 
-        env = {**os.environ, "PUBLISHED_PATH": str(self.published), "SEARCH_REFRESH_SECONDS": "0.5", "HF_HUB_OFFLINE": "1"}
+        env = {**os.environ, "PUBLISHED_PATH": str(self.published), "SEARCH_REFRESH_SECONDS": "0.5", "HF_HUB_OFFLINE": "1",
+               "SERVE_WORKERS": str(self.workers)}
         with open(self.log_path, "w") as log:
             self._server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "serving.api:app", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "serving.api", "--port", str(self.port)],
                 cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
         return self

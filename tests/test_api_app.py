@@ -18,6 +18,19 @@ from serving.api.errors import MAX_BODY_BYTES, BodyLimitMiddleware
 
 # ---------------------------------------------------------------- settings, read once by the app factory
 
+def test_serve_workers_is_a_whole_number_of_at_least_one(monkeypatch):
+    from ingestion.settings import Settings
+
+    monkeypatch.delenv("SERVE_WORKERS", raising=False)
+    assert Settings.from_env().serve_workers == 1
+    monkeypatch.setenv("SERVE_WORKERS", "2")
+    assert Settings.from_env().serve_workers == 2
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv("SERVE_WORKERS", bad)
+        with pytest.raises(ValueError, match=rf"SERVE_WORKERS='{bad}': expected a whole number of at least 1"):
+            Settings.from_env()
+
+
 def test_the_refresh_interval_comes_from_search_refresh_seconds(monkeypatch, tmp_path: Path):
     published = tmp_path / "nothing.published.duckdb"
     monkeypatch.delenv("SEARCH_REFRESH_SECONDS", raising=False)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from ingestion.dbt_runner import run_dbt
 from ingestion.publish import publish
 from serving.api import create_app
+from serving.api.schemas import UserInterestsResponse
 from serving.interests import MAX_LIMIT, InterestStore, InterestStoreError
 from tests.conftest import LiveService, assert_error, query
 from tests.interests_warehouse import InterestsWarehouse, publish_without_the_mart, read_csv
@@ -95,6 +96,16 @@ def test_probabilities_are_in_0_1_for_a_sample_of_users(client, users):
         assert len(probabilities) == MAX_LIMIT
         assert all(0 <= p <= 1 and math.isfinite(p) for p in probabilities)
         assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_every_body_is_exactly_the_documented_schema(client, users, cold_handles):
+    """The route serialises its body itself (not through response_model): the documented model must read every
+    body back unchanged, no field missing, extra or of another type."""
+    for handle in random.Random(1).sample(sorted(users), 30) + cold_handles[:5]:
+        response = client.get(f"/interests/{handle}", params={"limit": 25})
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert UserInterestsResponse.model_validate(body).model_dump(mode="json") == body
 
 
 @pytest.mark.parametrize("limit", [1, 3, 25, 100])
@@ -305,7 +316,8 @@ def test_a_copy_without_the_mart_published_while_serving_turns_interests_into_50
 
 def test_a_build_and_publish_succeed_while_the_service_answers_interests(built, users, tmp_path: Path):
     """dbt build of the interest mart (and publish) on the warehouse while a live server answers /interests
-    from another process: the build meets no lock, no request fails, the new copy is served without a restart."""
+    from another process: the build meets no lock, no request fails, the new copy is served without a restart.
+    The service runs two workers (SERVE_WORKERS=2), each holding and refreshing its own copy."""
     warehouse = tmp_path / built.duckdb_path.name
     published = tmp_path / built.published_path.name
     shutil.copy(built.duckdb_path, warehouse)
@@ -317,7 +329,7 @@ def test_a_build_and_publish_succeed_while_the_service_answers_interests(built, 
         ok = response.status_code == 200 and len(response.json()["interests"]) == 5
         return response.status_code if ok else f"{response.status_code}: {response.text[:200]}"
 
-    with LiveService(published, tmp_path / "server.log") as service:
+    with LiveService(published, tmp_path / "server.log", workers=2) as service:
         health = service.health_when(lambda h: h["interest_users"] > 0)
         assert health.get("interest_users") == 2000, service.log_tail()
         before = health["published_at"]

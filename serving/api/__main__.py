@@ -1,0 +1,27 @@
+"""`python -m serving.api [--host H] [--port P]`: the service as `make serve` and the Dockerfile run it, with
+SERVE_WORKERS uvicorn processes (each loads the model and its own copy of the published index, and answers on the
+one listening socket). uvicorn picks up uvloop and httptools, both pinned: a C event loop and HTTP parser."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from ingestion.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m serving.api", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="loopback by default: set API_TOKEN before exposing it")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false")
+    args = parser.parse_args(argv)
+    workers = Settings.from_env().serve_workers
+    uvicorn.run("serving.api:app", host=args.host, port=args.port, workers=workers, log_level=args.log_level,
+                access_log=args.access_log)
+
+
+if __name__ == "__main__":
+    main()
