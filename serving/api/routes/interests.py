@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path as PathParam, Query
+from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Response
 
 from serving.api.deps import ServiceDep
-from serving.api.schemas import ErrorResponse, Interest, UserInterestsResponse
+from serving.api.schemas import ErrorResponse, UserInterestsResponse
 from serving.interests import DEFAULT_LIMIT, HANDLE_RULE, MAX_LIMIT, validate_handle
 
 router = APIRouter()
@@ -33,11 +34,16 @@ async def user_interests(
         Query(ge=0, le=1, allow_inf_nan=False,
               description="Only interests with a probability at or above this (0-1); may return fewer than `limit`"),
     ] = 0.0,
-) -> UserInterestsResponse:
+) -> Response:
     """The user's interests from the published `user_interest_scores` mart (scored by the interest model at
     `dbt build`), most likely first. Users without activity (`cold_start`) get their type's prior, so every
     known user has interests. Answered from memory: a dict lookup and a slice, no SQL and no model per request
-    (hence `async`: nothing here blocks)."""
+    (hence `async`: nothing here blocks).
+
+    The body is serialised here, not by FastAPI from `UserInterestsResponse` (which stays the documented
+    schema): validating a model the code has just built from a checked snapshot cost about a third of the
+    request's time under load (docs/benchmarks.md, "The service under load"); tests/test_interests_api.py checks
+    the bodies against the schema."""
     try:
         validate_handle(user_handle)
     except ValueError as exc:
@@ -54,11 +60,14 @@ async def user_interests(
     if found is None:
         hint = "" if snapshot.size else " (it holds no users: land DATA_DIR/interests/, dbt build and publish)"
         raise HTTPException(404, f"no user {user_handle!r} in the published interest scores{hint}")
-    return UserInterestsResponse(
-        user_handle=found.user_handle, name=found.name, type=found.user_type, model_version=found.model_version,
-        cold_start=found.cold_start,
-        interests=[
-            Interest(id=interest_id, label=label, probability=probability)
+    body = {
+        "user_handle": found.user_handle, "name": found.name, "type": found.user_type,
+        "model_version": found.model_version, "cold_start": found.cold_start,
+        "interests": [
+            {"id": interest_id, "label": label, "probability": probability}
             for interest_id, label, probability in zip(found.interest_ids, found.labels, found.probabilities)
         ],
-    )
+    }
+    # FastAPI's own JSON settings; probabilities are finite (the snapshot refuses anything outside [0, 1])
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
+                    media_type="application/json")
