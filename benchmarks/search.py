@@ -63,7 +63,6 @@ def scaled_index(index: SearchIndex, size: int, seed: int = 0) -> SearchIndex:
         chunk_ids=index.chunk_ids + ["0-0"] * extra,
         pages=index.pages + [None] * extra,
         vectors=np.vstack([index.vectors, vectors]),
-        _torch_vectors=None,
     )
     scaled._build_bm25()
     return scaled
@@ -131,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"machine: {describe_machine()}")
-    retriever = Retriever(settings.published_path, settings.embedding_spec())
+    retriever = Retriever(settings.published_path, settings.embedding_spec(), query_cache_size=0)  # encoder timed
     retriever.warm_up()
     queries = benchmark_queries(settings.duckdb_path)
     print(f"index {settings.published_path}: {retriever.index.size:,} chunks, model {', '.join(retriever.index.model_ids)}; "

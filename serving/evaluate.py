@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = shlex.join(["python", "-m", "serving.evaluate", *(sys.argv[1:] if argv is None else argv)])
     try:
-        retriever = Retriever()
+        retriever = Retriever(query_cache_size=0)  # the latencies below include encoding every query
         corpora = judged_corpora(settings.duckdb_path)
     except RetrieverError as exc:
         print(f"[eval] error: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ ranking comes from (`SearchIndex.dense_ranking`):
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -47,6 +48,9 @@ DEFAULT_MODE = "dense"  # the winner of `make eval` on the real corpus (docs/eva
 SOURCES = ("document", "corpus")
 RRF_K = 60  # reciprocal rank fusion constant
 FUSION_DEPTH = 100  # how deep each ranking goes into the fusion
+# query vectors kept per Retriever (one model): a repeated query skips the encoder, the bulk of a dense search's
+# time. 1.5 KB each (384 float32), so 20,000 queries are ~31 MB.
+QUERY_CACHE_SIZE = 20_000
 BM25_K1, BM25_B = 0.9, 0.4  # Anserini's MS MARCO passage settings
 
 
@@ -114,7 +118,10 @@ class SearchIndex:
     published_at: str | None
     warehouse_built_at: str | None
     bm25: "BM25Index | None" = field(repr=False, default=None)
-    _torch_vectors: object = field(repr=False, default=None)
+    scorer: "DenseScorer" = field(repr=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.scorer = DenseScorer(self.vectors)
 
     @property
     def size(self) -> int:
@@ -165,13 +172,7 @@ class SearchIndex:
         return self.bm25.scores(query) if self.bm25 is not None else np.zeros(self.size, np.float32)
 
     def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
-        # torch, not numpy: the query was just encoded on torch's thread pool, and numpy's OpenBLAS threads
-        # spinning beside it made every search ~6x slower on 2 cores (measured: 67 ms vs 11 ms at 34k vectors)
-        import torch
-
-        if self._torch_vectors is None:
-            self._torch_vectors = torch.from_numpy(self.vectors)
-        return torch.mv(self._torch_vectors, torch.from_numpy(np.ascontiguousarray(query_vector))).numpy()
+        return self.scorer.scores(query_vector)
 
     def mask(self, source: str | None, doc_id: str | None) -> np.ndarray | None:
         """The chunks a search with these filters may return (None: all)."""
@@ -195,6 +196,83 @@ class SearchIndex:
     def chunk_vectors(self, rows: np.ndarray) -> np.ndarray:
         """The vectors of these chunks (rows of this index)."""
         return self.vectors[rows]
+
+
+SCORE_BATCH = 16  # queries scored in one pass over the vectors (docs/benchmarks.md, "The service under load")
+
+
+class DenseScorer:
+    """Cosine scores of a query against every vector of one index, concurrent queries scored together.
+
+    One query's matrix-vector product reads every vector (52 MB at 34,000 chunks) for 384 multiply-adds per
+    row: memory-bound, and under concurrent searches that read was most of a cached query's time. So a query that
+    arrives while a product is running waits for it and is scored in the next one, with whatever else arrived
+    meanwhile: one pass over the vectors for up to SCORE_BATCH queries (a matrix product). The thread whose query
+    starts a product computes it; when it is done it hands the next one to a waiting query's thread, so nothing
+    runs in the background and an idle index costs nothing.
+
+    The product always has SCORE_BATCH columns (unused ones zero), so its shape, and with it the order of every
+    sum, never changes: a query's scores are bit-identical whatever it was batched with (tested), and a search
+    never depends on concurrent ones. torch, not numpy: numpy's OpenBLAS threads spinning beside the encoder's
+    made searches ~6x slower on 2 cores (measured: 67 ms vs 11 ms at 34k vectors)."""
+
+    def __init__(self, vectors: np.ndarray):
+        import torch
+
+        self._vectors = torch.from_numpy(vectors)  # shares the index's array
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiting] = []  # invariant: non-empty only while a product is running
+        self._running = False
+        self.products = self.queries = 0  # how many products scored how many queries (tests, benchmarks)
+
+    def scores(self, query_vector: np.ndarray) -> np.ndarray:
+        waiting = _Waiting(query_vector)
+        with self._lock:
+            self._waiting.append(waiting)
+            leading, self._running = not self._running, True
+        if not leading:
+            waiting.done.wait()
+            leading = waiting.scores is None and waiting.error is None  # woken without scores: handed the lead
+        if leading:
+            self._score_waiting()  # this query is among the batch it computes
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.scores
+
+    def _score_waiting(self) -> None:
+        import torch
+
+        with self._lock:
+            batch, self._waiting = self._waiting[:SCORE_BATCH], self._waiting[SCORE_BATCH:]
+            self.products, self.queries = self.products + 1, self.queries + len(batch)
+        try:
+            queries = torch.zeros((self._vectors.shape[1], SCORE_BATCH), dtype=torch.float32)
+            for column, waiting in enumerate(batch):
+                queries[:, column] = torch.tensor(waiting.vector, dtype=torch.float32)  # a copy: may be read-only
+            scores = torch.mm(self._vectors, queries).T.contiguous().numpy()  # (SCORE_BATCH, chunks)
+            for row, waiting in enumerate(batch):
+                waiting.scores = scores[row]
+        except BaseException as exc:  # every query of the batch gets the error, not only this thread's
+            for waiting in batch:
+                waiting.error = exc
+        finally:
+            with self._lock:
+                successor = self._waiting[0] if self._waiting else None
+                self._running = successor is not None
+            for waiting in batch:
+                waiting.done.set()
+            if successor is not None:
+                successor.done.set()  # with no scores: it computes the next product
+
+
+class _Waiting:
+    __slots__ = ("vector", "scores", "error", "done")
+
+    def __init__(self, vector: np.ndarray):
+        self.vector = vector
+        self.scores: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
 
 
 class Ranking:
@@ -470,7 +548,8 @@ class Retriever:
     `Retriever()` is a public entry point: what it is not given (the published copy, the model, the backend, the
     Postgres server) it takes from the environment's settings (PUBLISHED_PATH, EMBEDDING_MODEL, SEARCH_BACKEND,
     PG*). `backend="postgres"` searches `search_chunks` on `postgres` (an ingestion.engines.postgres.Connection;
-    default: settings.postgres_server, else the project's local server) instead of the published copy."""
+    default: settings.postgres_server, else the project's local server) instead of the published copy.
+    `query_cache_size`: how many query vectors to keep (0: encode every query)."""
 
     def __init__(
         self,
@@ -479,6 +558,7 @@ class Retriever:
         mode: str = DEFAULT_MODE,
         backend: str | None = None,
         postgres: object | None = None,
+        query_cache_size: int = QUERY_CACHE_SIZE,
     ):
         if backend is None and (published_path is not None or postgres is not None):
             backend = "memory" if published_path is not None else "postgres"  # a published copy, or a server
@@ -505,6 +585,8 @@ class Retriever:
             self._index_class = SearchIndex
         self._published = PublishedSnapshot(self._load, "search index", key=index_key(backend))
         self._published.load(self.location)
+        # 0: every query is encoded (what a latency measurement of the encoder needs)
+        self._cached_query_vector = functools.lru_cache(maxsize=query_cache_size)(self._encode_query)
 
     @property
     def index(self) -> SearchIndex:
@@ -539,7 +621,14 @@ class Retriever:
         return mode
 
     def encode_query(self, query: str) -> np.ndarray:
-        return encode_texts(self.model, [query], progress=False)[0]
+        """The query's vector, from the cache when this exact text was encoded before (the model never changes
+        under a Retriever: a new model is a new Retriever, so the cache needs no key but the text)."""
+        return self._cached_query_vector(query)
+
+    def _encode_query(self, query: str) -> np.ndarray:
+        vector = encode_texts(self.model, [query], progress=False)[0]
+        vector.flags.writeable = False  # shared by every search of this text
+        return vector
 
     def warm_up(self) -> None:
         """Load the model now rather than on the first query."""

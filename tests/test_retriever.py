@@ -68,6 +68,58 @@ def test_dense_scores_are_the_cosine_similarity_in_sql(retriever, search_warehou
     assert [r.score for r in results] == pytest.approx([row[1] for row in rows], abs=1e-5)
 
 
+def test_a_repeated_query_is_encoded_once(search_warehouse, monkeypatch):
+    """The query-vector cache: the second search of a text reuses its vector (same results, no encoder call);
+    another text, or a Retriever with the cache off, encodes."""
+    import serving.retriever as retriever_module
+
+    calls = []
+    encode = retriever_module.encode_texts
+    monkeypatch.setattr(retriever_module, "encode_texts", lambda spec, texts, **kw: calls.append(texts) or
+                        encode(spec, texts, **kw))
+    cached, uncached = (Retriever(search_warehouse.published_path, query_cache_size=size) for size in (100, 0))
+    text = "causes of left ventricular hypertrophy"
+    first = cached.search(text, 10, mode="dense")
+    assert cached.search(text, 10, mode="hybrid") and cached.search(text, 10, mode="dense") == first
+    assert calls == [[text]]
+    assert cached.search(text.upper(), 10, mode="dense") and calls == [[text], [text.upper()]]
+    assert uncached.search(text, 10, mode="dense") == first and uncached.search(text, 10, mode="dense") == first
+    assert len(calls) == 4
+    with pytest.raises(ValueError):  # the cached vector is shared: nobody may change it in place
+        cached.encode_query(text)[0] = 1.0
+
+
+def test_concurrent_queries_are_scored_together_and_get_what_each_gets_alone(retriever, judged):
+    """DenseScorer: queries arriving while a product runs share the next one (fewer products than queries), and
+    every query's scores are bit-identical to its scores alone, whatever it was batched with."""
+    import threading
+
+    texts = list(judged[0].values()) + ["causes of left ventricular hypertrophy", "what is a hydrogen bond"]
+    vectors = [retriever.encode_query(text) for text in texts]
+    index = retriever.index
+    alone = [index.dense_scores(vector).copy() for vector in vectors]
+    products, queries = index.scorer.products, index.scorer.queries
+    start, together, failures = threading.Barrier(len(vectors) * 3), {}, []
+
+    def search(slot: int, vector) -> None:
+        start.wait()
+        for rounds in range(4):
+            scores = index.dense_scores(vector)
+            if not np.array_equal(scores, alone[slot % len(vectors)]):
+                failures.append(slot)
+        together[slot] = scores
+
+    threads = [threading.Thread(target=search, args=(slot, vectors[slot % len(vectors)]))
+               for slot in range(len(vectors) * 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and len(together) == len(threads)
+    assert index.scorer.queries - queries == len(threads) * 4
+    assert index.scorer.products - products < len(threads) * 4  # some products scored several queries
+
+
 def test_bm25_finds_an_exact_rare_term(retriever, search_warehouse):
     """A word whose stem occurs in a single passage (BM25 matches stems): that passage ranks first."""
     import Stemmer
