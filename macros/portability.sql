@@ -9,49 +9,9 @@
 {% macro regex_full_match(expression, pattern) %}{{ return(adapter.dispatch('regex_full_match')(expression, pattern)) }}{% endmacro %}
 {% macro default__regex_full_match(expression, pattern) %}({{ expression }} ~ '^(?:{{ pattern }})$'){% endmacro %}
 {% macro duckdb__regex_full_match(expression, pattern) %}regexp_full_match({{ expression }}, '{{ pattern }}'){% endmacro %}
-{#- Spark reads backslash escapes in string literals ('\s' is 's'): the pattern's backslashes are doubled -#}
-{% macro spark__regex_full_match(expression, pattern) %}({{ expression }} rlike '^(?:{{ pattern | replace("\\", "\\\\") }})$'){% endmacro %}
-
-{#- cast text to a double, null when it is not a number (dbt.safe_cast is a plain cast on dbt-duckdb) -#}
-{% macro safe_cast_double(expression) %}{{ return(adapter.dispatch('safe_cast_double')(expression)) }}{% endmacro %}
-{% macro default__safe_cast_double(expression) -%}
-    case
-        when trim({{ expression }}) ~* '^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^[+-]?(nan|inf|infinity)$'
-            then cast(trim({{ expression }}) as {{ type_double() }})
-    end
-{%- endmacro %}
-{% macro duckdb__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
-{#- Postgres: a plain cast raises on a number a double cannot hold ('1e400', '1e-400': valid JSON numbers), which
-    would fail the whole build; DuckDB's try_cast gives +-inf and 0 for them. Overflow and underflow are decided on
-    an exact numeric first (the order of magnitude from the text when even numeric cannot hold it), so no input
-    raises. Still not like DuckDB: '1_000' (DuckDB reads 1000), a sign on zero (-0 is 0 here), text longer than
-    1000 characters (null here). -#}
-{% macro postgres__safe_cast_double(expression) -%}
-    {%- set t = "btrim(" ~ expression ~ ", ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))" -%}
-    {%- set sign = "(case when " ~ t ~ " like '-%' then -1e0 else 1e0 end)" -%}
-    {%- set exponent = "coalesce(cast(substring(" ~ t ~ " from '[eE]([+-]?[0-9]+)$') as numeric), 0)" -%}
-    {%- set mantissa = "substring(" ~ t ~ " from '^[+-]?([0-9.]+)')" -%}
-    {%- set integer_digits = "ltrim(split_part(" ~ mantissa ~ ", '.', 1), '0')" -%}
-    {%- set fraction = "split_part(" ~ mantissa ~ ", '.', 2)" -%}
-    {#- decimal order of magnitude of a non-zero mantissa: 1.5e3 -> 3, 0.015 -> -2 -#}
-    {%- set order -%}
-        ({{ exponent }} + case when {{ integer_digits }} <> '' then length({{ integer_digits }}) - 1
-            else -(length({{ fraction }}) - length(ltrim({{ fraction }}, '0'))) - 1 end)
-    {%- endset -%}
-    case
-        when length({{ expression }}) > 1000 then null
-        when {{ t }} ~* '^[+-]?(nan|inf|infinity)$' then cast({{ t }} as double precision)
-        when {{ t }} !~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$' then null
-        when {{ t }} ~ '^[+-]?[0.]+([eE].*)?$' then 0e0
-        when {{ order }} > 400 then {{ sign }} * cast('infinity' as double precision)
-        when {{ order }} < -400 then 0e0
-        when abs(cast({{ t }} as numeric)) >= 1.7976931348623158079372897140530341507993e308
-            then {{ sign }} * cast('infinity' as double precision)
-        when abs(cast({{ t }} as numeric)) <= 2.4703282292062327208828439643411068618253e-324 then 0e0
-        else cast(cast({{ t }} as numeric) as double precision)
-    end
-{%- endmacro %}
-{% macro spark__safe_cast_double(expression) %}try_cast({{ expression }} as double){% endmacro %}
+{#- Spark reads backslash escapes in string literals ('\s' is 's'): the pattern's backslashes are doubled. Java's `$`
+    also matches before a final line break ('1\n' would pass): the match ends at `\z`, the very end, as elsewhere. -#}
+{% macro spark__regex_full_match(expression, pattern) %}({{ expression }} rlike '^(?:{{ pattern | replace("\\", "\\\\") }})\\z'){% endmacro %}
 
 {#- Incremental models compare the new rows' column types with the table's (on_schema_change). On Postgres a
     string literal, a seed column or lower()/trim() is `text`, while a contract's `varchar` creates `character
@@ -199,9 +159,46 @@ $ensure_vector$
 {% macro spark__exact_sum_mantissa(value, exponent) -%}
     cast({{ default__exact_sum_mantissa(value, exponent) }} as decimal(38, 0))
 {%- endmacro %}
-{% macro exact_sum_total(mantissa_sum, exponent) -%}
+{% macro exact_sum_total(mantissa_sum, exponent) %}{{ return(adapter.dispatch('exact_sum_total')(mantissa_sum, exponent)) }}{% endmacro %}
+{% macro default__exact_sum_total(mantissa_sum, exponent) -%}
     {{ ordered_sum('cast(' ~ mantissa_sum ~ ' as ' ~ type_double() ~ ') * power(cast(2 as ' ~ type_double() ~ '), '
                    ~ exponent ~ ' - 53)', [exponent]) }}
+{%- endmacro %}
+{#- Postgres raises "value out of range: overflow" where IEEE arithmetic gives infinity (two scores near the largest
+    double, the squares of deviations beyond 1.3e154): its mantissa sums are already exact numerics, so the total
+    is summed exactly in numeric and rounded once, to +-infinity beyond the double range as on the other engines. -#}
+{% macro postgres__exact_sum_total(mantissa_sum, exponent) -%}
+    {#- 2^(exponent - 53) as an exact numeric: numeric's power() rounds negative powers to a few digits, but
+        2^-k = 5^k * 10^-k is exact -#}
+    {%- set scale -%}
+        case when {{ exponent }} >= 53 then power(cast(2 as numeric), {{ exponent }} - 53)
+             else power(cast(5 as numeric), 53 - {{ exponent }}) * cast('1e' || ({{ exponent }} - 53) as numeric) end
+    {%- endset -%}
+    {%- set total = "sum(" ~ mantissa_sum ~ " * " ~ scale ~ ")" -%}
+    case
+        when abs({{ total }}) >= 1.7976931348623158079372897140530341507993e308  -- 2^1024 - 2^970: rounds to infinity
+            then sign({{ total }}) * cast('infinity' as double precision)
+        else cast({{ total }} as double precision)
+    end
+{%- endmacro %}
+
+{#- a - b for doubles, +-infinity when the difference overflows, as IEEE arithmetic (DuckDB, Spark) gives it.
+    Postgres raises on an overflowing difference (two scores of opposite signs near the largest double) and on an
+    underflowing product or quotient: there, only when the difference could overflow (opposite signs, one operand
+    2^1022 or more, neither below 1) is it taken on halves (exact for such numbers) and doubled, or +-infinity when
+    even the half is beyond the double range. -#}
+{% macro double_difference(a, b) %}{{ return(adapter.dispatch('double_difference')(a, b)) }}{% endmacro %}
+{% macro default__double_difference(a, b) %}({{ a }} - {{ b }}){% endmacro %}
+{% macro postgres__double_difference(a, b) -%}
+    {%- set half = "(" ~ a ~ " / cast(2 as double precision) - " ~ b ~ " / cast(2 as double precision))" -%}
+    {%- set limit = "power(cast(2 as double precision), 1022)" -%}
+    (case
+        when sign({{ a }}) = sign({{ b }}) or (abs({{ a }}) < {{ limit }} and abs({{ b }}) < {{ limit }})
+             or abs({{ a }}) < 1 or abs({{ b }}) < 1
+            then {{ a }} - {{ b }}
+        when abs({{ half }}) < power(cast(2 as double precision), 1023) then cast(2 as double precision) * {{ half }}
+        else {{ half }} * cast('infinity' as double precision)
+    end)
 {%- endmacro %}
 
 {#- sum(value) taken in a fixed order (`order_by`: a list of columns). DuckDB and Postgres accept

@@ -133,60 +133,6 @@ def test_landing_is_atomic_and_idempotent_on_postgres(runs, postgres):
         assert len(batch_files(REAL_SCORE_BATCHES)) == 20
 
 
-# ---------------------------------------------------------------- safe_cast_double: never raising, as DuckDB's try_cast
-
-CAST_CASES = ["0.471", "-3.2e-5", "99999", "error", "", " ", None, "1e400", "-1e400", "1e-400", "1e99999", "1e-99999",
-              "1e999999999", "0e999999", " 0.5 ", "\t1\n", "NaN", "inf", "-Infinity", "+.5", "5.", "1E5", "1e+05", "0x10",
-              "1.7976931348623157e308", "1.7976931348623159e308", "2.4703282292062328e-324", "2.47e-324", "4.9e-324",
-              "1e-310", "1" + "0" * 400, "12abc", ".", "-", "e5", "1e"]
-# where the Postgres macro knowingly differs (see macros/portability.sql)
-CAST_DIFFERENCES = {"-1e-400": (-0.0, 0.0), "-0": (-0.0, 0.0), "1_000": (1000.0, None)}
-
-
-def test_safe_cast_double_matches_try_cast_and_never_raises(postgres, tmp_path):
-    import math
-    import os
-    import subprocess
-    import sys
-
-    import duckdb
-
-    def compiled(target: str) -> str:
-        env = {**os.environ, **postgres.env(), "DBT_PROFILES_DIR": str(PROJECT_ROOT),
-               "DUCKDB_PATH": str(tmp_path / "unused.duckdb")}
-        result = subprocess.run(
-            [str(Path(sys.executable).parent / "dbt"), "compile", "--quiet", "--target", target,
-             "--target-path", str(tmp_path / target), "--log-path", str(tmp_path / target / "logs"),
-             "--inline", "select i, {{ safe_cast_double('s') }} as v from cases order by i"],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout.strip()
-
-    cases = [*CAST_CASES, *CAST_DIFFERENCES]
-    rows = list(enumerate(cases))
-    con = duckdb.connect()
-    con.execute("create table cases (i integer, s varchar)")
-    con.executemany("insert into cases values (?, ?)", rows)
-    ours = [v for _, v in con.execute(compiled("duckdb")).fetchall()]
-    with connect_postgres(postgres.dsn()) as pg:
-        pg.execute("create or replace table cases (i integer, s varchar)")
-        pg.executemany("insert into cases values (?, ?)", rows)
-        sql = compiled("postgres").replace("'", "''")
-        theirs = [v for _, v in pg.execute(f"select * from postgres_query('warehouse', '{sql}')").fetchall()]
-        pg.execute("drop table cases")
-
-    def same(a, b):
-        if a is None or b is None:
-            return a is b
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
-
-    for text, a, b in zip(cases, ours, theirs):
-        if text in CAST_DIFFERENCES:
-            assert (a, b) == CAST_DIFFERENCES[text], text
-        else:
-            assert same(a, b), (text, a, b)
-
-
 def test_two_loaders_at_once_queue_up(postgres, tmp_path):
     """Postgres takes writers from many processes (a DuckDB file takes one): two landings of the 20 batches started
     together into a fresh raw schema end with one landing them and the other finding them landed, no error."""

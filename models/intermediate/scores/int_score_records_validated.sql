@@ -55,9 +55,11 @@ validated as (
         case
             when records.id is null or not {{ is_ulid('records.id') }} then 'invalid_id'
             when records.raw_score is null then 'missing_score'
-            when records.score is null then 'non_numeric_score'
-            -- NaN and +-infinity are not scores (NaN compares greater than every number in DuckDB and Postgres)
-            when not (records.score > -1e308 and records.score < 1e308) then 'non_finite_score'
+            -- the score grammar: macros/numbers.sql
+            when records.score_syntax is null then 'non_numeric_score'
+            when records.score_syntax = 'non_finite' then 'non_finite_score'
+            -- a numeral beyond the double range ('1e400') became +-infinity
+            when not {{ is_finite('records.score') }} then 'out_of_range_score'
             when records.score = {{ var('score_sentinel') }} then 'sentinel_score'
             when records.industry_normalized is null or records.industry_normalized = '' then 'missing_industry'
             when industry_matches.candidate_count is null then 'unknown_industry'

@@ -95,7 +95,7 @@ drift as (
         comparisons.iteration,
         current_window.industry,
         comparisons.baseline,
-        current_window.mean - baseline_window.mean as mean_shift,
+        {{ double_difference('current_window.mean', 'baseline_window.mean') }} as mean_shift,
         ks_statistics.ks_statistic
     from comparisons
     inner join statistics as current_window

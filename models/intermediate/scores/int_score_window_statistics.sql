@@ -43,18 +43,27 @@ means as (
     group by iteration, industry
 ),
 
-squared_deviations as (
+deviations as (
     select
         windows.iteration,
         windows.industry,
-        -- a square beyond the largest double (a deviation over 1.3e154) counts as the largest one: its sum then
-        -- overflows to infinity as the true sum would, instead of an infinity the exact sum cannot split
-        -- (DuckDB, Spark; Postgres raises on the overflowing product itself)
-        least(
-            (windows.score - means.mean) * (windows.score - means.mean), 1.7976931348623157e308
-        ) as squared_deviation
+        {{ double_difference('windows.score', 'means.mean') }} as deviation
     from windows
     inner join means using (iteration, industry)
+),
+
+squared_deviations as (
+    select
+        iteration,
+        industry,
+        -- a square beyond the largest double (a deviation of 2^512, 1.3e154, or more) counts as the largest one:
+        -- its sum then overflows to infinity as the true sum would, instead of an infinity the exact sum cannot
+        -- split; the square is never computed there (Postgres raises on an overflowing product)
+        case
+            when abs(deviation) < power(cast(2 as {{ type_double() }}), 512) then deviation * deviation
+            else {{ largest_double() }}
+        end as squared_deviation
+    from deviations
 ),
 
 squared_deviation_terms as (

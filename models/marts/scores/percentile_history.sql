@@ -18,7 +18,7 @@ standardized as (
         windows.*,
         statistics.mean as window_mean,
         statistics.stddev as window_stddev,
-        case when statistics.stddev > 0 then (windows.score - statistics.mean) / statistics.stddev end as z_score
+        case when statistics.stddev > 0 then {{ double_difference('windows.score', 'statistics.mean') }} / statistics.stddev end as z_score
     from windows
     inner join statistics using (iteration, industry)
 ),

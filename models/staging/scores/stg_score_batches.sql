@@ -12,10 +12,10 @@ renamed as (
         score as raw_score,
         score_json_type as raw_score_type,
         industry as raw_industry,
-        case
-            when score_json_type in ('number', 'string')
-                then {{ safe_cast_double('score') }}
-        end as score,
+        -- the score grammar (macros/numbers.sql) decides what is a number, the same on every engine; JSON
+        -- booleans, objects and arrays are not numbers whatever their text
+        case when score_json_type in ('number', 'string') then {{ number_syntax('score') }} end as score_syntax,
+        case when score_json_type in ('number', 'string') then {{ parse_number('score') }} end as score,
         lower(trim(industry)) as industry_normalized,
         source_file,
         content_hash,
