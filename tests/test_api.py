@@ -306,3 +306,7 @@ def test_a_build_and_publish_succeed_while_the_service_answers(search_warehouse,
         time.sleep(1)  # a few searches on the new snapshot too
     assert during_build >= 3, service.statuses  # the build really overlapped with searches
     assert service.statuses and all(s == 200 for s in service.statuses), [s for s in service.statuses if s != 200][:5]
+    # the access log records every search, and never its text (serving.api.request_log)
+    log = (tmp_path / "server.log").read_text()
+    assert log.count('"GET /search?<query omitted> HTTP/1.1" 200') >= len(service.statuses) - 5, log[-2000:]
+    assert "bluetooth" not in log

@@ -31,6 +31,7 @@ from ingestion.model_source import ModelSpec
 from ingestion.settings import Settings, check_api_token, check_search_backend
 from serving.api.auth import add_authentication
 from serving.api.errors import add_error_handling
+from serving.api.request_log import quiet_query_strings
 from serving.api.routes import router
 from serving.api.service import SearchService
 
@@ -91,6 +92,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    quiet_query_strings()  # the access log never holds a search's text (serving.api.request_log)
     app.include_router(router)
     add_error_handling(app)
     add_authentication(app, check_api_token(api_token) if api_token is not None else settings.api_token)  # outermost
