@@ -132,9 +132,10 @@ def load_encoder(spec: ModelSpec, threads: int | None = None):
         return HashingEncoder(spec.hashing_dim)
     if spec.backend == "torch":
         return SentenceTransformerEncoder(spec.model_dir, threads=threads)
-    from ingestion.onnx_encoder import OnnxEncoder
+    from ingestion.onnx_encoder import OnnxEncoder, OpenVinoEncoder
 
-    return OnnxEncoder(prepare_model(spec), spec.model_dir, threads=threads)
+    runner = OpenVinoEncoder if spec.backend == "openvino" else OnnxEncoder
+    return runner(prepare_model(spec), spec.model_dir, threads=threads)
 
 
 def prepare_model(spec: ModelSpec) -> Path | None:

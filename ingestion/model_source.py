@@ -34,14 +34,15 @@ from ingestion.warehouse import sha256_file
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PACKAGED = "packaged"  # EMBEDDING_MODEL=packaged: the packaged model even when a fine-tuned one was promoted
 # EMBEDDING_BACKEND: sentence-transformers on PyTorch, or the model exported to ONNX (float, or int8 weights) and
-# run by ONNX Runtime (ingestion.onnx_encoder)
-BACKENDS = ("onnx", "onnx-int8", "torch")
+# run by ONNX Runtime, or its float graph run by OpenVINO in bfloat16 (ingestion.onnx_encoder)
+BACKENDS = ("onnx", "onnx-int8", "openvino", "torch")
 # onnx: torch's vectors (cosine >= 0.99999) 1.5x faster; onnx-int8 is 3x faster but costs 0.009 nDCG@10 on DL19
 # (docs/benchmarks.md, "Embeddings"), more than the 0.005 the default may lose
 DEFAULT_BACKEND = "onnx"
-# The version of ingestion.onnx_encoder.export_onnx's recipe (graph, opset, quantization): bump it when the recipe
-# changes. The graph's path and the model id carry it, so vectors of an older graph are re-embedded, never mixed
-# with a newer one's (the model files' hash alone would not change).
+# The version of ingestion.onnx_encoder.export_onnx's recipe (graph, opset, quantization) and of how OpenVINO runs
+# the graph (OpenVinoEncoder: precision, batching): bump it when either changes. The graph's path and the model id
+# carry it, so vectors of an older recipe are re-embedded, never mixed with a newer one's (the model files' hash
+# alone would not change).
 ONNX_EXPORT_RECIPE = 1
 
 
@@ -118,7 +119,7 @@ class ModelSpec:
     tokenizer_dir: Path
     hashing_dim: int | None = None
     backend: str = "torch"  # what runs the model (BACKENDS); part of model_id unless torch
-    onnx_path: Path | None = None  # the exported graph the onnx backends run (exported when first loaded)
+    onnx_path: Path | None = None  # the exported graph the onnx and openvino backends run (exported when first loaded)
 
 
 def current_model_pointer(artifacts_dir: Path) -> Path:
@@ -179,7 +180,8 @@ def resolve_model(
     fingerprint = _cached_fingerprint(model_dir)
     if backend == "torch":
         return ModelSpec(f"{name}@{fingerprint[:12]}", model_dir, model_dir)
-    onnx_path = Path(artifacts_dir) / "onnx" / fingerprint[:16] / f"{backend}-r{ONNX_EXPORT_RECIPE}.onnx"
+    graph = "onnx" if backend == "openvino" else backend  # OpenVINO compiles the float graph `onnx` runs
+    onnx_path = Path(artifacts_dir) / "onnx" / fingerprint[:16] / f"{graph}-r{ONNX_EXPORT_RECIPE}.onnx"
     return ModelSpec(f"{name}@{fingerprint[:12]}+{backend}-r{ONNX_EXPORT_RECIPE}", model_dir, model_dir,
                      backend=backend, onnx_path=onnx_path)
 

@@ -1,6 +1,7 @@
-"""EMBEDDING_BACKEND (ingestion.onnx_encoder): the packaged model exported to ONNX and run by ONNX Runtime gives
-the PyTorch model's vectors (exactly for `onnx`, to int8 rounding for `onnx-int8`) on real texts, in the texts'
-order; the exported graph is a cached artifact keyed by the model files; the backend is part of the model id."""
+"""EMBEDDING_BACKEND (ingestion.onnx_encoder): the packaged model exported to ONNX and run by ONNX Runtime or
+OpenVINO gives the PyTorch model's vectors (exactly for `onnx`, to int8 rounding for `onnx-int8`, to bfloat16
+rounding for `openvino`) on real texts, in the texts' order; the exported graph is a cached artifact keyed by the
+model files; the backend is part of the model id."""
 
 from __future__ import annotations
 
@@ -58,8 +59,22 @@ def test_onnx_int8_stays_within_rounding_of_the_torch_vectors(passages, torch_ve
     assert np.mean(overlap) >= 0.8
 
 
-def test_a_text_gets_the_same_vector_whatever_it_is_batched_with(passages, artifacts):
-    spec = resolve_model(PACKAGED, artifacts, "onnx-int8")
+def test_openvino_stays_within_bfloat16_rounding_of_the_torch_vectors(passages, torch_vectors, artifacts):
+    spec = resolve_model(PACKAGED, artifacts, "openvino")
+    assert spec.onnx_path == resolve_model(PACKAGED, artifacts, "onnx").onnx_path  # the float graph, not a copy
+    vectors = encode_texts(spec, passages)
+    assert vectors.shape == (400, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = cosines(vectors, torch_vectors)  # row by row: a vector given to the wrong text fails here
+    assert similarity.mean() > 0.9999 and similarity.min() > 0.9995
+    # one thread (a Spark executor's task): one stream, the same vectors
+    alone = load_encoder(spec, threads=1).encode(passages[:32])
+    assert cosines(alone, vectors[:32]).min() > 0.9999
+
+
+@pytest.mark.parametrize("backend", ["onnx-int8", "openvino"])  # int8: activation scales; openvino: padded batches
+def test_a_text_gets_the_same_vector_whatever_it_is_batched_with(passages, artifacts, backend):
+    spec = resolve_model(PACKAGED, artifacts, backend)
     together = encode_texts(spec, passages[:64])
     alone = np.vstack([encode_texts(spec, [text]) for text in passages[:16]])
     assert cosines(together[:16], alone).min() > 0.9999
@@ -82,18 +97,22 @@ def test_the_graph_is_exported_once_per_model_files(artifacts, tmp_path):
 
 
 def test_the_backend_is_part_of_the_model_id(artifacts, monkeypatch):
-    ids = {backend: resolve_model(PACKAGED, artifacts, backend).model_id for backend in ("torch", "onnx", "onnx-int8")}
+    ids = {backend: resolve_model(PACKAGED, artifacts, backend).model_id
+           for backend in ("torch", "onnx", "onnx-int8", "openvino")}
     recipe = f"-r{ONNX_EXPORT_RECIPE}"  # a changed export recipe is a new model id: its vectors are re-embedded
     assert ids["onnx-int8"] == ids["torch"] + "+onnx-int8" + recipe and ids["onnx"] == ids["torch"] + "+onnx" + recipe
+    assert ids["openvino"] == ids["torch"] + "+openvino" + recipe  # its own id, though it runs onnx's graph
     assert "+" not in ids["torch"]  # vectors stored before backends existed keep their id
     monkeypatch.setenv("EMBEDDING_BACKEND", "")
     assert Settings.from_env().embedding_spec().backend == "onnx"  # the default
     monkeypatch.setenv("EMBEDDING_BACKEND", "tensorrt")
-    with pytest.raises(ValueError, match="EMBEDDING_BACKEND='tensorrt': expected one of onnx, onnx-int8, torch"):
+    with pytest.raises(ValueError,
+                       match="EMBEDDING_BACKEND='tensorrt': expected one of onnx, onnx-int8, openvino, torch"):
         Settings.from_env()
 
 
-def test_no_texts_no_work(artifacts):
-    spec = resolve_model(PACKAGED, artifacts, "onnx-int8")
+@pytest.mark.parametrize("backend", ["onnx-int8", "openvino"])
+def test_no_texts_no_work(artifacts, backend):
+    spec = resolve_model(PACKAGED, artifacts, backend)
     assert encode_texts(spec, []).shape == (0, 384)
     assert load_encoder(spec, threads=1).encode([]).shape == (0, 384)
