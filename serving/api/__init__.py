@@ -32,7 +32,7 @@ from ingestion.settings import Settings, check_api_token, check_search_backend
 from serving.api.auth import add_authentication
 from serving.api.errors import add_error_handling
 from serving.api.request_log import quiet_query_strings
-from serving.api.routes import router
+from serving.api.routes import ROUTES
 from serving.api.service import SearchService
 
 
@@ -93,7 +93,7 @@ def create_app(
     )
     app.state.service = service
     quiet_query_strings()  # the access log never holds a search's text (serving.api.request_log)
-    app.include_router(router)
+    app.router.routes.extend(ROUTES)  # flat, not app.include_router: see serving.api.routes
     add_error_handling(app)
     add_authentication(app, check_api_token(api_token) if api_token is not None else settings.api_token)  # outermost
     return app
