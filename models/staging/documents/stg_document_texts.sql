@@ -10,8 +10,9 @@ renamed as (
         position as source_position,
         text,
         page_refs,
-        -- trim() only strips spaces; a text of newlines and tabs is blank too
-        {{ regex_full_match('text', '\\s*') }} as is_blank,
+        -- blank after normalisation (macros/text.sql): nothing but whitespace of any kind, control and
+        -- zero-width characters; such a text has nothing to embed and becomes a blank_text reject
+        {{ is_blank_text('text') }} as is_blank,
         source_file,
         loaded_at
     from source

@@ -12,10 +12,10 @@ renamed as (
         title,
         text,
         case
-            when {{ regex_full_match('title', '\\s*') }} then text
+            when {{ is_blank_text('title') }} then text
             else title || ' ' || text
         end as passage_text,
-        {{ regex_full_match('text', '\\s*') }} as is_blank,
+        {{ is_blank_text('text') }} as is_blank,
         source_file,
         loaded_at
     from source
