@@ -81,3 +81,25 @@ def test_the_body_limit_holds_when_content_length_lies():
     assert not reached_app
     assert sent[0]["status"] == 413
     assert "too large" in json.loads(sent[1]["body"])["detail"]
+
+
+def test_a_validation_error_of_the_service_itself_is_a_500_whose_log_holds_no_values(tmp_path: Path, caplog):
+    """A pydantic error raised by the service's own code is a bug: 500 without details, and the log line says
+    where and which field, never the values (they can be document text)."""
+    import logging
+
+    from serving.api.schemas import SearchHit
+
+    app = create_app(published_path=tmp_path / "none.duckdb")
+
+    @app.get("/broken")
+    def broken():
+        return SearchHit(id="a", text="the confidential memorandum text", score="not a number", source="corpus",
+                         doc_id="x", chunk_id="0-0", pages=None)
+
+    caplog.set_level(logging.ERROR)
+    response = TestClient(app, raise_server_exceptions=False).get("/broken")
+    assert response.status_code == 500 and response.json() == {"detail": "internal error"}
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "internal validation error on /broken" in logged and "score" in logged
+    assert "confidential" not in logged and "not a number" not in logged

@@ -45,7 +45,9 @@ async def _request_validation_error(request: Request, exc: RequestValidationErro
 
 async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
     if isinstance(exc, ValidationError):  # a pydantic error raised by our own code is a bug, not bad input
-        log.error("internal validation error on %s: %s", request.url.path, exc)
+        # where and what kind, never the values: they can be document text (request logs carry none)
+        log.error("internal validation error on %s: %s", request.url.path,
+                  exc.errors(include_input=False, include_url=False, include_context=False))
         return JSONResponse({"detail": "internal error"}, status_code=500)
     return JSONResponse({"detail": str(exc)}, status_code=422)  # the retriever refuses bad arguments this way
 
