@@ -16,16 +16,34 @@ import yaml
 from ingestion.settings import PROJECT_ROOT
 
 
-def _blank_pattern() -> re.Pattern[str]:
+def _blank_ranges() -> list[tuple[int, int]]:
     ranges = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["blank_text_characters"]
-    parts = []
+    pairs = []
     for item in ranges:
         first, _, last = item.partition("-")
-        parts.append(re.escape(chr(int(first, 16))) + (f"-{re.escape(chr(int(last, 16)))}" if last else ""))
+        pairs.append((int(first, 16), int(last or first, 16)))
+    return pairs
+
+
+def _blank_pattern() -> re.Pattern[str]:
+    parts = [re.escape(chr(first)) + (f"-{re.escape(chr(last))}" if last != first else "")
+             for first, last in _blank_ranges()]
     return re.compile(f"[{''.join(parts)}]*")
 
 
+def _visible_character() -> str:
+    # \uXXXX escapes for the BMP (Python, ECMA-262 and the Rust regex crate read them alike); the few astral
+    # characters as themselves, since ECMA-262 has no \U escape
+    def char(code: int) -> str:
+        return f"\\u{code:04X}" if code <= 0xFFFF else chr(code)
+
+    return f"[^{''.join(char(a) + (f'-{char(b)}' if b != a else '') for a, b in _blank_ranges())}]"
+
+
 BLANK_TEXT = _blank_pattern()
+# One character that is not blank, as a regular expression: a text is non-blank exactly when it holds one, so this
+# (unanchored, as JSON Schema's `pattern` is) is what the service's OpenAPI document states for a non-blank text
+VISIBLE_CHARACTER = _visible_character()
 
 
 def is_blank(text: str) -> bool:

@@ -1,8 +1,9 @@
 """How the service answers what it cannot serve: one JSON `{"detail": ...}` body for every error.
 
-422 for bad input (request validation and the retriever's ValueErrors), 503 when no published index can be
-served (RetrieverError), a 500 without details for a pydantic error raised by the service's own code, and 413
-for a request body over MAX_BODY_BYTES, refused by BodyLimitMiddleware before anything is parsed.
+422 for bad input (request validation, a body that is not JSON or not UTF-8, and the retriever's ValueErrors),
+503 when no published index can be served (RetrieverError), a 500 without details for a pydantic error raised by
+the service's own code, and 413 for a request body over MAX_BODY_BYTES, refused by BodyLimitMiddleware before
+anything is parsed.
 `add_error_handling(app)` installs all of them; the `responses=` dicts document them in OpenAPI.
 """
 
@@ -11,16 +12,18 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.api.schemas import ErrorResponse
 from serving.retriever import RetrieverError
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 2 * 1024 * 1024  # 1,000 documents of ~2,000 characters; refused before any JSON parsing
+MAX_BODY_BYTES = 2 * 1024 * 1024  # bounds the parsing; refused before any (serving.api.budget bounds the encoding)
 
 ERRORS = {422: {"model": ErrorResponse, "description": "Invalid input"}}
 NEEDS_INDEX = {**ERRORS, 503: {"model": ErrorResponse, "description": "No published index can be served yet"}}
@@ -41,6 +44,15 @@ async def _request_validation_error(request: Request, exc: RequestValidationErro
     # one readable message; the inputs are not echoed back (a 2 MB body would come back in the error)
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
     return JSONResponse({"detail": _validation_message(exc.errors()), "errors": errors}, status_code=422)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException):
+    # FastAPI answers 400 "There was an error parsing the body" when the body cannot even be decoded (not UTF-8:
+    # a ValueError, where malformed JSON is its own 422); the README and the OpenAPI document promise 422 for any
+    # body that is not the request's JSON
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        return JSONResponse({"detail": f"body: not JSON in UTF-8 ({exc.__cause__})"}, status_code=422)
+    return await http_exception_handler(request, exc)
 
 
 async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
@@ -103,6 +115,7 @@ class BodyLimitMiddleware:
 
 def add_error_handling(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ValueError, _value_error)
     app.add_exception_handler(RetrieverError, _retriever_error)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)

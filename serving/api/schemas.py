@@ -4,17 +4,44 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ingestion.text import VISIBLE_CHARACTER, is_blank
 from serving.retriever import MODES, SOURCES
 
-MAX_DOCUMENTS = 1_000  # find_similar: bounds the encoding work one request can ask for
+MAX_DOCUMENTS = 1_000  # find_similar; its encoding work is bounded by serving.api.budget's tokens
 MAX_DOCUMENT_CHARS = 20_000
 
 Mode = Literal["dense", "bm25", "hybrid"]
 Source = Literal["document", "corpus"]
+SourceFilter = Literal[Source, ""]  # GET /search's `source`: "" (a form's empty field) means no filter
 if set(get_args(Mode)) != set(MODES) or set(get_args(Source)) != set(SOURCES):  # the API mirrors the retriever
     raise RuntimeError(f"serving.api lists other modes/sources than serving.retriever: {MODES}, {SOURCES}")
+
+
+BLANK = "is blank: empty, or only whitespace, control or invisible characters"
+
+
+def text_schema(max_chars: int) -> dict:
+    """What the OpenAPI document states of a text check_text accepts (all but "no lone surrogate", which JSON
+    Schema cannot say: a JSON string can hold one, Unicode text cannot)."""
+    return {"type": "string", "minLength": 1, "maxLength": max_chars, "pattern": VISIBLE_CHARACTER}
+
+
+def check_text(value: str, max_chars: int | None = None) -> str:
+    """A text the service takes in (a query, a document): not blank (ingestion.text.is_blank, the definition the
+    document pipeline uses too), Unicode (a lone surrogate from a JSON escape would fail the tokenizer and the
+    response's encoding), at most max_chars characters."""
+    if max_chars is not None and len(value) > max_chars:
+        raise ValueError(f"has {len(value):,} characters; at most {max_chars:,} are allowed")
+    if is_blank(value):
+        raise ValueError(BLANK)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"is not Unicode text: a lone surrogate (U+{ord(value[exc.start]):04X}) at character "
+                         f"{exc.start}") from None
+    return value
 
 
 class ErrorResponse(BaseModel):
@@ -41,22 +68,23 @@ class SearchResponse(BaseModel):
 
 
 class FindSimilarRequest(BaseModel):
-    query: str = Field(description="The text to compare every document with", examples=["How do I reset my password?"])
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
+
+    query: str = Field(
+        description=f"The text to compare every document with: non-blank (a visible character), at most "
+        f"{MAX_DOCUMENT_CHARS:,} characters",
+        json_schema_extra=text_schema(MAX_DOCUMENT_CHARS), examples=["How do I reset my password?"])
     documents: list[str] = Field(
         description=f"1 to {MAX_DOCUMENTS:,} non-blank texts of at most {MAX_DOCUMENT_CHARS:,} characters. A text "
         "longer than the model's 256-token window is compared on all its windows (its best one counts).",
-        json_schema_extra={"minItems": 1, "maxItems": MAX_DOCUMENTS},
+        json_schema_extra={"minItems": 1, "maxItems": MAX_DOCUMENTS, "items": text_schema(MAX_DOCUMENT_CHARS)},
         examples=[["A recipe for pancakes", "To reset your password, open settings and choose 'Forgot password'"]],
     )
 
     @field_validator("query")
     @classmethod
-    def _query_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or only whitespace")
-        if len(value) > MAX_DOCUMENT_CHARS:
-            raise ValueError(f"has {len(value):,} characters; at most {MAX_DOCUMENT_CHARS:,} are allowed")
-        return value
+    def _query_text(cls, value: str) -> str:
+        return check_text(value, MAX_DOCUMENT_CHARS)
 
     @field_validator("documents")
     @classmethod
@@ -67,12 +95,10 @@ class FindSimilarRequest(BaseModel):
         if len(value) > MAX_DOCUMENTS:
             raise ValueError(f"documents holds {len(value):,} items; at most {MAX_DOCUMENTS:,} are allowed")
         for index, document in enumerate(value):
-            if not document.strip():
-                raise ValueError(f"documents[{index}] is empty or only whitespace")
-            if len(document) > MAX_DOCUMENT_CHARS:
-                raise ValueError(
-                    f"documents[{index}] has {len(document):,} characters; at most {MAX_DOCUMENT_CHARS:,} are allowed"
-                )
+            try:
+                check_text(document, MAX_DOCUMENT_CHARS)
+            except ValueError as exc:
+                raise ValueError(f"documents[{index}] {exc}") from None
         return value
 
 

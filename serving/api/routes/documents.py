@@ -7,7 +7,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, HTTPException, Path as PathParam, Query
 
-from ingestion.documents import validate_doc_id
+from ingestion.documents import DOC_ID, validate_doc_id
 from serving.api.deps import ServiceDep
 from serving.api.errors import NEEDS_INDEX
 from serving.api.schemas import DocumentChunk, DocumentChunks, ErrorResponse
@@ -22,7 +22,8 @@ router = APIRouter()
 )
 def document_chunks(
     service: ServiceDep,
-    doc_id: Annotated[str, PathParam(description="A document id: letters, digits, '_' and '-'")],
+    doc_id: Annotated[str, PathParam(description="A document id: letters, digits, '_' and '-'",
+                                     json_schema_extra={"pattern": f"^{DOC_ID.pattern}$"})],
     vectors: Annotated[bool, Query(description="Include each chunk's embedding")] = False,
 ) -> DocumentChunks:
     """Every chunk of one document in document order, from the in-memory index (source `document`)."""

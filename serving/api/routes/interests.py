@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Response
 
 from serving.api.deps import ServiceDep
 from serving.api.schemas import ErrorResponse, UserInterestsResponse
-from serving.interests import DEFAULT_LIMIT, HANDLE_RULE, MAX_LIMIT, validate_handle
+from serving.interests import DEFAULT_LIMIT, HANDLE_PATTERN, HANDLE_RULE, MAX_LIMIT, validate_handle
 
 router = APIRouter()
 
@@ -25,7 +25,8 @@ router = APIRouter()
 )
 async def user_interests(
     service: ServiceDep,
-    user_handle: Annotated[str, PathParam(description=f"The user's handle: {HANDLE_RULE}")],
+    user_handle: Annotated[str, PathParam(description=f"The user's handle: {HANDLE_RULE}",
+                                          json_schema_extra={"pattern": f"^{HANDLE_PATTERN.pattern}$"})],
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many interests (1-{MAX_LIMIT})")
     ] = DEFAULT_LIMIT,
