@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -185,14 +186,12 @@ def encode_texts(spec: ModelSpec, texts: list[str], progress: bool = True) -> np
     return vectors
 
 
-def encode_chunked(spec: ModelSpec, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Encode texts of any length whole: each is cut into the model's token windows (as chunks are for the
-    index) and every window encoded. Returns the vectors and, per vector, the index of the text it belongs to,
-    so a caller compares a long text on all of it rather than on its first 256 tokens."""
+def text_windows(spec: ModelSpec, texts: list[str]) -> Iterator[tuple[int, str, int]]:
+    """Texts of any length, whole: each cut into the model's token windows (as chunks are for the index), one
+    text at a time, as (index of the text, the window's text, its token count). Encoding every window lets a
+    caller compare a long text on all of it rather than on its first 256 tokens; the counts let it stop before
+    tokenizing, or encoding, more than it means to (serving.api.budget)."""
     tokenizer, max_tokens = load_tokenizer(spec.tokenizer_dir), max_content_tokens(spec)
-    pieces, owners = [], []
     for index, text in enumerate(texts):
         for chunk in chunk_text(text, tokenizer, max_tokens):
-            pieces.append(text[chunk.start:chunk.end])
-            owners.append(index)
-    return encode_texts(spec, pieces, progress=False), np.asarray(owners, dtype=np.int64)
+            yield index, text[chunk.start:chunk.end], chunk.token_count

@@ -189,18 +189,23 @@ class SearchWarehouse:
         return judged_corpora(self.duckdb_path)["msmarco-mini"]
 
 
-@pytest.fixture(scope="session")
-def search_warehouse(tmp_path_factory) -> SearchWarehouse:
+def write_search_data(data_dir: Path) -> None:
+    """A DATA_DIR's search sources: the sample document 10001 and the judged passages of 5 real TREC DL queries."""
     import shutil
 
+    (data_dir / "documents").mkdir(parents=True)
+    for name in ("texts_10001.json", "pages_10001.csv"):
+        shutil.copy(PROJECT_ROOT / "sample_data" / "documents" / name, data_dir / "documents" / name)
+    write_corpus_subset(data_dir / "retrieval" / "msmarco-mini")
+
+
+@pytest.fixture(scope="session")
+def search_warehouse(tmp_path_factory) -> SearchWarehouse:
     from ingestion.land import land_all
     from ingestion.publish import publish
 
     built = SearchWarehouse(tmp_path_factory.mktemp("search"))
-    (built.data_dir / "documents").mkdir(parents=True)
-    for name in ("texts_10001.json", "pages_10001.csv"):
-        shutil.copy(PROJECT_ROOT / "sample_data" / "documents" / name, built.data_dir / "documents" / name)
-    write_corpus_subset(built.data_dir / "retrieval" / "msmarco-mini")
+    write_search_data(built.data_dir)
     land_all(built.data_dir, built.duckdb_path)
     built.dbt("build")
     publish(built.duckdb_path, built.published_path)
@@ -209,17 +214,17 @@ def search_warehouse(tmp_path_factory) -> SearchWarehouse:
 
 class LiveService:
     """`python -m serving.api` in another process over a published copy (the way `make serve` runs it), with
-    `workers` uvicorn processes, and a thread that keeps requesting one endpoint meanwhile, recording every status
-    (or the failure)."""
+    `workers` uvicorn processes (`env`: more settings, e.g. API_TOKEN), and a thread that keeps requesting one
+    endpoint meanwhile, recording every status (or the failure)."""
 
-    def __init__(self, published: Path, log_path: Path, workers: int = 1):
+    def __init__(self, published: Path, log_path: Path, workers: int = 1, env: dict[str, str] | None = None):
         import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self.published, self.log_path, self.workers = published, log_path, workers
+        self.published, self.log_path, self.workers, self.env = published, log_path, workers, env or {}
         self.statuses: list = []
         self._stop = None
         self._thread = None
@@ -233,7 +238,7 @@ class LiveService:
         import sys
 
         env = {**os.environ, "PUBLISHED_PATH": str(self.published), "SEARCH_REFRESH_SECONDS": "0.5", "HF_HUB_OFFLINE": "1",
-               "SERVE_WORKERS": str(self.workers)}
+               "SERVE_WORKERS": str(self.workers), **self.env}
         with open(self.log_path, "w") as log:
             self._server = subprocess.Popen(
                 [sys.executable, "-m", "serving.api", "--port", str(self.port)],

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
@@ -39,11 +40,14 @@ class InterestsWarehouse:
         self.model_folder: Path | None = None
 
     @classmethod
-    def build(cls, folder: Path) -> "InterestsWarehouse":
+    def build(cls, folder: Path, more_data: Callable[[Path], None] | None = None) -> "InterestsWarehouse":
         """As `make run` builds it: land, dbt build of all but the mart, the interest model trained on that
-        warehouse with its CLI, the mart, publish."""
+        warehouse with its CLI, the mart, publish. `more_data(data_dir)` writes other sources beside the
+        interests (tests/test_api_contract.py: the search sources)."""
         warehouse = cls(folder)
         shutil.copytree(SAMPLE_INTERESTS, warehouse.data_dir / "interests")
+        if more_data is not None:
+            more_data(warehouse.data_dir)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "ARTIFACTS_DIR": str(warehouse.artifacts_dir)}
         land_all(warehouse.data_dir, warehouse.duckdb_path)
         run_dbt(["build", "--exclude", "user_interest_scores+"], warehouse.duckdb_path, warehouse.folder / "target",

@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from ingestion.model_source import ModelSpec
 from ingestion.settings import Settings, check_api_token, check_search_backend
 from serving.api.auth import add_authentication
+from serving.api.budget import Budget
 from serving.api.errors import add_error_handling
 from serving.api.request_log import quiet_query_strings
 from serving.api.routes import ROUTES
@@ -43,13 +44,14 @@ def create_app(
     backend: str | None = None,
     postgres: object | None = None,
     api_token: str | None = None,
+    budget: Budget | None = None,
 ) -> FastAPI:
     """The service over `published_path` (default: PUBLISHED_PATH) with `model` (default: EMBEDDING_MODEL),
     looking for a new copy every `refresh_seconds` (default: SEARCH_REFRESH_SECONDS). `backend` (default:
     SEARCH_BACKEND) `postgres` searches `search_chunks` on `postgres` (an ingestion.engines.postgres.Connection;
     default: PG*, else the project's local server) instead of the published copy; the interest scores still
     come from the published copy. `api_token` (default: API_TOKEN) is the bearer token every endpoint but /health
-    then requires (serving.api.auth).
+    then requires (serving.api.auth). `budget` (default: serving.api.budget's limits) bounds one find_similar.
 
     Nothing is loaded here, so importing the module never fails for want of an index; the model and the index
     load in the lifespan handler, before the first request is accepted."""
@@ -92,6 +94,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.budget = budget or Budget()
     quiet_query_strings()  # the access log never holds a search's text (serving.api.request_log)
     app.router.routes.extend(ROUTES)  # flat, not app.include_router: see serving.api.routes
     add_error_handling(app)

@@ -1,4 +1,5 @@
-"""The dependency every endpoint takes: the app's one SearchService (`ServiceDep`)."""
+"""The dependencies the endpoints take: the app's one SearchService (`ServiceDep`) and the limits of one request
+(`BudgetDep`, serving.api.budget)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from serving.api.budget import Budget
 from serving.api.service import SearchService
 
 
@@ -13,4 +15,9 @@ async def get_service(request: Request) -> SearchService:
     return request.app.state.service
 
 
+async def get_budget(request: Request) -> Budget:
+    return request.app.state.budget
+
+
 ServiceDep = Annotated[SearchService, Depends(get_service)]
+BudgetDep = Annotated[Budget, Depends(get_budget)]
