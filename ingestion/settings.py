@@ -101,7 +101,9 @@ class Settings:
     # API_TOKEN: the bearer token every endpoint but /health requires; None: no authentication (loopback use).
     # Out of the repr, so printing the settings never shows it.
     api_token: str | None = field(default=None, repr=False)
-    serve_workers: int = 1  # SERVE_WORKERS: the service's processes (python -m serving.api), each with its own copy
+    # SERVE_WORKERS: the service's processes (python -m serving.api), each with its own model and index copy; 2
+    # measured twice one's GET /interests throughput on 2 cores (docs/benchmarks.md, "The service under load")
+    serve_workers: int = 2
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -123,7 +125,7 @@ class Settings:
             spark_master=os.environ.get("SPARK_MASTER", "") or "local[*]",
             embedding_backend=check_backend(os.environ.get("EMBEDDING_BACKEND", "") or DEFAULT_BACKEND),
             api_token=check_api_token(os.environ.get("API_TOKEN", "")),
-            serve_workers=_count("SERVE_WORKERS", 1),
+            serve_workers=_count("SERVE_WORKERS", 2),
         )
 
     def embedding_spec(self) -> ModelSpec:

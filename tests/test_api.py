@@ -272,6 +272,18 @@ def test_without_a_published_index_the_service_answers_503_then_picks_one_up(sea
         assert client.get("/search", params={"q": "hello", "k": 3}).json()["results"]
 
 
+def test_what_the_service_loads_is_frozen_out_of_the_cyclic_collector(search_warehouse):
+    import gc
+
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(published_path=search_warehouse.published_path)) as client:
+            assert client.get("/health").json()["status"] == "ok"
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_an_index_made_with_another_model_is_a_clear_503(search_warehouse, tmp_path: Path):
     with TestClient(create_app(published_path=search_warehouse.published_path, model=model("hashing"))) as client:
         health = client.get("/health").json()

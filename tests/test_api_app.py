@@ -22,9 +22,9 @@ def test_serve_workers_is_a_whole_number_of_at_least_one(monkeypatch):
     from ingestion.settings import Settings
 
     monkeypatch.delenv("SERVE_WORKERS", raising=False)
-    assert Settings.from_env().serve_workers == 1
-    monkeypatch.setenv("SERVE_WORKERS", "2")
     assert Settings.from_env().serve_workers == 2
+    monkeypatch.setenv("SERVE_WORKERS", "1")
+    assert Settings.from_env().serve_workers == 1
     for bad in ("0", "-1", "two", "1.5"):
         monkeypatch.setenv("SERVE_WORKERS", bad)
         with pytest.raises(ValueError, match=rf"SERVE_WORKERS='{bad}': expected a whole number of at least 1"):
