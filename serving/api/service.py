@@ -78,7 +78,7 @@ class SearchService:
         loaded = self.retriever.refresh(self.index_location) or loaded
         if loaded:
             # what was just loaded lives until the next publication: out of the cyclic collector's full passes,
-            # which otherwise walked it and were GET /interests' slowest answers under load (max 138 -> 24-30 ms,
+            # which otherwise walked it and were GET /interests' slowest answers under load (max 138-145 -> 24-54 ms,
             # docs/benchmarks.md); refcounting still frees a replaced snapshot
             gc.freeze()
 
