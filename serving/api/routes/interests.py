@@ -42,9 +42,9 @@ async def user_interests(
     (hence `async`: nothing here blocks).
 
     The body is serialised here, not by FastAPI from `UserInterestsResponse` (which stays the documented
-    schema): validating a model the code has just built from a checked snapshot cost about a third of the
-    request's time under load (docs/benchmarks.md, "The service under load"); tests/test_interests_api.py checks
-    the bodies against the schema."""
+    schema): building and re-validating models from a snapshot that was checked when it was loaded is work on
+    every request that buys nothing (the route's share of the cost under load: docs/benchmarks.md, "The service
+    under load"); tests/test_interests_api.py reads every body back through the schema."""
     try:
         validate_handle(user_handle)
     except ValueError as exc:
