@@ -39,6 +39,7 @@ import numpy as np
 from ingestion.embedding import encode_texts, load_encoder
 from ingestion.model_source import ModelSpec
 from ingestion.settings import Settings, check_search_backend
+from ingestion.text import is_blank
 from serving.snapshot import PublishedSnapshot, read_published
 
 log = logging.getLogger(__name__)
@@ -645,8 +646,8 @@ class Retriever:
     ) -> list[Result]:
         """The k best results, best first. `source` ('document' or 'corpus') and `doc_id` (a document id or a
         corpus name) restrict the search."""
-        if not isinstance(query, str) or not query.strip():
-            raise ValueError("query must be a non-empty string")
+        if not isinstance(query, str) or is_blank(query):
+            raise ValueError("query must be a non-blank string (ingestion.text.is_blank)")
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         mode = self._check_mode(mode or self.mode)

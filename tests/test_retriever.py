@@ -157,7 +157,8 @@ def test_filters_restrict_to_a_source_and_a_document(retriever):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"query": "  ", "k": 5}, "non-empty"),
+        ({"query": "  ", "k": 5}, "non-blank"),
+        ({"query": "\u200b\u3000", "k": 5}, "non-blank"),  # blank by the one definition, not by str.strip
         ({"query": "x", "k": 0}, "positive"),
         ({"query": "x", "k": 5, "mode": "fuzzy"}, "unknown search mode"),
         ({"query": "x", "k": 5, "source": "web"}, "unknown source"),
