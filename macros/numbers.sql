@@ -25,9 +25,10 @@
     end
 {%- endmacro %}
 
-{#- the double a text of the grammar stands for, null for any other text -#}
-{% macro parse_number(expression) -%}
-    case {{ number_syntax(expression) }}
+{#- the double a text of the grammar stands for, null for any other text; `syntax` is the text's number_syntax,
+    computed once by the caller (the regular expressions are the costly part) -#}
+{% macro parse_number(expression, syntax) -%}
+    case {{ syntax }}
         when 'numeral' then {{ numeral_to_double(expression) }}
         when 'non_finite' then
             case
