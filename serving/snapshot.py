@@ -53,6 +53,8 @@ def read_published(path: Path, what: str, error: type[Exception]) -> Iterator["d
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
         raise error(f"cannot open {path}: {exc}") from None
+    # a long load (the search index) would otherwise print DuckDB's progress bar into the service's log
+    con.execute("SET enable_progress_bar = false")
     try:
         yield con
     finally:
