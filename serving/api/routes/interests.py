@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Response
+from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Request, Response
 
-from serving.api.deps import ServiceDep
+from serving.api.plain_params_route import PlainParamsRoute
 from serving.api.schemas import ErrorResponse, UserInterestsResponse
 from serving.interests import DEFAULT_LIMIT, HANDLE_PATTERN, HANDLE_RULE, MAX_LIMIT, validate_handle
 
-router = APIRouter()
+# the service's hottest endpoint: its parameters are validated without FastAPI's dependency solving
+# (serving.api.plain_params_route), hence the Request rather than the ServiceDep dependency
+router = APIRouter(route_class=PlainParamsRoute)
 
 
 @router.get(
@@ -24,7 +26,7 @@ router = APIRouter()
     summary="A user's most likely interests",
 )
 async def user_interests(
-    service: ServiceDep,
+    request: Request,
     user_handle: Annotated[str, PathParam(description=f"The user's handle: {HANDLE_RULE}",
                                           json_schema_extra={"pattern": f"^{HANDLE_PATTERN.pattern}$"})],
     limit: Annotated[
@@ -49,6 +51,7 @@ async def user_interests(
         validate_handle(user_handle)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    service = request.app.state.service
     store = service.interests
     snapshot = store.snapshot  # one snapshot for this request, even if the refresher swaps it meanwhile
     if snapshot is None:
