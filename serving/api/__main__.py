@@ -1,14 +1,14 @@
 """`python -m serving.api [--host H] [--port P]`: the service as `make serve` and the Dockerfile run it, with
-SERVE_WORKERS uvicorn processes (each loads the model and its own copy of the published index, and answers on the
-one listening socket). uvicorn picks up uvloop and httptools, both pinned: a C event loop and HTTP parser."""
+SERVE_WORKERS uvicorn processes (each loads the model and its own copy of the published index, and listens on a
+socket of its own: serving.api.workers). uvicorn picks up uvloop and httptools, both pinned: a C event loop and HTTP
+parser."""
 
 from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
 from ingestion.settings import Settings
+from serving.api.workers import run_workers
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     args = parser.parse_args(argv)
     workers = Settings.from_env().serve_workers
-    uvicorn.run("serving.api:app", host=args.host, port=args.port, workers=workers, log_level=args.log_level,
+    run_workers("serving.api:app", host=args.host, port=args.port, workers=workers, log_level=args.log_level,
                 access_log=args.access_log)
 
 
