@@ -3,7 +3,8 @@
 
 A corpus is one unit: its three files land together in one transaction, replacing the corpus's previous rows,
 and landing identical files again changes nothing. Any malformed line refuses the whole corpus with an error
-naming the file and the line, so a half-read corpus never reaches the search index.
+naming the file and the line, so a half-read corpus never reaches the search index. Passage and query texts land
+as received but for NUL characters, which are removed and counted (ingestion.warehouse.storable_free_text).
 
 This module is the platform's one reader of the BEIR files (`read_beir_folder`); everything downstream (search,
 `make eval`, the fine-tuning data and its evaluation) reads the corpus from the warehouse. The corpus's version is
@@ -23,12 +24,13 @@ import pyarrow as pa
 
 from ingestion.warehouse import (
     FolderContents, LandingError, LandingUnit, MissingFileError, landed, record_landing, refuse_unstorable,
-    refused_unit, sha256_of, transaction,
+    refused_unit, sha256_of, storable_free_text, transaction,
 )
 
 SOURCE = "corpora"
 FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")  # a corpus folder's files, in content_hash order
 CORPUS_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+FREE_TEXT = ("text", "title")  # the JSON Lines fields that are free text (NUL removed), not identifiers
 
 RAW_DDL = """
 create table if not exists raw.corpus_passages (
@@ -69,6 +71,7 @@ class CorpusLandResult:
     queries: int
     qrels: int
     status: str  # "landed" | "replaced" | "unchanged"
+    texts_without_nul: int = 0  # passages and queries landed with their NUL characters removed
 
 
 def validate_corpus_name(name: object) -> str:
@@ -77,12 +80,14 @@ def validate_corpus_name(name: object) -> str:
     return name
 
 
-def _json_lines(path: Path, data: bytes, required: tuple[str, ...]) -> list[dict]:
+def _json_lines(path: Path, data: bytes, required: tuple[str, ...]) -> tuple[list[dict], int]:
+    """The records of a JSON Lines file, each with the `required` string fields, and how many records had NUL
+    characters removed from their free text ("text", "title"; storable_free_text). Ids are never repaired."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LandingError(f"{path}: not UTF-8 ({exc})") from None
-    records, seen = [], set()
+    records, seen, repaired = [], set(), 0
     # JSON Lines separates records by '\n' only: str.splitlines() would also cut at U+2028 or U+0085,
     # which real passages contain inside their strings
     for line_number, line in enumerate(text.split("\n"), start=1):
@@ -97,28 +102,38 @@ def _json_lines(path: Path, data: bytes, required: tuple[str, ...]) -> list[dict
         for key in required:
             if not isinstance(record.get(key), str):
                 raise LandingError(f"{path}: line {line_number}: missing string field {key!r}")
+        removed = 0
         for key in (*required, "title"):
-            refuse_unstorable(record.get(key), f"{path}: line {line_number}: {key!r}")
+            where = f"{path}: line {line_number}: {key!r}"
+            if key in FREE_TEXT and isinstance(record.get(key), str):
+                record[key], nul = storable_free_text(record[key], where)
+                removed += nul
+            else:
+                refuse_unstorable(record.get(key), where)
+        repaired += removed > 0
         if record["_id"] in seen:
             raise LandingError(f"{path}: line {line_number}: duplicate _id {record['_id']!r}")
         seen.add(record["_id"])
         records.append(record)
     if not records:
         raise LandingError(f"{path}: no records")
-    return records
+    return records, repaired
 
 
-def parse_passages(path: Path, data: bytes) -> list[tuple[str, str, str]]:
-    """(passage_id, title, text) in file order; a missing title is an empty one (BEIR allows it)."""
-    records = _json_lines(path, data, ("_id", "text"))
+def parse_passages(path: Path, data: bytes) -> tuple[list[tuple[str, str, str]], int]:
+    """(passage_id, title, text) in file order (a missing title is an empty one: BEIR allows it), and how many
+    passages had NUL characters removed."""
+    records, repaired = _json_lines(path, data, ("_id", "text"))
     for line_number, record in enumerate(records, start=1):
         if not isinstance(record.get("title", ""), str):
             raise LandingError(f"{path}: record {line_number}: \"title\" must be a string")
-    return [(r["_id"], r.get("title", ""), r["text"]) for r in records]
+    return [(r["_id"], r.get("title", ""), r["text"]) for r in records], repaired
 
 
-def parse_queries(path: Path, data: bytes) -> list[tuple[str, str]]:
-    return [(r["_id"], r["text"]) for r in _json_lines(path, data, ("_id", "text"))]
+def parse_queries(path: Path, data: bytes) -> tuple[list[tuple[str, str]], int]:
+    """(query_id, text) in file order, and how many queries had NUL characters removed."""
+    records, repaired = _json_lines(path, data, ("_id", "text"))
+    return [(r["_id"], r["text"]) for r in records], repaired
 
 
 def parse_qrels(path: Path, data: bytes, passage_ids: set[str], query_ids: set[str]) -> list[tuple[str, str, int]]:
@@ -156,6 +171,7 @@ class BeirCorpus:
     queries: list[tuple[str, str]]  # (query_id, text)
     qrels: list[tuple[str, str, int]]  # (query_id, passage_id, grade)
     content_hash: str  # the corpus version (module docstring)
+    texts_without_nul: int = 0  # passages and queries whose NUL characters were removed
 
     def judgments(self) -> dict[str, dict[str, int]]:
         """query id -> passage id -> grade."""
@@ -177,13 +193,13 @@ def read_beir_folder(folder: Path) -> BeirCorpus:
     corpus_data = corpus_path.read_bytes()
     queries_data = queries_path.read_bytes() if queries_path.is_file() else b""
     qrels_data = qrels_path.read_bytes() if qrels_path.is_file() else b""
-    passages = parse_passages(corpus_path, corpus_data)
-    queries = parse_queries(queries_path, queries_data) if queries_data else []
+    passages, passages_repaired = parse_passages(corpus_path, corpus_data)
+    queries, queries_repaired = parse_queries(queries_path, queries_data) if queries_data else ([], 0)
     qrels = (
         parse_qrels(qrels_path, qrels_data, {p for p, _, _ in passages}, {q for q, _ in queries}) if qrels_data else []
     )
     content_hash = sha256_of(b":".join(sha256_of(d).encode() for d in (corpus_data, queries_data, qrels_data)))
-    return BeirCorpus(name, folder, passages, queries, qrels, content_hash)
+    return BeirCorpus(name, folder, passages, queries, qrels, content_hash, passages_repaired + queries_repaired)
 
 
 def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResult:
@@ -233,7 +249,7 @@ def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResul
             for view in tables:
                 con.unregister(view)
         record_landing(con, SOURCE, corpus.name, str(corpus_path), corpus.content_hash, counts[0])
-    return CorpusLandResult(corpus.name, *counts, "replaced" if previous else "landed")
+    return CorpusLandResult(corpus.name, *counts, "replaced" if previous else "landed", corpus.texts_without_nul)
 
 
 def folder_contents(folder: Path) -> FolderContents:

@@ -3,7 +3,8 @@
 
 File-level problems (invalid JSON, wrong shape, a record without text, a malformed or ambiguous page map)
 refuse the document with an error naming the file; record-level problems (an empty text, a text without
-pages, a page ref that does not resolve) are landed as they are and become reject rows in dbt.
+pages, a page ref that does not resolve) are landed as they are and become reject rows in dbt. Texts land as
+received but for NUL characters, which are removed and counted (ingestion.warehouse.storable_free_text).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from ingestion.warehouse import (
     FolderContents, LandingError, LandingUnit, MissingFileError, landed, record_landing, refuse_unstorable,
-    refused_unit, sha256_of, transaction,
+    refused_unit, sha256_of, storable_free_text, transaction,
 )
 
 SOURCE = "documents"
@@ -58,6 +59,13 @@ class DocumentLandResult:
     texts: int
     pages: int
     status: str  # "landed" | "replaced" | "unchanged"
+    texts_without_nul: int = 0  # texts landed with their NUL characters removed (storable_free_text)
+
+
+@dataclass(frozen=True)
+class DocumentTexts:
+    records: list[tuple[str, list[str] | None]]  # (text, page refs or None), in file order
+    texts_without_nul: int  # how many texts had NUL characters removed
 
 
 def validate_doc_id(doc_id: object) -> str:
@@ -103,7 +111,7 @@ def folder_contents(folder: Path) -> FolderContents:
     return FolderContents(units, ignored)
 
 
-def parse_texts(path: Path, data: bytes) -> list[tuple[str, list[str] | None]]:
+def parse_texts(path: Path, data: bytes) -> DocumentTexts:
     try:
         items = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -112,7 +120,7 @@ def parse_texts(path: Path, data: bytes) -> list[tuple[str, list[str] | None]]:
         raise LandingError(f"{path}: expected a JSON list of {{\"text\", \"pages\"}} records")
     if not items:
         raise LandingError(f"{path}: empty document (no texts)")
-    records = []
+    records, texts_without_nul = [], 0
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise LandingError(f"{path}: record {index} is not an object")
@@ -121,10 +129,12 @@ def parse_texts(path: Path, data: bytes) -> list[tuple[str, list[str] | None]]:
         refs = item.get("pages")
         if refs is not None and not (isinstance(refs, list) and all(isinstance(r, str) for r in refs)):
             raise LandingError(f"{path}: record {index} \"pages\" must be a list of page-ref strings")
-        for field, value in (("text", item["text"]), *(("pages", ref) for ref in refs or ())):
-            refuse_unstorable(value, f"{path}: record {index} \"{field}\"")
-        records.append((item["text"], refs))
-    return records
+        for ref in refs or ():
+            refuse_unstorable(ref, f"{path}: record {index} \"pages\"")
+        text, removed = storable_free_text(item["text"], f"{path}: record {index} \"text\"")
+        texts_without_nul += removed > 0
+        records.append((text, refs))
+    return DocumentTexts(records, texts_without_nul)
 
 
 def parse_pages(path: Path, data: bytes) -> dict[str, int]:
@@ -157,7 +167,8 @@ def land_document(con: duckdb.DuckDBPyConnection, folder: Path, doc_id: str) -> 
     """Land (or re-land) one document atomically; landing identical files again changes nothing."""
     texts_path, pages_path = document_files(folder, doc_id)
     texts_data, pages_data = texts_path.read_bytes(), pages_path.read_bytes()
-    texts, pages = parse_texts(texts_path, texts_data), parse_pages(pages_path, pages_data)
+    parsed, pages = parse_texts(texts_path, texts_data), parse_pages(pages_path, pages_data)
+    texts = parsed.records
     texts_hash, pages_hash = sha256_of(texts_data), sha256_of(pages_data)
     document_hash = sha256_of(f"{texts_hash}:{pages_hash}".encode())
     with transaction(con, RAW_DDL):
@@ -192,7 +203,8 @@ def land_document(con: duckdb.DuckDBPyConnection, folder: Path, doc_id: str) -> 
             con.unregister("incoming_texts")
             con.unregister("incoming_pages")
         record_landing(con, SOURCE, doc_id, str(texts_path), document_hash, len(texts))
-    return DocumentLandResult(doc_id, len(texts), len(pages), "replaced" if previous else "landed")
+    return DocumentLandResult(doc_id, len(texts), len(pages), "replaced" if previous else "landed",
+                              parsed.texts_without_nul)
 
 
 def land_documents(con: duckdb.DuckDBPyConnection, folder: Path) -> list[DocumentLandResult]:

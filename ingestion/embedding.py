@@ -63,10 +63,15 @@ def chunk_text(text: str, tokenizer, max_tokens: int, overlap: int = CHUNK_OVERL
     """Split a text into windows of at most max_tokens tokens, consecutive windows sharing `overlap` tokens.
 
     Windows end on a word boundary where one exists in their last quarter, so a re-tokenised chunk does not
-    start mid-word. A text that fits is one chunk covering all of it: nothing is ever truncated.
+    start mid-word. A text that fits is one chunk covering all of it: nothing is ever truncated. A text the
+    tokenizer reads as nothing (private-use glyphs, lone combining marks) has no chunk: its vector would be the
+    model's [CLS][SEP] alone, the same for every such text; the caller reports it (document_rejects,
+    corpus_rejects: no_model_tokens).
     """
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     offsets = encoding["offset_mapping"]
+    if not offsets:
+        return []
     if len(offsets) <= max_tokens:
         return [Chunk(0, len(text), len(offsets))]
     word_starts = {i for i, (start, _) in enumerate(offsets) if i == 0 or start > offsets[i - 1][1]}

@@ -74,6 +74,18 @@ def refuse_unstorable(value: object, where: str) -> None:
         raise LandingError(f"{where} {problem}")
 
 
+def storable_free_text(value: str, where: str) -> tuple[str, int]:
+    """Free text (a document text, a passage, a query) as every engine can store it, and how many NUL characters
+    (U+0000) were removed to make it so. Postgres text holds no NUL, and a NUL renders as nothing, so removing it
+    keeps what the text says (a text of NULs alone becomes blank, and a `blank_text` reject in dbt); the loaders
+    report every removal. What cannot be repaired (a lone surrogate) is refused as by refuse_unstorable.
+    Identifiers (ids, page refs, handles, industries) are never repaired: a NUL there is refused."""
+    removed = value.count("\x00")
+    value = value.replace("\x00", "") if removed else value
+    refuse_unstorable(value, where)
+    return value, removed
+
+
 def _unstorable(text: str) -> str | None:
     """Why a string cannot be landed in every engine, or None. Postgres text holds no NUL character (DuckDB's
     VARCHAR does: refused on both, so bad input fails the same way on both), and a lone surrogate (a JSON escape

@@ -1,8 +1,10 @@
 """Blank after normalisation, one definition (dbt_project.yml's blank_text_characters) read by the dbt macro
 is_blank_text and by ingestion.text.is_blank: the two agree on every code point, and on the real document 12345
 with invisible texts injected (zero-width characters, Unicode whitespace, control characters, and every range
-boundary of the definition with its neighbours) each blank text becomes a `blank_text` reject, the build passes,
-no chunk is blank, and DuckDB, Postgres and Spark reject exactly the same texts.
+boundary of the definition with its neighbours) each blank text becomes a `blank_text` reject, each text the
+model's tokenizer reads as nothing (private use, lone combining marks) a `no_model_tokens` reject, the build
+passes, no chunk is blank or empty, and DuckDB, Postgres and Spark reject exactly the same texts for the same
+reasons. NUL characters leave texts at landing, with a report line.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from ingestion import ingest
 from ingestion.dbt_runner import run_dbt_on
 from ingestion.embedding import load_tokenizer
 from ingestion.documents import land_document
-from ingestion.land import ensure_raw_tables
+from ingestion.land import ensure_raw_tables, land_all
 from ingestion.settings import PROJECT_ROOT
 from ingestion.text import is_blank
-from ingestion.warehouse import LandingError, open_warehouse
+from ingestion.warehouse import open_warehouse
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, model, query, require_real, throwaway_postgres
 
 RANGES = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["blank_text_characters"]
@@ -38,21 +40,30 @@ INVISIBLE = [
     "\u3164\u115f\u180e\ufe0f\U000e0041",  # Hangul fillers, Mongolian vowel separator, variation selector, tag
 ]
 VISIBLE = ["a\u200b", "\u00e9", "\u2400", "\U0001f600", "\u3007", "\u00a0x\u3000"]
+# not blank (the characters render), but the model's tokenizer reads them as nothing: no_model_tokens rejects
+UNTOKENIZABLE = [
+    "\ue000\uf8ff\U000f0000",  # private use: what PDF extraction makes of icon fonts
+    "\u0301\u0350",  # combining marks without a base
+    "\ufff9\ufffb",  # interlinear annotation format characters
+    "\ue000 \u200b\u0301",  # mixed with blank characters
+]
 
 
 def boundary_texts() -> list[str]:
     """Each range's first and last code point and their outer neighbours, as one-character texts (NUL is
-    refused at landing, tested apart; surrogates are not characters). Outer neighbours the model's tokenizer
-    reads as nothing (combining marks, format characters such as U+FFF9 outside the definition) are left out:
-    they are not blank by the definition, yet give a 0-token chunk (docs/reliability.md, "Blank text")."""
-    tokenizer = load_tokenizer(model().tokenizer_dir)
+    removed at landing, tested apart; surrogates are not characters). Some outer neighbours (combining marks,
+    format characters such as U+FFF9 outside the definition) are not blank, yet the model's tokenizer reads them
+    as nothing: they are no_model_tokens rejects."""
     points = set()
     for item in RANGES:
         first, _, last = item.partition("-")
         first, last = int(first, 16), int(last or first, 16)
         points |= {first - 1, first, last, last + 1}
-    texts = [chr(p) for p in sorted(points) if 0 < p <= 0x10FFFF and not 0xD800 <= p <= 0xDFFF]
-    return [t for t in texts if is_blank(t) or tokenizer(t, add_special_tokens=False)["input_ids"]]
+    return [chr(p) for p in sorted(points) if 0 < p <= 0x10FFFF and not 0xD800 <= p <= 0xDFFF]
+
+
+def has_model_tokens(text: str) -> bool:
+    return bool(load_tokenizer(model().tokenizer_dir)(text, add_special_tokens=False)["input_ids"])
 
 
 def test_is_blank_says_what_the_issue_calls_blank():
@@ -80,7 +91,7 @@ def test_python_and_the_dbt_macro_agree_on_every_code_point(tmp_path):
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory) -> tuple[Path, dict[int, str]]:
     """DATA_DIR with the real document, texts at positions that resolve to pages replaced by invisible,
-    visible and boundary texts: position -> injected text."""
+    visible, untokenizable and boundary texts: position -> injected text."""
     documents = require_real(REAL_DATA / "documents")
     data = tmp_path_factory.mktemp("blank_text") / "data"
     (data / "documents").mkdir(parents=True)
@@ -88,7 +99,7 @@ def injected(tmp_path_factory) -> tuple[Path, dict[int, str]]:
     # the document's first 400 texts (its own files, cut so the real model encodes them in CI time)
     texts = json.loads((documents / f"texts_{REAL_DOCUMENT}.json").read_text())[:400]
     usable = [i for i, t in enumerate(texts) if t.get("pages") and not is_blank(t["text"])]
-    injecting = [*INVISIBLE, *VISIBLE, *boundary_texts()]
+    injecting = [*INVISIBLE, *VISIBLE, *UNTOKENIZABLE, *boundary_texts()]
     assert len(usable[1::2]) >= len(injecting)
     injected = dict(zip(usable[1::2], injecting))
     for position, text in injected.items():
@@ -97,10 +108,11 @@ def injected(tmp_path_factory) -> tuple[Path, dict[int, str]]:
     return data, injected
 
 
-def blank_rejects(warehouse) -> set[int]:
+def text_rejects(warehouse) -> dict[int, str]:
+    """source_position -> reason, for every rejected text (page_ref null) of the warehouse's document_rejects."""
     with open_warehouse(warehouse, read_only=True) as con:
-        return {p for (p,) in con.execute(
-            "select source_position from document_rejects where reason = 'blank_text'").fetchall()}
+        return dict(con.execute("select source_position, reason from document_rejects where page_ref is null")
+                    .fetchall())
 
 
 @pytest.fixture(scope="module")
@@ -111,35 +123,53 @@ def duckdb_run(injected, tmp_path_factory):
     return warehouse, chunks
 
 
-def test_blank_texts_are_rejects_with_a_reason_and_never_chunks(injected, duckdb_run):
+def test_blank_and_untokenizable_texts_are_rejects_with_a_reason_and_never_chunks(injected, duckdb_run):
     data, injected_texts = injected
     warehouse, chunks = duckdb_run
     blank = {p for p, text in injected_texts.items() if is_blank(text)}
-    assert len(blank) > len(INVISIBLE) and len(blank) < len(injected_texts)
+    untokenizable = {p for p, text in injected_texts.items() if not is_blank(text) and not has_model_tokens(text)}
+    assert len(blank) > len(INVISIBLE) and len(untokenizable) > len(UNTOKENIZABLE)
+    assert len(blank) + len(untokenizable) < len(injected_texts)
     original = {i for i, t in enumerate(json.loads((data / "documents" / f"texts_{REAL_DOCUMENT}.json")
                                                    .read_text())) if i not in injected_texts and is_blank(t["text"])}
-    assert blank_rejects(warehouse) == blank | original
+    rejects = text_rejects(warehouse)
+    assert {p for p, reason in rejects.items() if reason == "blank_text"} == blank | original
+    assert {p for p, reason in rejects.items() if reason == "no_model_tokens"} == untokenizable
     assert not any(is_blank(chunk["text"]) for chunk in chunks)
     assert query(warehouse, "select count(*) from document_chunks where token_count = 0") == [(0,)]
-    visible = {p for p, text in injected_texts.items() if not is_blank(text)}
+    visible = set(injected_texts) - blank - untokenizable
     chunked = {p for (p,) in query(warehouse, "select distinct source_position from document_chunks")}
-    assert visible <= chunked
+    assert visible <= chunked and not (untokenizable & chunked)
 
 
-def test_a_text_with_a_nul_character_refuses_its_document_with_one_clear_line(injected, tmp_path):
-    """Postgres text cannot hold U+0000: a NUL anywhere in a text refuses the document on every engine (the
-    same loader), naming file, record and character, and the warehouse keeps what it had."""
-    data, _ = injected
-    folder = tmp_path / "documents"
+def test_nul_characters_leave_texts_at_landing_and_a_text_of_nuls_becomes_a_blank_text_reject(injected, tmp_path,
+                                                                                                   capsys):
+    """Postgres text cannot hold U+0000, and a NUL renders as nothing: landing removes it from a document's texts
+    (the same loader on every engine) and says so in its report; a text of NULs alone is then blank, a
+    `blank_text` reject of the build like any other invisible text, and a text with a NUL inside keeps the rest."""
+    data, injected_texts = injected
+    folder = tmp_path / "data" / "documents"
     shutil.copytree(data / "documents", folder)
     texts = json.loads((folder / f"texts_{REAL_DOCUMENT}.json").read_text())
-    texts[5]["text"] = "\x00\x00"
+    # two real texts with pages, neither injected
+    nuls_only, nul_inside = [i for i, t in enumerate(texts) if i not in injected_texts and t.get("pages")
+                             and len(t["text"]) > 20 and not is_blank(t["text"])][:2]
+    original = texts[nul_inside]["text"]
+    texts[nuls_only]["text"] = "\x00\x00"
+    texts[nul_inside]["text"] = original[:10] + "\x00" + original[10:]
     (folder / f"texts_{REAL_DOCUMENT}.json").write_text(json.dumps(texts))
-    with open_warehouse(tmp_path / "warehouse.duckdb") as con:
-        ensure_raw_tables(con)
-        with pytest.raises(LandingError, match=r'record 5 "text" contains a NUL character \(U\+0000\)'):
-            land_document(con, folder, REAL_DOCUMENT)
-        assert con.execute("select count(*) from raw.document_texts").fetchone() == (0,)
+    warehouse = tmp_path / "warehouse.duckdb"
+    land_all(tmp_path / "data", warehouse)
+    (report,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[land] documents:")]
+    assert report.endswith(f"; document {REAL_DOCUMENT}: NUL characters (U+0000) removed from 2 texts "
+                           "(Postgres text cannot hold them)"), report
+    landed = dict(query(warehouse, "select position, text from raw.document_texts"))
+    assert (landed[nuls_only], landed[nul_inside]) == ("", original)
+    run_dbt_on(warehouse, ["run", "--select", "+document_rejects"], target_path=tmp_path / "target")
+    assert query(warehouse, f"select reason from document_rejects where source_position = {nuls_only}") \
+        == [("blank_text",)]
+    assert query(warehouse, "select text from int_text_units "
+                            f"where source = 'document' and source_position = {nul_inside}") == [(original,)]
 
 
 def land_and_build_rejects(warehouse, data: Path, folder: Path) -> None:
@@ -156,15 +186,15 @@ def postgres():
 
 
 @pytest.mark.postgres
-def test_postgres_rejects_the_same_blank_texts(injected, duckdb_run, postgres, tmp_path):
+def test_postgres_rejects_the_same_texts_for_the_same_reasons(injected, duckdb_run, postgres, tmp_path):
     land_and_build_rejects(postgres, injected[0], tmp_path)
-    assert blank_rejects(postgres) == blank_rejects(duckdb_run[0])
+    assert text_rejects(postgres) == text_rejects(duckdb_run[0])
 
 
 @pytest.mark.spark
-def test_spark_rejects_the_same_blank_texts(injected, duckdb_run, tmp_path):
+def test_spark_rejects_the_same_texts_for_the_same_reasons(injected, duckdb_run, tmp_path):
     from ingestion.engines.spark import SparkWarehouse
 
     warehouse = SparkWarehouse(tmp_path / "spark")
     land_and_build_rejects(warehouse, injected[0], tmp_path)
-    assert blank_rejects(warehouse) == blank_rejects(duckdb_run[0])
+    assert text_rejects(warehouse) == text_rejects(duckdb_run[0])

@@ -112,7 +112,40 @@ def test_malformed_qrels_line_names_file_and_line(bad_line: str):
 
 def test_queries_may_hold_characters_splitlines_breaks_on():
     data = '{"_id": "q1", "text": "caf\u0085e\u2028menu"}\n{"_id": "q2", "text": "b"}\n'.encode()
-    assert parse_queries(Path("queries.jsonl"), data) == [("q1", "caf\u0085e\u2028menu"), ("q2", "b")]
+    assert parse_queries(Path("queries.jsonl"), data) == ([("q1", "caf\u0085e\u2028menu"), ("q2", "b")], 0)
+
+
+def test_nul_characters_leave_free_text_and_are_counted_but_refuse_an_id():
+    """Postgres text cannot hold U+0000: removed from texts and titles (each repaired record counted for the
+    report), while an id holding one is refused, since a repaired id would be another id."""
+    data = '{"_id": "q1", "text": "a\\u0000b\\u0000"}\n{"_id": "q2", "text": "\\u0000"}\n{"_id": "q3", "text": "c"}\n'
+    assert parse_queries(Path("queries.jsonl"), data.encode()) == ([("q1", "ab"), ("q2", ""), ("q3", "c")], 2)
+    with pytest.raises(LandingError, match=r"queries\.jsonl: line 1: '_id' contains a NUL character"):
+        parse_queries(Path("queries.jsonl"), b'{"_id": "q\\u00001", "text": "a"}\n')
+
+
+def test_a_corpus_lands_without_nul_characters_and_the_landing_report_says_so(tmp_path: Path, capsys):
+    """Real passages (the judged ones of a real query) with NULs put into a passage's text and title and into a
+    query: each lands without them and the report line counts the texts repaired."""
+    from ingestion.land import land_all
+    from tests.conftest import write_corpus_subset
+
+    folder = write_corpus_subset(tmp_path / "data" / "retrieval" / "msmarco-mini", ("19335",))
+    lines = (folder / "corpus.jsonl").read_bytes().split(b"\n")
+    first = json.loads(lines[0])
+    lines[0] = json.dumps({**first, "title": "\x00", "text": "\x00" + first["text"]}).encode()
+    (folder / "corpus.jsonl").write_bytes(b"\n".join(lines))
+    (query_line,) = (folder / "queries.jsonl").read_text().splitlines()
+    asked = json.loads(query_line)
+    (folder / "queries.jsonl").write_text(json.dumps({**asked, "text": asked["text"] + "\x00"}) + "\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    land_all(tmp_path / "data", warehouse)
+    (report,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[land] retrieval:")]
+    assert report.endswith("(landed); msmarco-mini: NUL characters (U+0000) removed from 2 texts "
+                           "(Postgres text cannot hold them)"), report
+    assert query(warehouse, f"select title, text from raw.corpus_passages where passage_id = '{first['_id']}'") \
+        == [("", first["text"])]
+    assert query(warehouse, "select text from raw.corpus_queries") == [(asked["text"],)]
 
 
 def test_malformed_queries_line_names_file_and_line():

@@ -3,9 +3,9 @@ upstream, and the conservation test `rows_accounted_for` catches a corpus passag
 or invented.
 
 One scratch warehouse of tiny raw tables and the few models the cases need (views and small tables: seconds,
-no embedding model) is built and checked intact first, so a case can only fail for the change it makes. Each
-case restores that intact copy to the same path and runs dbt with the same target folder: same profile, so
-dbt's partial parsing saves most of a parse per run.
+the model's tokenizer but no embedding) is built and checked intact first, so a case can only fail for the
+change it makes. Each case restores that intact copy to the same path and runs dbt with the same target folder:
+same profile, so dbt's partial parsing saves most of a parse per run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ RAW_ROWS = (
     "insert into raw.corpus_passages values "
     "('tiny', 'p1', 0, '', 'a passage', 'corpus.jsonl', 'h', now()), "
     "('tiny', 'p2', 1, '', ' \t ', 'corpus.jsonl', 'h', now()), "  # blank: a corpus reject
-    "('tiny', 'p3', 2, 'A title', 'another passage', 'corpus.jsonl', 'h', now())",
+    "('tiny', 'p3', 2, 'A title', 'another passage', 'corpus.jsonl', 'h', now()), "
+    "('tiny', 'p4', 3, '', '\ue000\u0301', 'corpus.jsonl', 'h', now())",  # no model token: a corpus reject
 )
 MODELS = ("+corpus_queries", "+corpus_qrels", "+corpus_rejects", "+int_text_units")
 CONSERVATION = ("test", "--select", "stg_corpus_passages,test_name:rows_accounted_for")
@@ -82,6 +83,20 @@ def test_a_contract_stops_a_mart_whose_columns_change(scratch, model, upstream_c
     assert failure_lines, result.stdout[-3000:]
     column = "grade" if model == "corpus_qrels" else "query_text"
     assert column in result.stdout.split(failure, 1)[1], result.stdout[-3000:]  # the message names the column
+
+
+def test_a_passage_is_indexed_or_rejected_with_its_reason(scratch):
+    """A blank passage is rejected as blank_text; one the model's tokenizer reads as nothing (a private-use glyph,
+    a combining mark: not blank) has no chunk and is rejected as no_model_tokens; the others are chunked."""
+    dbt, intact = scratch
+    con = duckdb.connect(str(intact), read_only=True)
+    try:
+        rejects = con.execute("select passage_id, reason from corpus_rejects order by 1").fetchall()
+        chunked = con.execute("select unit_id from text_chunks where source = 'corpus' order by 1").fetchall()
+    finally:
+        con.close()
+    assert rejects == [("p2", "blank_text"), ("p4", "no_model_tokens")]
+    assert chunked == [("p1",), ("p3",)]
 
 
 @pytest.mark.parametrize(

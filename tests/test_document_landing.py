@@ -77,12 +77,12 @@ def test_relanding_replaces_the_document_in_one_transaction(tmp_path: Path, ware
         ([{"pages": ["ref-a"]}], PAGES, 'record 0 has no "text" string'),
         ([{"text": "a", "pages": "ref-a"}], PAGES, '"pages" must be a list of page-ref strings'),
         ([], PAGES, "empty document"),
-        ([{"text": "a\u0000b", "pages": ["ref-a"]}], PAGES, 'record 0 "text" contains a NUL character'),
+        ([{"text": "a", "pages": ["ref-\u0000a"]}], PAGES, 'record 0 "pages" contains a NUL character'),
         (TEXTS, "id,pg_num\nref-a,1\nref-b,two\n", "line 3: page number 'two' of ref 'ref-b' is not an integer"),
         (TEXTS, "id,pg_num\nref-a,1\nref-a,2\n", "line 3: page ref 'ref-a' appears twice"),
         (TEXTS, "ref,page\nref-a,1\n", "expected the header 'id,pg_num'"),
     ],
-    ids=["malformed-json", "not-a-list", "no-text", "pages-not-a-list", "empty", "nul-character", "non-integer-page",
+    ids=["malformed-json", "not-a-list", "no-text", "pages-not-a-list", "empty", "nul-in-page-ref", "non-integer-page",
          "duplicate-ref", "bad-header"],
 )
 def test_bad_document_is_refused_and_the_previous_version_stays(tmp_path: Path, warehouse: Path, texts, pages, message):

@@ -1,7 +1,18 @@
 -- Document texts that cannot be embedded and page refs that do not resolve, each with a reason: nothing a
--- document file contains is silently dropped.
+-- document file contains is silently dropped. A text the model's tokenizer reads as nothing (private-use glyphs,
+-- lone combining marks: not blank, yet no token) is known only once text_chunks has cut it into no chunk.
 with texts as (
     select * from {{ ref('int_document_texts_resolved') }}
+),
+
+units as (
+    select * from {{ ref('int_text_units') }}
+    where source = 'document'
+),
+
+first_chunks as (
+    select * from {{ ref('text_chunks') }}
+    where source = 'document' and chunk_index = 0
 ),
 
 rejected_texts as (
@@ -13,6 +24,19 @@ rejected_texts as (
         text
     from texts
     where reject_reason is not null
+),
+
+untokenized_texts as (
+    select
+        units.source_id as doc_id,
+        units.source_position,
+        {{ cast('null', 'varchar') }} as page_ref,
+        'no_model_tokens' as reason,
+        units.text
+    from units
+    left join first_chunks
+        on first_chunks.source_id = units.source_id and first_chunks.source_position = units.source_position
+    where first_chunks.source_position is null
 ),
 
 unresolved_refs as (
@@ -27,6 +51,8 @@ unresolved_refs as (
 
 final as (
     select * from rejected_texts
+    union all
+    select * from untokenized_texts
     union all
     select * from unresolved_refs
 )
