@@ -43,13 +43,14 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread_over_them(
     with LiveService(search_warehouse.published_path, tmp_path / "server.log", workers=2) as service:
         health = service.health_when(lambda h: h["status"] == "ok")
         assert health.get("status") == "ok", service.log_tail()
+        server = psutil.Process(service._server.pid)
         deadline = time.monotonic() + 30
-        while len(listeners := listening_sockets(service._server.pid, service.port)) < 2 and time.monotonic() < deadline:
+        while len(listeners := listening_sockets(server.pid, service.port)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(listeners) == 2, (listeners, service.log_tail())
         # two sockets, not one shared by inheritance: uvicorn's own --workers shows the same inode in every worker
         assert len(set(listeners.values())) == 2, listeners
-        assert not any(conn.status == psutil.CONN_LISTEN for conn in psutil.Process(service._server.pid).net_connections())
+        assert not any(conn.status == psutil.CONN_LISTEN for conn in server.net_connections())  # the parent only claims
 
         # keep-alive clients connecting together, as a load generator's do: each is answered, then held open
         clients = [socket.create_connection(("127.0.0.1", service.port)) for _ in range(CONNECTIONS)]
