@@ -5,14 +5,9 @@ with texts as (
     select * from {{ ref('int_document_texts_resolved') }}
 ),
 
-units as (
-    select * from {{ ref('int_text_units') }}
+units_without_tokens as (
+    select * from {{ ref('int_text_units_without_tokens') }}
     where source = 'document'
-),
-
-first_chunks as (
-    select * from {{ ref('text_chunks') }}
-    where source = 'document' and chunk_index = 0
 ),
 
 rejected_texts as (
@@ -28,15 +23,12 @@ rejected_texts as (
 
 untokenized_texts as (
     select
-        units.source_id as doc_id,
-        units.source_position,
+        source_id as doc_id,
+        source_position,
         {{ cast('null', 'varchar') }} as page_ref,
         'no_model_tokens' as reason,
-        units.text
-    from units
-    left join first_chunks
-        on first_chunks.source_id = units.source_id and first_chunks.source_position = units.source_position
-    where first_chunks.source_position is null
+        text
+    from units_without_tokens
 ),
 
 unresolved_refs as (
