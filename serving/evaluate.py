@@ -1,4 +1,4 @@
-"""`make eval`: BM25, dense and hybrid search on every corpus that has judged queries, scored with ranx.
+"""`make eval`: BM25, dense and hybrid search on every corpus that has judged queries, scored by serving.evaluation.
 
 `python -m serving.evaluate [--output-dir DIR] [--corpus NAME]` searches the published index (what the
 service serves) for each judged query of each corpus, top 100 within that corpus, and writes

@@ -1,6 +1,6 @@
 """The evaluation harness reports hand-computed values on hand-made judgments and runs.
 
-nDCG here is ranx's `ndcg` (Järvelin & Kekäläinen, linear gain, as trec_eval's ndcg_cut):
+nDCG here is Järvelin & Kekäläinen's, linear gain, as trec_eval's ndcg_cut:
 DCG@10 = sum over ranks i <= 10 of grade_i / log2(i + 1), nDCG@10 = DCG@10 / ideal DCG@10, where the ideal ranking
 sorts the judged passages by grade (grade-0 passages add nothing).
 """
@@ -18,7 +18,7 @@ from serving.evaluation import (
     EvaluationReport,
     MetricResult,
     evaluate_run,
-    ranx_metric_names,
+    metric_definitions,
 )
 
 QRELS = {
@@ -45,14 +45,13 @@ def per_query(results: dict[str, MetricResult], metric: str) -> dict[str, float]
     return results[metric].per_query
 
 
-def test_ranx_metric_names_carry_the_relevance_level():
-    assert ranx_metric_names(2) == {
-        "hit@1": "hit_rate@1-l2",
-        "mrr@10": "mrr@10-l2",
-        "ndcg@10": "ndcg@10",
-        "recall@100": "recall@100-l2",
-    }
-    assert tuple(ranx_metric_names(1)) == METRICS
+def test_metric_definitions_carry_the_relevance_threshold():
+    definitions = metric_definitions(2)
+    assert tuple(definitions) == METRICS
+    for metric in ("hit@1", "mrr@10", "recall@100"):
+        assert "grade >= 2" in definitions[metric]
+    assert "grade >= 3" in metric_definitions(3)["mrr@10"]
+    assert "linear gain" in definitions["ndcg@10"]
 
 
 def test_hand_computed_values_at_threshold_2():
@@ -134,7 +133,7 @@ def test_queries_without_a_relevant_passage_are_excluded():
 
 def test_ties_keep_the_run_order():
     # d00..d19 alternate scores 1.0 / 2.0, so the run order is d01, d03, ..., d19, d00, d02, ...
-    # (ranx's own sort of this run puts d17 first: ties must not be left to it)
+    # (a sort that breaks ties arbitrarily, as ranx's did, put d17 first)
     run = {"q": {f"d{i:02d}": 2.0 if i % 2 else 1.0 for i in range(20)}}
     assert evaluate_run({"q": {"d01": 2}}, run)["hit@1"].mean == 1.0
     assert evaluate_run({"q": {"d03": 2}}, run)["mrr@10"].mean == pytest.approx(1 / 2)
@@ -232,6 +231,6 @@ def test_json_leaves_per_query_out_unless_asked():
     hit = report.results["bm25"]["hit@1"]
     expected = {"mean": 1 / 3, "ci_low": hit.ci_low, "ci_high": hit.ci_high}
     assert summary["results"]["bm25"]["hit@1"] == pytest.approx(expected)
-    assert summary["ranx_metrics"]["mrr@10"] == "mrr@10-l2"
+    assert summary["metrics"] == metric_definitions(2)
     full = json.loads(report.to_json(include_per_query=True))
     assert full["results"]["bm25"]["mrr@10"]["per_query"] == pytest.approx({"q1": 1.0, "q2": 1 / 3, "q3": 0.5})

@@ -4,7 +4,7 @@
 retrieves over the **whole** corpus of the candidate's dataset, as the warehouse holds it, for its validation and
 test queries (never trained on) with the current model (the baseline) and with the candidate: exact cosine search
 over the corpus's chunks, a passage scored by its best chunk, top 100 (training.corpus_search), nDCG@10, MRR@10
-and hit@1 with bootstrap intervals (serving.evaluation, ranx). The warehouse must still hold the corpus version the
+and hit@1 with bootstrap intervals (serving.evaluation). The warehouse must still hold the corpus version the
 dataset was built from (its landed content hash, recorded in the manifest); it is refused otherwise.
 
 The gate decides on validation only; test figures are reported, never used to decide. The candidate is
