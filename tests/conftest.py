@@ -212,6 +212,16 @@ def search_warehouse(tmp_path_factory) -> SearchWarehouse:
     return built
 
 
+@pytest.fixture(scope="session")
+def interests_and_search_warehouse(tmp_path_factory):
+    """The sample interests (trained model, mart) and the search sources, built and published as `make run` does:
+    one build for the modules that read it (tests/test_api_contract.py, tests/test_interests_api.py), which copy it
+    before changing anything."""
+    from tests.interests_warehouse import InterestsWarehouse
+
+    return InterestsWarehouse.build(tmp_path_factory.mktemp("interests_and_search"), more_data=write_search_data)
+
+
 class LiveService:
     """`python -m serving.api` in another process over a published copy (the way `make serve` runs it), with
     `workers` uvicorn processes (`env`: more settings, e.g. API_TOKEN), and a thread that keeps requesting one

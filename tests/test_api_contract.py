@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from ingestion.text import VISIBLE_CHARACTER, is_blank
 from serving.api import create_app
 from serving.api.budget import MAX_TOKENS, Budget
-from tests.conftest import LiveService, assert_error, query, write_search_data
+from tests.conftest import LiveService, assert_error, query
 from tests.interests_warehouse import InterestsWarehouse
 
 TOKEN = "contract-token-0123456789"
@@ -33,9 +33,8 @@ HEAVY_DOCUMENTS = ["," * 4_000] * 3  # 54 windows, 13,632 tokens: within the bud
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> InterestsWarehouse:
-    """The sample interests (trained model, mart) and the search sources, built and published as `make run` does."""
-    return InterestsWarehouse.build(tmp_path_factory.mktemp("api_contract"), more_data=write_search_data)
+def built(interests_and_search_warehouse) -> InterestsWarehouse:
+    return interests_and_search_warehouse
 
 
 @pytest.fixture(scope="module")

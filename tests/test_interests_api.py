@@ -25,8 +25,8 @@ from tests.interests_warehouse import InterestsWarehouse, publish_without_the_ma
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> InterestsWarehouse:
-    return InterestsWarehouse.build(tmp_path_factory.mktemp("interests_api"))
+def built(interests_and_search_warehouse) -> InterestsWarehouse:
+    return interests_and_search_warehouse
 
 
 @pytest.fixture(scope="module")
