@@ -70,7 +70,7 @@ def query_metrics(judged: dict[str, int], ranking: list[str], relevance_threshol
     first = next((rank for rank, hit in enumerate(relevant[:MRR_CUTOFF], start=1) if hit), None)
     ideal = _discounted_gain(sorted(judged.values(), reverse=True)[:NDCG_CUTOFF])
     return {
-        "hit@1": float(bool(relevant[:1] and relevant[0])),
+        "hit@1": float(bool(relevant) and relevant[0]),
         "mrr@10": 1.0 / first if first else 0.0,
         "ndcg@10": _discounted_gain(grades[:NDCG_CUTOFF]) / ideal,
         "recall@100": sum(relevant[:RECALL_CUTOFF]) / sum(g >= relevance_threshold for g in judged.values()),

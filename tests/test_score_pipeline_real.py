@@ -215,7 +215,7 @@ def test_one_batch_at_a_time_equals_all_at_once(built: Path, tmp_path: Path):
             ensure_raw_tables(con)
             assert land_score_batch(con, path).status == "landed"
         # the models and their data tests on every batch; the unit tests, which read fixed inputs and never the
-        # warehouse, once at the end (each run of them is the same: 20 of them took half of this test's time)
+        # warehouse, once at the end (every run of them is the same; 20 runs were a third of this test's time)
         dbt("build", "--select", SCORE_PIPELINE, "--exclude-resource-type", "unit_test")
         if path.name == "batch_1.json":  # cold start: two batches, no percentiles yet
             assert query(duckdb_path, "select count(*) from scores") == [(0,)]
