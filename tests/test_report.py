@@ -18,6 +18,7 @@ import matplotlib.image  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from benchmarks.scores.dbt_timing import SCORE_PIPELINE  # noqa: E402
 from ingestion.land import ensure_raw_tables  # noqa: E402
 from ingestion.score_batches import land_score_batches  # noqa: E402
 from ingestion.settings import PROJECT_ROOT  # noqa: E402
@@ -38,7 +39,7 @@ def sample_warehouse(tmp_path_factory) -> Path:
     with connect(duckdb_path) as con:
         ensure_raw_tables(con)
         land_score_batches(con, SAMPLE / "score_batches")
-    Dbt(duckdb_path, folder / "target")("build", "--select", "source:raw.score_batches+ known_industries+")
+    Dbt(duckdb_path, folder / "target")("build", "--select", SCORE_PIPELINE)
     return duckdb_path
 
 
