@@ -101,7 +101,7 @@ def speed(passages: int, backends: list[str]) -> int:
             spec = resolve_model(PACKAGED, artifacts, backend)
             started = time.perf_counter()
             prepare_model(spec)
-            if spec.onnx_path:
+            if spec.graph_path:
                 log(f"{backend}: exported in {time.perf_counter() - started:.1f} s (once per model files)")
             warehouse = workdir / f"{backend}.duckdb"
             shutil.copyfile(landed, warehouse)

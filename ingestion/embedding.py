@@ -11,13 +11,13 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from ingestion.model_source import ModelSpec
+from ingestion.model_source import ModelSpec, graph_file
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -140,19 +140,24 @@ def load_encoder(spec: ModelSpec, threads: int | None = None):
         return SentenceTransformerEncoder(spec.model_dir, threads=threads)
     from ingestion.onnx_encoder import OnnxEncoder, OpenVinoEncoder
 
-    runner = OpenVinoEncoder if spec.backend == "openvino" else OnnxEncoder
+    runner = OpenVinoEncoder if spec.backend.startswith("openvino") else OnnxEncoder
     return runner(prepare_model(spec), spec.model_dir, threads=threads)
 
 
 def prepare_model(spec: ModelSpec) -> Path | None:
-    """What a backend needs on disk before any process loads it: the exported ONNX graph, exported once (the Spark
+    """What a backend needs on disk before any process loads it: the exported graph, exported once (the Spark
     launcher calls this before its executors load the model, so they never export it side by side)."""
-    if spec.onnx_path is None or spec.onnx_path.is_file():
-        return spec.onnx_path
-    from ingestion.onnx_encoder import export_onnx
+    if spec.graph_path is None or spec.graph_path.is_file():
+        return spec.graph_path
+    from ingestion.onnx_encoder import export_onnx, export_openvino_int8
 
+    if spec.backend == "openvino-int8":  # derived from the float graph, itself exported when missing
+        float_spec = replace(spec, backend="onnx", graph_path=graph_file(spec.graph_path.parent, "onnx"))
+        float_graph = prepare_model(float_spec)
+        log.info("storing %s's weights in int8 for OpenVINO, once for these model files", spec.model_id)
+        return export_openvino_int8(float_graph, spec.graph_path)
     log.info("exporting %s to ONNX, once for these model files", spec.model_id)
-    return export_onnx(spec.model_dir, spec.onnx_path, quantize=spec.backend == "onnx-int8")
+    return export_onnx(spec.model_dir, spec.graph_path, quantize=spec.backend == "onnx-int8")
 
 
 # Where encode_texts sends its texts instead of the local model, while set (encoding_elsewhere): the Spark

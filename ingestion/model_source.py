@@ -34,16 +34,19 @@ from ingestion.warehouse import sha256_file
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PACKAGED = "packaged"  # EMBEDDING_MODEL=packaged: the packaged model even when a fine-tuned one was promoted
 # EMBEDDING_BACKEND: sentence-transformers on PyTorch, or the model exported to ONNX (float, or int8 weights) and
-# run by ONNX Runtime, or its float graph run by OpenVINO in bfloat16 (ingestion.onnx_encoder)
-BACKENDS = ("onnx", "onnx-int8", "openvino", "torch")
-# onnx: torch's vectors (cosine >= 0.99999) 1.5x faster; onnx-int8 is 3x faster but costs 0.009 nDCG@10 on DL19
-# (docs/benchmarks.md, "Embeddings"), more than the 0.005 the default may lose
-DEFAULT_BACKEND = "onnx"
-# The version of ingestion.onnx_encoder.export_onnx's recipe (graph, opset, quantization) and of how OpenVINO runs
-# the graph (OpenVinoEncoder: precision, batching): bump it when either changes. The graph's path and the model id
-# carry it, so vectors of an older recipe are re-embedded, never mixed with a newer one's (the model files' hash
-# alone would not change).
-ONNX_EXPORT_RECIPE = 1
+# run by ONNX Runtime, or its float graph run by OpenVINO in bfloat16, its weights as they are or stored in int8
+# (ingestion.onnx_encoder)
+BACKENDS = ("onnx", "onnx-int8", "openvino", "openvino-int8", "torch")
+# Measured on 3,000 real MS MARCO passages and DL19 (docs/benchmarks.md, "Embeddings"): the dbt node with
+# openvino-int8 3.9x the library default, nDCG@10 -0.002 against torch's vectors; onnx (torch's vectors, cosine
+# >= 0.99999) 1.8x; onnx-int8 3.4x but -0.009 nDCG@10, more than the 0.005 the default may lose
+DEFAULT_BACKEND = "openvino-int8"
+# The version of the exported graphs' recipe (ingestion.onnx_encoder: export_onnx's graph, opset, quantization,
+# export_openvino_int8's compression) and of how OpenVINO runs them (OpenVinoEncoder: precision, batching): bump it
+# when any changes. The graphs' paths and the model id carry it, so vectors of an older recipe are re-embedded,
+# never mixed with a newer one's (the model files' hash alone would not change). 2: OpenVINO batches texts of one
+# length only (a text's vector no longer depends on its batch); openvino-int8.
+ONNX_EXPORT_RECIPE = 2
 
 
 class ModelSourceError(Exception):
@@ -119,7 +122,9 @@ class ModelSpec:
     tokenizer_dir: Path
     hashing_dim: int | None = None
     backend: str = "torch"  # what runs the model (BACKENDS); part of model_id unless torch
-    onnx_path: Path | None = None  # the exported graph the onnx and openvino backends run (exported when first loaded)
+    # what the onnx and openvino backends run, exported when first needed (ingestion.embedding.prepare_model): an
+    # ONNX file, or for openvino-int8 an OpenVINO model (.xml beside its .bin)
+    graph_path: Path | None = None
 
 
 def current_model_pointer(artifacts_dir: Path) -> Path:
@@ -181,9 +186,13 @@ def resolve_model(
     if backend == "torch":
         return ModelSpec(f"{name}@{fingerprint[:12]}", model_dir, model_dir)
     graph = "onnx" if backend == "openvino" else backend  # OpenVINO compiles the float graph `onnx` runs
-    onnx_path = Path(artifacts_dir) / "onnx" / fingerprint[:16] / f"{graph}-r{ONNX_EXPORT_RECIPE}.onnx"
     return ModelSpec(f"{name}@{fingerprint[:12]}+{backend}-r{ONNX_EXPORT_RECIPE}", model_dir, model_dir,
-                     backend=backend, onnx_path=onnx_path)
+                     backend=backend, graph_path=graph_file(Path(artifacts_dir) / "onnx" / fingerprint[:16], graph))
+
+
+def graph_file(folder: Path, graph: str) -> Path:
+    """Where the exported graph `graph` (a backend's name) of one model's files lives in their artifacts folder."""
+    return folder / f"{graph}-r{ONNX_EXPORT_RECIPE}.{'xml' if graph.startswith('openvino') else 'onnx'}"
 
 
 @functools.lru_cache(maxsize=8)

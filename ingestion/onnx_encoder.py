@@ -1,13 +1,15 @@
 """The embedding model run from its exported ONNX graph: the sentence-transformers pipeline (transformer, pooling,
-normalisation) exported once to ONNX, its weight matrices quantized to int8 for `onnx-int8`, and run on the CPU by
-ONNX Runtime one text per thread (EMBEDDING_BACKEND=onnx, the default, or onnx-int8), or the float graph compiled by
-OpenVINO with bfloat16 arithmetic, in length-sorted batches (EMBEDDING_BACKEND=openvino).
+normalisation) exported once to ONNX and run on the CPU by ONNX Runtime one text per thread (EMBEDDING_BACKEND=onnx,
+or onnx-int8 with its weight matrices quantized to int8), or compiled by OpenVINO with bfloat16 arithmetic in
+batches of texts of one length (openvino), its weight matrices stored in int8 and the activations that meet them
+quantized per token (openvino-int8, the default).
 
-Why: on this machine's 2 cores the float graph encodes torch's vectors 1.66x faster than sentence-transformers'
-default, the int8 graph 3.43x at a small quality cost (docs/benchmarks.md, "Embeddings"). The graph is an
-artifact derived from the model files: `ARTIFACTS_DIR/onnx/<model fingerprint>/<graph>.onnx`, exported when
-first needed (a few seconds), so a promoted fine-tuned model gets its own. The backend is part of the model id
-(ingestion.model_source), so vectors of two backends are never compared with each other.
+Why: on 2 cores, the dbt embedding node with openvino-int8 encodes 3.9x faster than sentence-transformers' default
+at 0.002 nDCG@10 less; onnx gives torch's vectors 1.8x faster; onnx-int8 3.4x at 0.009 nDCG@10 less
+(docs/benchmarks.md, "Embeddings"). The graph is an artifact derived from the model files:
+`ARTIFACTS_DIR/onnx/<model fingerprint>/<graph>.onnx` (or `.xml`), exported when first needed (seconds), so a
+promoted fine-tuned model gets its own. The backend is part of the model id (ingestion.model_source), so vectors of
+two backends are never compared with each other.
 """
 
 from __future__ import annotations
@@ -91,6 +93,30 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
     return target
 
 
+def export_openvino_int8(float_graph: Path, target: Path) -> Path:
+    """The float ONNX graph as an OpenVINO model (`target`, an .xml beside its .bin) whose weight matrices are
+    stored in int8, one scale and zero point per output channel (NNCF's weight compression); OpenVinoEncoder then
+    quantizes the activations that meet them per token, in groups of channels. Written under temporary names and
+    renamed, the .bin first: a reader that finds the .xml finds its weights."""
+    import nncf
+    import openvino as ov
+
+    started = time.perf_counter()
+    nncf_logger = logging.getLogger("nncf")
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.WARNING)  # its per-layer statistics table is not our news
+    try:
+        model = nncf.compress_weights(ov.Core().read_model(str(float_graph)), mode=nncf.CompressWeightsMode.INT8_ASYM)
+    finally:
+        nncf_logger.setLevel(level)
+    staging = target.with_name(f".{target.stem}.{os.getpid()}.tmp.xml")
+    ov.save_model(model, str(staging), compress_to_fp16=False)
+    os.replace(staging.with_suffix(".bin"), target.with_suffix(".bin"))
+    os.replace(staging, target)
+    log.info("stored %s's weights in int8 as %s in %.1fs", float_graph, target, time.perf_counter() - started)
+    return target
+
+
 def unpadded_tokenizer(model_dir: Path):
     """The model's fast tokenizer itself, without importing transformers (2.3 s of a 20 s encoding job): the same
     ids sentence-transformers feeds the model (its tokenizer reads this file too), truncated to the model's window,
@@ -98,8 +124,8 @@ def unpadded_tokenizer(model_dir: Path):
     from tokenizers import Tokenizer
 
     if not (model_dir / "tokenizer.json").is_file():
-        raise FileNotFoundError(f"{model_dir} has no tokenizer.json, which EMBEDDING_BACKEND=onnx, onnx-int8 and "
-                                "openvino read: use EMBEDDING_BACKEND=torch for this model")
+        raise FileNotFoundError(f"{model_dir} has no tokenizer.json, which every EMBEDDING_BACKEND but torch "
+                                "reads: use EMBEDDING_BACKEND=torch for this model")
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_seq_length(model_dir))
@@ -120,7 +146,7 @@ class OnnxEncoder:
     and no token is padding. Measured on 2 cores: one text per thread, 2 threads, 1.5-1.75x the throughput of
     length-sorted padded batches of 32 run on 2 threads (docs/benchmarks.md, "Embeddings")."""
 
-    def __init__(self, onnx_path: Path, model_dir: Path, threads: int | None = None):
+    def __init__(self, graph_path: Path, model_dir: Path, threads: int | None = None):
         import onnxruntime as ort
 
         started = time.perf_counter()
@@ -128,12 +154,12 @@ class OnnxEncoder:
         options.intra_op_num_threads = 1  # parallel across texts, not inside one (see the class docstring)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.threads = threads or len(os.sched_getaffinity(0))
         self.tokenizer = unpadded_tokenizer(model_dir)
         self.dim = self.session.get_outputs()[0].shape[-1]
-        log.info("loaded %s in %.2fs", onnx_path, time.perf_counter() - started)
+        log.info("loaded %s in %.2fs", graph_path, time.perf_counter() - started)
 
     def _encode_one(self, token_ids: list[int]) -> np.ndarray:
         ids = np.asarray([token_ids], np.int64)
@@ -168,49 +194,58 @@ class OnnxEncoder:
 
 
 class OpenVinoEncoder:
-    """encode(texts) -> unit vectors within bfloat16 rounding of torch's (cosine >= 0.9999 on MS MARCO).
+    """encode(texts) -> unit vectors within bfloat16 rounding of torch's (cosine >= 0.9999 on MS MARCO), or with
+    int8 weights (a model from export_openvino_int8) within cosine 0.998.
 
-    The float graph compiled by OpenVINO's CPU plugin with bfloat16 arithmetic (CPUs with AVX512_BF16 or AMX; on
-    others OpenVINO computes in float32, torch's vectors, only slower), texts sorted by length and run in padded
-    batches of BATCH, as many batches at once as the THROUGHPUT hint gives streams (one per core here). Measured on
-    2 cores against OnnxEncoder's float graph, texts per CPU second (docs/benchmarks.md, "Embeddings"): bf16 batches
-    of 8-32 about 1.9x, bf16 one text per request 1.5x, OpenVINO in float32 no faster than ONNX Runtime. Padding
-    never reaches a vector (the attention mask keeps it out of attention and pooling), so a text's vector is the
-    one it gets alone, to bfloat16 rounding (tested)."""
+    The graph compiled by OpenVINO's CPU plugin with bfloat16 arithmetic (CPUs with AVX512_BF16 or AMX; on others
+    OpenVINO computes in float32, torch's vectors, only slower), as many batches at once as the THROUGHPUT hint gives
+    streams (one per core here). A batch holds texts of one token length only, up to BATCH of them: no padding, and
+    a text's vector is bit for bit the one it gets alone, whatever else is encoded with it (tested; with padded
+    batches it moved in the fifth decimal with its neighbours' lengths). With int8 weights, the activations that
+    meet them are quantized dynamically per token, in groups of ACTIVATION_GROUP channels (OpenVINO's
+    DYNAMIC_QUANTIZATION_GROUP_SIZE): int8 products on AVX512_VNNI, each token's scales its own, so the error stays
+    far below onnx-int8's one scale per tensor. Measured on 2 cores (docs/benchmarks.md, "Embeddings")."""
 
-    BATCH = 16
+    BATCH = 32
+    ACTIVATION_GROUP = 128  # 32 and 64: closer to float but slower; per whole token (384): faster, further
 
-    def __init__(self, onnx_path: Path, model_dir: Path, threads: int | None = None):
+    def __init__(self, graph_path: Path, model_dir: Path, threads: int | None = None):
         import openvino as ov
 
         started = time.perf_counter()
-        self.compiled = ov.Core().compile_model(str(onnx_path), "CPU", {
-            "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "THROUGHPUT",
-            "INFERENCE_NUM_THREADS": threads or len(os.sched_getaffinity(0))})
+        config = {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "THROUGHPUT",
+                  "INFERENCE_NUM_THREADS": threads or len(os.sched_getaffinity(0))}
+        if graph_path.suffix == ".xml":  # int8 weights: quantize the activations that meet them
+            config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = self.ACTIVATION_GROUP
+        self.compiled = ov.Core().compile_model(str(graph_path), "CPU", config)
         self.requests = self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         self.input_names = [port.get_any_name() for port in self.compiled.inputs]
         self.tokenizer = unpadded_tokenizer(model_dir)
         self.dim = self.compiled.outputs[0].get_partial_shape()[-1].get_length()
         self._queue = ov.AsyncInferQueue
-        log.info("compiled %s for OpenVINO (%s) in %.2fs", onnx_path,
+        log.info("compiled %s for OpenVINO (%s) in %.2fs", graph_path,
                  self.compiled.get_property("INFERENCE_PRECISION_HINT"), time.perf_counter() - started)
 
     def _inputs(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
-        ids = np.zeros((len(batch), max(len(token_ids) for token_ids in batch)), np.int64)
-        mask = np.zeros_like(ids)
-        for row, token_ids in enumerate(batch):
-            ids[row, :len(token_ids)] = token_ids
-            mask[row, :len(token_ids)] = 1
-        inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        ids = np.asarray(batch, np.int64)  # one length: a rectangle, nothing padded
+        inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
         return {name: inputs[name] for name in self.input_names}
+
+    def _batches(self, token_ids: list[list[int]]) -> list[np.ndarray]:
+        """Row numbers grouped by token length, longest first (no straggler at the end), BATCH at most per group."""
+        by_length: dict[int, list[int]] = {}
+        for row, ids in enumerate(token_ids):
+            by_length.setdefault(len(ids), []).append(row)
+        return [np.asarray(rows[start:start + self.BATCH])
+                for length, rows in sorted(by_length.items(), reverse=True)
+                for start in range(0, len(rows), self.BATCH)]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dim), np.float32)
         if not texts:
             return vectors
         token_ids = [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
-        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")  # little padding, longest first
-        batches = [order[start:start + self.BATCH] for start in range(0, len(order), self.BATCH)]
+        batches = self._batches(token_ids)
         bar = None
         if progress:
             from tqdm.auto import tqdm
