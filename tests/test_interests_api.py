@@ -5,6 +5,8 @@ artifacts folder, a full `dbt build`, publish. Shape, order, limit, threshold, c
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 import random
 import shutil
@@ -18,6 +20,7 @@ from fastapi.testclient import TestClient
 from ingestion.dbt_runner import run_dbt
 from ingestion.publish import publish
 from serving.api import create_app
+from serving.api.fast_path import InterestsFastPath
 from serving.api.schemas import UserInterestsResponse
 from serving.interests import MAX_LIMIT, InterestStore, InterestStoreError
 from tests.conftest import LiveService, assert_error, query
@@ -226,6 +229,63 @@ def test_the_store_keeps_at_most_100_interests_per_user(built):
         store.lookup(snapshot.handles[0], limit=101)
     with pytest.raises(ValueError, match="min_probability"):
         store.lookup(snapshot.handles[0], min_probability=float("nan"))
+
+
+# ---------------------------------------------------------------- the fast path (serving.api.fast_path)
+
+def test_the_fast_path_answers_exactly_as_the_route_does(client, users):
+    """No query string: the fast path; `?limit=10` (the same defaults spelled out): the route. Same bytes."""
+    assert InterestsFastPath in [middleware.cls for middleware in client.app.user_middleware]
+    for handle in random.Random(5).sample(sorted(users), 40) + [sorted(users)[0].upper()]:
+        fast, routed = client.get(f"/interests/{handle}"), client.get(f"/interests/{handle}?limit=10")
+        assert fast.status_code == routed.status_code == 200
+        assert fast.content == routed.content
+        assert {name: fast.headers[name] for name in ("content-type", "content-length")} == \
+               {name: routed.headers[name] for name in ("content-type", "content-length")}
+
+
+def test_the_fast_path_takes_only_a_known_user_with_the_defaults(built, active_handle):
+    store = InterestStore()
+    handed_on = []
+
+    async def app(scope, receive, send):  # stands for the FastAPI app behind the middleware
+        handed_on.append((scope["method"], scope["path"], scope["query_string"], scope["root_path"]))
+
+    def request(fast_path, path, query=b"", method="GET", root_path=""):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "method": method, "path": path, "query_string": query, "root_path": root_path,
+                 "headers": []}
+        asyncio.run(fast_path(scope, receive, send))
+        return sent
+
+    fast_path = InterestsFastPath(app, store)
+    assert request(fast_path, f"/interests/{active_handle}") == [] and len(handed_on) == 1  # nothing loaded yet
+    store.load(built.published_path)
+    sent = request(fast_path, f"/interests/{active_handle}")
+    assert sent[0]["status"] == 200 and json.loads(sent[1]["body"])["user_handle"] == active_handle
+    assert len(handed_on) == 1  # answered, not handed on
+    others = [(f"/interests/{active_handle}", b"limit=10", "GET", ""), (f"/interests/{active_handle}", b"", "HEAD", ""),
+              (f"/interests/{active_handle}", b"", "GET", "/api"), ("/interests/nobody", b"", "GET", ""),
+              ("/interests/a b", b"", "GET", ""), (f"/interests/{active_handle}/extra", b"", "GET", ""),
+              ("/interests/", b"", "GET", ""), ("/health", b"", "GET", "")]
+    for path, query_string, method, root_path in others:
+        assert request(fast_path, path, query_string, method, root_path) == []
+    assert handed_on[1:] == [(method, path, query_string, root_path)
+                             for path, query_string, method, root_path in others]
+
+
+def test_the_fast_path_never_skips_the_token(built, active_handle):
+    with TestClient(create_app(published_path=built.published_path, api_token="a-long-s3cret-token")) as client:
+        assert_error(client.get(f"/interests/{active_handle}"), 401, "missing bearer token")
+        answered = client.get(f"/interests/{active_handle}", headers={"Authorization": "Bearer a-long-s3cret-token"})
+        assert answered.status_code == 200 and answered.json()["user_handle"] == active_handle
 
 
 # ---------------------------------------------------------------- nothing (or an old copy) published

@@ -32,6 +32,7 @@ from ingestion.settings import Settings, check_api_token, check_search_backend
 from serving.api.auth import add_authentication
 from serving.api.budget import Budget
 from serving.api.errors import add_error_handling
+from serving.api.fast_path import InterestsFastPath
 from serving.api.request_log import quiet_query_strings
 from serving.api.routes import ROUTES
 from serving.api.service import SearchService
@@ -98,6 +99,8 @@ def create_app(
     quiet_query_strings()  # the access log never holds a search's text (serving.api.request_log)
     app.router.routes.extend(ROUTES)  # flat, not app.include_router: see serving.api.routes
     add_error_handling(app)
+    # inside authentication, outside everything else: GET /interests/{handle} with the defaults (serving.api.fast_path)
+    app.add_middleware(InterestsFastPath, store=service.interests)
     add_authentication(app, check_api_token(api_token) if api_token is not None else settings.api_token)  # outermost
     return app
 

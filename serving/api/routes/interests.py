@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Request,
 
 from serving.api.plain_params_route import PlainParamsRoute
 from serving.api.schemas import ErrorResponse, UserInterestsResponse
-from serving.interests import DEFAULT_LIMIT, HANDLE_PATTERN, HANDLE_RULE, MAX_LIMIT, validate_handle
+from serving.interests import (DEFAULT_LIMIT, HANDLE_PATTERN, HANDLE_RULE, MAX_LIMIT, UserInterests,
+                               validate_handle)
 
 # the service's hottest endpoint: its parameters are validated without FastAPI's dependency solving
 # (serving.api.plain_params_route), hence the Request rather than the ServiceDep dependency
@@ -64,6 +65,11 @@ async def user_interests(
     if found is None:
         hint = "" if snapshot.size else " (it holds no users: land DATA_DIR/interests/, dbt build and publish)"
         raise HTTPException(404, f"no user {user_handle!r} in the published interest scores{hint}")
+    return Response(interests_body(found), media_type="application/json")
+
+
+def interests_body(found: UserInterests) -> bytes:
+    """The JSON body of a 200 (the shape of UserInterestsResponse), also sent by serving.api.fast_path."""
     body = {
         "user_handle": found.user_handle, "name": found.name, "type": found.user_type,
         "model_version": found.model_version, "cold_start": found.cold_start,
@@ -73,5 +79,4 @@ async def user_interests(
         ],
     }
     # FastAPI's own JSON settings; probabilities are finite (the snapshot refuses anything outside [0, 1])
-    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
-                    media_type="application/json")
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
