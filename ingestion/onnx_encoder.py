@@ -1,8 +1,8 @@
 """The embedding model run from its exported ONNX graph: the sentence-transformers pipeline (transformer, pooling,
 normalisation) exported once to ONNX and run on the CPU by ONNX Runtime one text per thread (EMBEDDING_BACKEND=onnx,
-or onnx-int8 with its weight matrices quantized to int8), or compiled by OpenVINO with bfloat16 arithmetic in
+the default, or onnx-int8 with its weight matrices quantized to int8), or compiled by OpenVINO with bfloat16 arithmetic in
 batches of texts of one length (openvino), its weight matrices stored in int8 and the activations that meet them
-quantized per token (openvino-int8, the default).
+quantized per token (openvino-int8).
 
 Why: on 2 cores, the dbt embedding node with openvino-int8 encodes 3.9x faster than sentence-transformers' default
 at 0.002 nDCG@10 less; onnx gives torch's vectors 1.8x faster; onnx-int8 3.4x at 0.009 nDCG@10 less
