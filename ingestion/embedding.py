@@ -140,8 +140,10 @@ def load_encoder(spec: ModelSpec, threads: int | None = None):
         return SentenceTransformerEncoder(spec.model_dir, threads=threads)
     from ingestion.onnx_encoder import OnnxEncoder, OpenVinoEncoder
 
-    runner = OpenVinoEncoder if spec.backend.startswith("openvino") else OnnxEncoder
-    return runner(prepare_model(spec), spec.model_dir, threads=threads)
+    if spec.backend.startswith("openvino"):
+        return OpenVinoEncoder(prepare_model(spec), spec.model_dir, threads=threads,
+                               quantize_activations=spec.backend == "openvino-int8")
+    return OnnxEncoder(prepare_model(spec), spec.model_dir, threads=threads)
 
 
 def prepare_model(spec: ModelSpec) -> Path | None:

@@ -38,11 +38,9 @@ PACKAGED = "packaged"  # EMBEDDING_MODEL=packaged: the packaged model even when 
 # (ingestion.onnx_encoder)
 BACKENDS = ("onnx", "onnx-int8", "openvino", "openvino-int8", "torch")
 # Measured on 3,000 real MS MARCO passages and DL19 (docs/benchmarks.md, "Embeddings"): the dbt node with
-# openvino-int8 3.9x the library default, nDCG@10 -0.002 against torch's vectors; onnx (torch's vectors, cosine
-# >= 0.99999) 1.8x; onnx-int8 3.4x but -0.009 nDCG@10, more than the 0.005 the default may lose. openvino-int8 is
-# not the default yet: 1 process in 12 that used it aborted at exit, after its work was done (OpenVINO's threads
-# torn down with the interpreter; releasing the model at exit hung instead), and a dbt build must not exit -6
-DEFAULT_BACKEND = "onnx"
+# openvino-int8 3.5-3.9x the library default, nDCG@10 -0.002 against torch's vectors; onnx (torch's vectors, cosine
+# >= 0.99999) 1.8x; onnx-int8 3.4x but -0.009 nDCG@10, more than the 0.005 the default may lose
+DEFAULT_BACKEND = "openvino-int8"
 # The version of the exported graphs' recipe (ingestion.onnx_encoder: export_onnx's graph, opset, quantization,
 # export_openvino_int8's compression) and of how OpenVINO runs them (OpenVinoEncoder: precision, batching): bump it
 # when any changes. The graphs' paths and the model id carry it, so vectors of an older recipe are re-embedded,

@@ -1,10 +1,10 @@
 """The embedding model run from its exported ONNX graph: the sentence-transformers pipeline (transformer, pooling,
 normalisation) exported once to ONNX and run on the CPU by ONNX Runtime one text per thread (EMBEDDING_BACKEND=onnx,
-the default, or onnx-int8 with its weight matrices quantized to int8), or compiled by OpenVINO with bfloat16 arithmetic in
+or onnx-int8 with its weight matrices quantized to int8), or compiled by OpenVINO with bfloat16 arithmetic in
 batches of texts of one length (openvino), its weight matrices stored in int8 and the activations that meet them
-quantized per token (openvino-int8).
+quantized per token (openvino-int8, the default).
 
-Why: on 2 cores, the dbt embedding node with openvino-int8 encodes 3.9x faster than sentence-transformers' default
+Why: on 2 cores, the dbt embedding node with openvino-int8 encodes 3.5-3.9x faster than sentence-transformers' default
 at 0.002 nDCG@10 less; onnx gives torch's vectors 1.8x faster; onnx-int8 3.4x at 0.009 nDCG@10 less
 (docs/benchmarks.md, "Embeddings"). The graph is an artifact derived from the model files:
 `ARTIFACTS_DIR/onnx/<model fingerprint>/<graph>.onnx` (or `.xml`), exported when first needed (seconds), so a
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -209,20 +210,25 @@ class OpenVinoEncoder:
     BATCH = 32
     ACTIVATION_GROUP = 128  # 32 and 64: closer to float but slower; per whole token (384): faster, further
 
-    def __init__(self, graph_path: Path, model_dir: Path, threads: int | None = None):
+    def __init__(self, graph_path: Path, model_dir: Path, threads: int | None = None,
+                 quantize_activations: bool = False):
+        """quantize_activations: for a model with int8 weights (export_openvino_int8), quantize the activations that
+        meet them."""
         import openvino as ov
 
         started = time.perf_counter()
         config = {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "THROUGHPUT",
                   "INFERENCE_NUM_THREADS": threads or len(os.sched_getaffinity(0))}
-        if graph_path.suffix == ".xml":  # int8 weights: quantize the activations that meet them
+        if quantize_activations:
             config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = self.ACTIVATION_GROUP
         self.compiled = ov.Core().compile_model(str(graph_path), "CPU", config)
         self.requests = self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         self.input_names = [port.get_any_name() for port in self.compiled.inputs]
         self.tokenizer = unpadded_tokenizer(model_dir)
         self.dim = self.compiled.outputs[0].get_partial_shape()[-1].get_length()
-        self._queue = ov.AsyncInferQueue
+        # One text encoded here, on this thread: OpenVINO's Python binding sets up its numpy bridge on first use, and
+        # two encode threads doing that at once deadlocked (one holding the GIL, the other the setup's lock)
+        self.encode(["warm-up"])
         log.info("compiled %s for OpenVINO (%s) in %.2fs", graph_path,
                  self.compiled.get_property("INFERENCE_PRECISION_HINT"), time.perf_counter() - started)
 
@@ -252,17 +258,35 @@ class OpenVinoEncoder:
 
             bar = tqdm(total=len(texts), desc="Texts", unit="text", mininterval=1.0)
 
-        def store(request, rows):
-            vectors[rows] = request.get_output_tensor(0).data
-            if bar is not None:
-                bar.update(len(rows))
+        # One Python thread per stream, each running its own infer request synchronously (the GIL released while it
+        # runs) and taking the next batch when done. Not AsyncInferQueue with a Python callback: OpenVINO's worker
+        # threads keep a reference to that callback and drop it, taking the GIL, after the request has reported done;
+        # when that came after the interpreter had begun to exit, the process aborted ("terminate called without an
+        # active exception"; a short script that encoded and exited: 1 run in 10 to 50). Requests are new per call:
+        # two calls at once (the service's threads) never share one.
+        pending = iter(batches)
+        lock = threading.Lock()
 
-        # a queue per call: two calls at once (the service's threads) never share an infer request
-        queue = self._queue(self.compiled, min(self.requests, len(batches)))
-        queue.set_callback(store)
-        for rows in batches:
-            queue.start_async(self._inputs([token_ids[row] for row in rows]), rows)
-        queue.wait_all()
+        def run_batches():
+            request = self.compiled.create_infer_request()
+            while True:
+                with lock:
+                    rows = next(pending, None)
+                if rows is None:
+                    return
+                request.infer(self._inputs([token_ids[row] for row in rows]))
+                vectors[rows] = request.get_output_tensor(0).data
+                if bar is not None:
+                    with lock:
+                        bar.update(len(rows))
+
+        streams = min(self.requests, len(batches))
+        if streams == 1:  # a query: no thread to start
+            run_batches()
+        else:
+            with ThreadPoolExecutor(max_workers=streams) as pool:
+                for done in [pool.submit(run_batches) for _ in range(streams)]:
+                    done.result()  # an error in a stream is raised here
         if bar is not None:
             bar.close()
         return unit_rows(vectors)

@@ -128,7 +128,7 @@ def test_the_backend_is_part_of_the_model_id(artifacts, monkeypatch):
     assert ids["openvino-int8"] == ids["torch"] + "+openvino-int8" + recipe
     assert "+" not in ids["torch"]  # vectors stored before backends existed keep their id
     monkeypatch.setenv("EMBEDDING_BACKEND", "")
-    assert Settings.from_env().embedding_spec().backend == "onnx"  # the default
+    assert Settings.from_env().embedding_spec().backend == "openvino-int8"  # the default
     monkeypatch.setenv("EMBEDDING_BACKEND", "tensorrt")
     expected = "expected one of onnx, onnx-int8, openvino, openvino-int8, torch"
     with pytest.raises(ValueError, match=f"EMBEDDING_BACKEND='tensorrt': {expected}"):
