@@ -25,6 +25,7 @@ MODEL = "percentile_history"
 # models of their own, materialised once per iteration)
 CHAIN = ("int_score_windows", "int_score_window_statistics", MODEL)
 CHAIN_IDS = tuple(f"model.ml_platform.{name}" for name in CHAIN)
+PANDAS_RUNS = 3  # the pandas loop's runs; the fastest counts
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,19 @@ def run_throughput(snapshot: Path, folder: Path, window: int, project_dir: Path)
         f"= {rows / model_seconds:,.0f} rows/s (wall {dbt_run.wall:.2f} s); "
         f"other processes {share(dbt_run.foreign)} of the machine")
 
-    with Stopwatch() as pandas_watch:  # the loop (issue 15's bar); the frame for the check is assembled after
-        arrays = percentile_loop(clean, window)
+    # the loop (issue 15's bar), its fastest of PANDAS_RUNS: its first runs in a process took up to 1.9x the
+    # fastest (150 batches: 2.73, 2.67, 1.45 s), and one slow run would flatter the SQL; the frame for the check is
+    # assembled after
+    watches = []
+    for _ in range(PANDAS_RUNS):
+        with Stopwatch() as watch:
+            arrays = percentile_loop(clean, window)
+        watches.append(watch)
+    pandas_watch = min(watches, key=lambda watch: watch.seconds)
     pandas_seconds = pandas_watch.seconds
     frame = as_frame(clean, arrays)
-    log(f"  pandas: {len(frame):,} rows in {pandas_seconds:.2f} s = {len(frame) / pandas_seconds:,.0f} rows/s; "
+    log(f"  pandas: {len(frame):,} rows in {pandas_seconds:.2f} s = {len(frame) / pandas_seconds:,.0f} rows/s (fastest "
+        f"of {', '.join(f'{watch.seconds:.2f}' for watch in watches)} s); "
         f"other processes {share(pandas_watch.foreign)} of the machine")
 
     check = compare(snapshot, frame)
