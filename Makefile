@@ -112,8 +112,9 @@ bench-engines: setup  ## DuckDB vs Spark: score pipeline at 100/1,000/5,000 batc
 	$(BIN)/python -m benchmarks.engines embedding
 	$(BIN)/python -m benchmarks.engines scores
 
-bench-embedding: setup  ## the dbt embedding node per EMBEDDING_BACKEND vs SentenceTransformer.encode on 3,000 real MS MARCO passages
+bench-embedding: setup  ## the dbt embedding node per EMBEDDING_BACKEND vs SentenceTransformer.encode on 3,000 real MS MARCO passages; DL19 quality of the default against the float graph
 	$(BIN)/python -m benchmarks.embedding
+	$(BIN)/python -m benchmarks.embedding --quality --backends onnx openvino-int8
 
 bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start, naive predict.py ratio
 	$(BIN)/python -m benchmarks.documents

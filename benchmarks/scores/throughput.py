@@ -141,9 +141,9 @@ def run_throughput(snapshot: Path, folder: Path, window: int, project_dir: Path)
         f"= {rows / model_seconds:,.0f} rows/s (wall {dbt_run.wall:.2f} s); "
         f"other processes {share(dbt_run.foreign)} of the machine")
 
-    # the loop (issue 15's bar), its fastest of PANDAS_RUNS: its first runs in a process took up to 1.9x the
-    # fastest (150 batches: 2.73, 2.67, 1.45 s), and one slow run would flatter the SQL; the frame for the check is
-    # assembled after
+    # the loop (issue 15's bar), its fastest of PANDAS_RUNS: at 150 batches its runs in one process took 1.45-2.73 s
+    # (it allocates its arrays anew every iteration, and this VM's memory made that slow at times), and one slow run
+    # would flatter the SQL; the frame for the check is assembled after
     watches = []
     for _ in range(PANDAS_RUNS):
         with Stopwatch() as watch:
