@@ -114,7 +114,7 @@ bench-engines: setup  ## DuckDB vs Spark: score pipeline at 100/1,000/5,000 batc
 
 bench-embedding: setup  ## the dbt embedding node per EMBEDDING_BACKEND vs SentenceTransformer.encode on 3,000 real MS MARCO passages; DL19 quality of the default against the float graph
 	$(BIN)/python -m benchmarks.embedding
-	$(BIN)/python -m benchmarks.embedding --quality --backends onnx openvino-int8
+	$(BIN)/python -m benchmarks.embedding --quality
 
 bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start, naive predict.py ratio
 	$(BIN)/python -m benchmarks.documents
