@@ -8,15 +8,18 @@ group the kernel spreads connections over the workers by a hash of their address
 
 uvicorn's supervisor (`Multiprocess`: restarts a dead worker, stops all on SIGINT/SIGTERM) is kept as it is: it
 hands each spawned worker the sockets it was given, and what it is given here is a `WorkerListener`, which pickles
-to its address only and becomes, in each worker, a listening socket that worker bound itself.
+to its address only and becomes, in each worker, a listening socket that worker bound itself (`worker_socket`,
+which also prepares the worker).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 
 import uvicorn
+from tqdm import tqdm
 from uvicorn.supervisors import Multiprocess
 
 BACKLOG = 2048  # uvicorn's default
@@ -54,6 +57,17 @@ def claim_address(host: str, port: int) -> socket.socket:
         raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def worker_socket(host: str, port: int) -> socket.socket:
+    """Run in each spawned worker before it serves: the worker's listening socket.
+
+    uvicorn ends a worker by raising SIGTERM again once the server has shut down, so multiprocessing's exit hooks
+    never run there and a named semaphore the worker made is left to the resource tracker, which warns at shutdown
+    ("2 leaked semaphore objects"). tqdm makes one for its default lock on first use (bm25s tokenizes through it);
+    a worker draws no bars, so a thread lock does."""
+    tqdm.set_lock(threading.RLock())
+    return reuse_port_socket(host, port, listen=True)
+
+
 class WorkerListener:
     """Stands in the supervisor's socket list for "a listening socket of the worker's own"."""
 
@@ -62,7 +76,7 @@ class WorkerListener:
 
     def __reduce__(self):
         # unpickled in the spawned worker, before uvicorn's Server.run(sockets) receives it
-        return reuse_port_socket, (self.host, self.port, True)
+        return worker_socket, (self.host, self.port)
 
 
 def run_workers(app: str, host: str, port: int, workers: int, **options) -> None:
