@@ -44,14 +44,9 @@ def run_scenario(
         raise ValueError("snapshot copies a DuckDB file: not with a Postgres warehouse")
     dbt = Dbt(warehouse, folder / "target", project_dir)
 
-    per_file = land(warehouse, batches[:history], progress_every=100 if history >= 200 else 0)
+    per_file, full_build = build_history(dbt, warehouse, batches[:history])
     sample = min(10, history)
     land_first_ms, land_last_ms = 1000 * np.mean(per_file[:sample]), 1000 * np.mean(per_file[-sample:])
-    log(f"  landed {history} batches in {sum(per_file):.1f} s "
-        f"(first {sample}: {land_first_ms:.0f} ms/file, last {sample}: {land_last_ms:.0f} ms/file)")
-
-    full_build = dbt("full_build", "build", "--select", SCORE_PIPELINE)
-    log(f"  full build of the history (untimed): {describe(full_build)}")
     if snapshot is not None:
         snapshot.parent.mkdir(parents=True)
         shutil.copyfile(warehouse, snapshot)  # dbt has exited: the file is checkpointed, no WAL to copy
@@ -74,3 +69,16 @@ def run_scenario(
         name, history, sum(per_file), land_first_ms, land_last_ms, full_build, land_new_seconds, build, run, audit,
         rows,
     )
+
+
+def build_history(dbt: Dbt, warehouse, batches: list[Path]) -> tuple[list[float], DbtRun]:
+    """Land `batches` into `warehouse` and build the score pipeline over them once (untimed: reported only);
+    return the seconds each file took to land, and the build."""
+    per_file = land(warehouse, batches, progress_every=100 if len(batches) >= 200 else 0)
+    sample = min(10, len(batches))
+    first_ms, last_ms = 1000 * np.mean(per_file[:sample]), 1000 * np.mean(per_file[-sample:])
+    log(f"  landed {len(batches)} batches in {sum(per_file):.1f} s "
+        f"(first {sample}: {first_ms:.0f} ms/file, last {sample}: {last_ms:.0f} ms/file)")
+    full_build = dbt("full_build", "build", "--select", SCORE_PIPELINE)
+    log(f"  full build of the history (untimed): {describe(full_build)}")
+    return per_file, full_build

@@ -45,6 +45,7 @@ def summary(
         "=" * 100,
         f"SUMMARY  score pipeline benchmark on {target}",
         f"command: python -m benchmarks.scores --small {args.small} --large {args.large} --rows {args.rows}"
+        + (f" --recompute {args.recompute}" if tp is not None else "")
         + (f" --target {target}" if target != "duckdb" else ""),
         "machine: " + "; ".join(f"{key} {value}" for key, value in info.items()),
         "",
