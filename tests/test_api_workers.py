@@ -1,6 +1,7 @@
 """Several service workers on one port (serving.api.workers), as `make serve` runs them with SERVE_WORKERS=2 over
 a published copy of a real warehouse: each worker listens on a socket of its own, the kernel spreads connections
-over them, and an address already held is one clear error."""
+over them, stopping them leaves nothing behind for the resource tracker, and an address already held is one clear
+error."""
 
 from __future__ import annotations
 
