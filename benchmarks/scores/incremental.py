@@ -13,6 +13,9 @@ from benchmarks.scores.data import land, table_rows
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt, DbtRun, describe
 
 
+LANDING_SAMPLE = 10  # files at each end of a history whose landing times are compared
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -45,8 +48,7 @@ def run_scenario(
     dbt = Dbt(warehouse, folder / "target", project_dir)
 
     per_file, full_build = build_history(dbt, warehouse, batches[:history])
-    sample = min(10, history)
-    land_first_ms, land_last_ms = 1000 * np.mean(per_file[:sample]), 1000 * np.mean(per_file[-sample:])
+    land_first_ms, land_last_ms = landing_ms(per_file)
     if snapshot is not None:
         snapshot.parent.mkdir(parents=True)
         shutil.copyfile(warehouse, snapshot)  # dbt has exited: the file is checkpointed, no WAL to copy
@@ -75,10 +77,17 @@ def build_history(dbt: Dbt, warehouse, batches: list[Path]) -> tuple[list[float]
     """Land `batches` into `warehouse` and build the score pipeline over them once (untimed: reported only);
     return the seconds each file took to land, and the build."""
     per_file = land(warehouse, batches, progress_every=100 if len(batches) >= 200 else 0)
-    sample = min(10, len(batches))
-    first_ms, last_ms = 1000 * np.mean(per_file[:sample]), 1000 * np.mean(per_file[-sample:])
+    sample = min(LANDING_SAMPLE, len(batches))
+    first_ms, last_ms = landing_ms(per_file)
     log(f"  landed {len(batches)} batches in {sum(per_file):.1f} s "
         f"(first {sample}: {first_ms:.0f} ms/file, last {sample}: {last_ms:.0f} ms/file)")
     full_build = dbt("full_build", "build", "--select", SCORE_PIPELINE)
     log(f"  full build of the history (untimed): {describe(full_build)}")
     return per_file, full_build
+
+
+def landing_ms(per_file: list[float]) -> tuple[float, float]:
+    """Mean milliseconds per file over the first and over the last LANDING_SAMPLE files landed (does landing slow
+    down as raw grows?)."""
+    sample = min(LANDING_SAMPLE, len(per_file))
+    return 1000 * float(np.mean(per_file[:sample])), 1000 * float(np.mean(per_file[-sample:]))

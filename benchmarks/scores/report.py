@@ -11,7 +11,7 @@ import pandas as pd
 
 from benchmarks.machine import cpu_model, memory, share, usable_cpus
 from benchmarks.scores.dbt_timing import short_name, slowest_nodes
-from benchmarks.scores.incremental import Scenario
+from benchmarks.scores.incremental import LANDING_SAMPLE, Scenario
 from benchmarks.scores.throughput import PANDAS_RUNS, Throughput
 
 # above this share of the machine busy with other work, the summary flags its figures as contended
@@ -70,7 +70,7 @@ def summary(
         row("dbt test on every row (full audit), wall", small.audit.wall, large.audit.wall),
         row("landing the history, all files", small.land_seconds, large.land_seconds),
         row("landing the new batch", small.land_new_seconds, large.land_new_seconds),
-        row("landing, per file (last 10 of history)", small.land_last_ms, large.land_last_ms, unit="ms"),
+        row(f"landing, per file (last {LANDING_SAMPLE} of history)", small.land_last_ms, large.land_last_ms, unit="ms"),
         row("full build of the history (untimed)", small.full_build.wall, large.full_build.wall),
         "",
         "  slowest nodes of the large scenario's one-batch dbt build",
