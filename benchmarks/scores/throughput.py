@@ -134,7 +134,7 @@ def run_throughput(snapshot: Path, folder: Path, window: int, project_dir: Path)
         rows = con.execute(f"select count(*) from {MODEL}").fetchone()[0]
         log(f"  SQL (compiled select, DuckDB {threads} threads): {rows:,} rows in {sql_seconds:.2f} s "
             f"= {rows / sql_seconds:,.0f} rows/s; other processes {share(sql_watch.foreign)} of the machine")
-        con.execute("checkpoint")  # the copy starts from the same on-disk state as dbt's run after it
+        con.execute("checkpoint")  # the chain's writes flushed first: the copy's time is its own
         with Stopwatch() as floor_watch:
             con.execute(f"create table {MODEL}_write_floor as select * from {MODEL}")
         con.execute(f"drop table {MODEL}_write_floor")
@@ -169,8 +169,8 @@ def run_throughput(snapshot: Path, folder: Path, window: int, project_dir: Path)
     check = compare(snapshot, frame)
     result = Throughput(
         batches=batches, clean_rows=clean_rows, rows=rows, duckdb_threads=str(threads), sql_seconds=sql_seconds,
-        sql_foreign=sql_watch.foreign, write_floor_seconds=floor_watch.seconds, dbt=dbt_run, pandas_seconds=pandas_seconds,
-        pandas_foreign=pandas_watch.foreign, pandas_rows=len(frame), check=check,
+        sql_foreign=sql_watch.foreign, write_floor_seconds=floor_watch.seconds, dbt=dbt_run,
+        pandas_seconds=pandas_seconds, pandas_foreign=pandas_watch.foreign, pandas_rows=len(frame), check=check,
     )
     log(f"  check: rows SQL {rows:,} vs pandas {len(frame):,}; rows per iteration equal: "
         f"{check.per_iteration_counts_equal}; sample iterations {check.sample_iterations}: {check.sample_rows:,} "
