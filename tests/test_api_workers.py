@@ -52,7 +52,9 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread_over_them(
         # two sockets, not one shared by inheritance: uvicorn's own --workers shows the same inode in every worker
         assert len(set(listeners.values())) == 2, listeners
         assert not any(conn.status == psutil.CONN_LISTEN for conn in server.net_connections())  # the parent only claims
-        trackers = [child for child in server.children(recursive=True) if "resource_tracker" in " ".join(child.cmdline())]
+        trackers = [
+            child for child in server.children(recursive=True) if "resource_tracker" in " ".join(child.cmdline())
+        ]
 
         # keep-alive clients connecting together, as a load generator's do: each is answered, then held open
         clients = [socket.create_connection(("127.0.0.1", service.port)) for _ in range(CONNECTIONS)]
