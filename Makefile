@@ -5,11 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Settings (DATA_DIR, DUCKDB_PATH, ...) and their defaults live in ingestion/settings.py alone: every target runs
-# a Python entry point that reads them, dbt included (ingestion.dbt_runner hands DUCKDB_PATH to profiles.yml).
+# Settings (DATA_DIR, DUCKDB_PATH, ...) and their defaults live in core/settings.py alone: every target runs
+# a Python entry point that reads them, dbt included (pipeline.dbt_runner hands DUCKDB_PATH to profiles.yml).
 export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
-DBT := $(BIN)/python -m ingestion.dbt_runner
+DBT := $(BIN)/python -m pipeline.dbt_runner
 
 .PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load wrk sample-data clean stop
 
@@ -34,16 +34,16 @@ java:
 			openjdk-17-jre-headless >/dev/null) || echo "[setup] Java 17 could not be installed: DBT_TARGET=spark will not run"; }
 
 land: setup  ## land every raw source found in DATA_DIR into DUCKDB_PATH
-	$(BIN)/python -m ingestion.land
+	$(BIN)/python -m landing.land
 
 build: setup  ## dbt build: seeds, models, tests and unit tests
 	$(DBT) build
 
 publish: setup  ## copy what the service reads to PUBLISHED_PATH, swapped in atomically
-	$(BIN)/python -m ingestion.publish
+	$(BIN)/python -m pipeline.publish
 
 export: setup  ## write the score marts and document vectors as Parquet under OUTPUT_DIR
-	$(BIN)/python -m ingestion.export
+	$(BIN)/python -m pipeline.export
 
 # The interest model trains on the warehouse (users, activity, title vectors) and user_interest_scores scores with
 # it: dbt builds everything else first, then the model is trained if missing, then the mart and its children.
@@ -78,7 +78,7 @@ serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs)
 	$(BIN)/python -m serving.api --port $${PORT:-8000}
 
 eval: setup  ## retrieval quality (BM25, dense, hybrid) on every corpus with queries and qrels -> OUTPUT_DIR/eval
-	$(BIN)/python -m serving.evaluate
+	$(BIN)/python -m search.evaluate
 
 # Two pytest processes at once, one per core: the engine modules (marked postgres or spark: they start servers and
 # Spark, share the DuckDB reference run and take about as long as the rest) and every other module. The engines'
@@ -140,7 +140,7 @@ sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic
 
 stop:  ## stop every local server the project started: Postgres (DBT_TARGET=postgres without PGHOST, interrupted tests; data kept in .engines/), Spark standalone clusters
-	$(BIN)/python -m ingestion.engines stop
+	$(BIN)/python -m warehouse stop
 
 clean:  ## remove the warehouse, dbt's target/ and outputs (keeps .venv)
 	rm -rf target logs output warehouse.duckdb warehouse.duckdb.wal warehouse.published.duckdb

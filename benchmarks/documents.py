@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import describe_machine
-from ingestion.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -52,7 +52,7 @@ import time
 started = time.perf_counter()
 from sentence_transformers import SentenceTransformer
 imported = time.perf_counter()
-from ingestion.model_source import default_model_dir
+from embeddings.model_source import default_model_dir
 model = SentenceTransformer(str(default_model_dir()), device="cpu")
 loaded = time.perf_counter()
 model.encode(["warm-up"])
@@ -71,8 +71,8 @@ def cold_start() -> dict:
 def naive_vs_batched(doc_id: str, data_dir: Path, n: int, artifacts_dir: Path) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from ingestion.embedding import encode_texts, load_encoder
-    from ingestion.model_source import PACKAGED, default_model_dir, resolve_model
+    from embeddings.encoders import encode_texts, load_encoder
+    from embeddings.model_source import PACKAGED, default_model_dir, resolve_model
 
     texts = [t["text"] for t in json.loads((data_dir / "documents" / f"texts_{doc_id}.json").read_text())[:n]]
     model_dir = str(default_model_dir())

@@ -35,10 +35,10 @@ from pathlib import Path
 from benchmarks.machine import Stopwatch, describe_machine, share
 from benchmarks.scores import log
 from benchmarks.scores.dbt_timing import Dbt
-from ingestion.embedding import prepare_model
-from ingestion.land import land_all
-from ingestion.model_source import BACKENDS, DEFAULT_BACKEND, PACKAGED, resolve_model
-from ingestion.settings import PROJECT_ROOT, Settings
+from core.settings import BACKENDS, DEFAULT_BACKEND, PROJECT_ROOT, Settings
+from embeddings.encoders import prepare_model
+from embeddings.model_source import PACKAGED, resolve_model
+from landing.land import land_all
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "data" / "retrieval" / "msmarco-trec-dl" / "corpus.jsonl"
 
@@ -46,7 +46,7 @@ LIBRARY_DEFAULT = """
 import json, sys, time
 started = time.perf_counter()
 from sentence_transformers import SentenceTransformer
-from ingestion.model_source import default_model_dir
+from embeddings.model_source import default_model_dir
 model = SentenceTransformer(str(default_model_dir()), device="cpu")
 loaded = time.perf_counter() - started
 texts = [json.loads(line)["text"] for line in open(sys.argv[1], encoding="utf-8")]
@@ -130,7 +130,7 @@ def speed(passages: int, backends: list[str]) -> int:
 
 
 def quality(backends: list[str]) -> int:
-    from serving.evaluation import evaluate_run, paired_difference
+    from search.evaluation import evaluate_run, paired_difference
     from training.corpus_search import chunk_vectors, read_corpus_chunks, search_run
     from training.judged_corpus import read_judged_corpus
 

@@ -32,11 +32,11 @@ import psutil
 
 from benchmarks.machine import describe_machine, share
 from benchmarks.scores import log
-from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt
 from benchmarks.scores.data import generate, land
-from ingestion.engines.spark import SparkWarehouse, mirror_raw
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import connect
+from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt
+from core.settings import PROJECT_ROOT
+from warehouse.access import connect
+from warehouse.spark import SparkWarehouse, mirror_raw
 
 # the pipeline's seed and models, without its tests: what is timed is the work of computing the marts
 SCORE_MODELS = [*SCORE_PIPELINE.split(), "--resource-type", "model", "--resource-type", "seed"]
@@ -186,11 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 EMBED_SCRIPT = """
 import sys, time
 from pathlib import Path
-from ingestion.embedding import encode_texts, load_encoder
-from ingestion.settings import Settings
+from embeddings.encoders import encode_texts, load_encoder
+from core.settings import Settings
 import duckdb
 
-spec = Settings.from_env().embedding_spec()
+spec = settings_model(Settings.from_env())
 texts = [row[0] for row in duckdb.sql(
     "select text from read_json_auto(?) limit ?", params=[sys.argv[2], int(sys.argv[3])]).fetchall()]
 mode = sys.argv[1]
@@ -198,8 +198,8 @@ if mode == "in-process":
     load_encoder(spec); encode_texts(spec, texts[:32], progress=False)
     started = time.perf_counter(); encode_texts(spec, texts, progress=False)
 else:
-    from ingestion.engines.spark import SparkWarehouse, start_session
-    from ingestion.engines.spark_dbt import encode_on_executors
+    from warehouse.spark import SparkWarehouse, start_session
+    from pipeline.spark_dbt import encode_on_executors
     spark = start_session(SparkWarehouse(Path(sys.argv[4]), master=mode))
     encode_on_executors(spark, spec, texts[:64])  # the executors' Python workers load the model once
     started = time.perf_counter(); encode_on_executors(spark, spec, texts)

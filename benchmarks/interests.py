@@ -29,9 +29,9 @@ import numpy as np
 
 from benchmarks.machine import describe_machine
 from benchmarks.service import percentiles, start_service, stop_service
-from ingestion.settings import Settings
-from ingestion.warehouse import connect
+from core.settings import Settings
 from serving.interests import InterestStore
+from warehouse.access import connect
 
 TARGET_MS = 1_000  # the assignment: an answer within 1 s
 GOAL_P99_MS = 10  # ours: p99 under 10 ms

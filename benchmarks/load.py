@@ -32,7 +32,7 @@ from benchmarks.interests import published_handles
 from benchmarks.machine import describe_machine
 from benchmarks.search import benchmark_queries
 from benchmarks.service import start_service, stop_service
-from ingestion.settings import Settings
+from core.settings import Settings
 
 SEARCH_BASELINE_RPS = 56.5  # GET /search with the torch query encoder (docs/benchmarks.md), the 3x bar's base
 SEARCH_BARS = {"p95_ms": 150.0, "rps": 3 * SEARCH_BASELINE_RPS}

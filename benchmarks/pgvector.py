@@ -34,11 +34,12 @@ import numpy as np
 from benchmarks.machine import Stopwatch, describe_machine, share
 from benchmarks.search import benchmark_queries, scaled_index
 from benchmarks.service import percentiles
-from ingestion.publish import publish
-from ingestion.settings import PROJECT_ROOT, Settings
-from ingestion.warehouse import postgres_extension
-from serving import retriever as retrieval
-from serving.retriever import Retriever, SearchIndex
+from core.settings import PROJECT_ROOT, Settings
+from embeddings.model_source import settings_model
+from pipeline.publish import publish
+from search import retriever as retrieval
+from search.retriever import Retriever, SearchIndex
+from warehouse.access import postgres_extension
 
 BENCH_DATABASE = "pgvector_bench"
 EF_SEARCH_SETTINGS = (40, 100, 200, 400)  # pgvector's default 40 ... the Retriever's (EF_SEARCH) is marked
@@ -50,7 +51,7 @@ def bench_server(settings: Settings):
 
     import psycopg2
 
-    from ingestion.engines.postgres import LocalPostgres
+    from warehouse.local_postgres import LocalPostgres
 
     local = None
     if settings.postgres_server is not None:
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"machine: {describe_machine()}")
-    model = settings.embedding_spec()
+    model = settings_model(settings)
     queries = benchmark_queries(settings.duckdb_path)
     with tempfile.TemporaryDirectory() as scratch:
         published = Path(scratch) / "published.duckdb"

@@ -23,9 +23,10 @@ import numpy as np
 
 from benchmarks.machine import describe_machine
 from benchmarks.service import percentiles, start_service, stop_service
-from ingestion.settings import Settings
-from ingestion.warehouse import connect
-from serving.retriever import MODES, Retriever, SearchIndex
+from core.settings import Settings
+from embeddings.model_source import settings_model
+from search.retriever import MODES, Retriever, SearchIndex
+from warehouse.access import connect
 
 FALLBACK_QUERIES = [
     "what is the interest rate", "how are payments made", "definition of default", "who is the issuer",
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"machine: {describe_machine()}")
-    retriever = Retriever(settings.published_path, settings.embedding_spec(), query_cache_size=0)  # encoder timed
+    retriever = Retriever(settings.published_path, settings_model(settings), query_cache_size=0)  # encoder timed
     retriever.warm_up()
     queries = benchmark_queries(settings.duckdb_path)
     print(f"index {settings.published_path}: {retriever.index.size:,} chunks, model {', '.join(retriever.index.model_ids)}; "

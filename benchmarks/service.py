@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 START_TIMEOUT_SECONDS = 120
 _POLL_SECONDS = 0.5

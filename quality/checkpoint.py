@@ -24,10 +24,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is imported:
 
 import pandas as pd  # noqa: E402
 
-from ingestion.model_source import embedding_dimension  # noqa: E402
-from ingestion.settings import PROJECT_ROOT, Settings  # noqa: E402
-from ingestion.warehouse import open_warehouse, target_warehouse  # noqa: E402
+from core.settings import PROJECT_ROOT, Settings  # noqa: E402
+from embeddings.model_source import embedding_dimension, settings_model  # noqa: E402
 from quality.expectations import EMBEDDING_DIM_PARAMETER, SUITES, suite_text  # noqa: E402
+from warehouse.access import open_warehouse, target_warehouse  # noqa: E402
 
 GX_DIR = PROJECT_ROOT / "gx"
 DATASOURCE = "warehouse"
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = Settings.from_env()
     duckdb_path = args.duckdb_path or target_warehouse(settings)
-    return run_checkpoint(duckdb_path, embedding_dimension(settings.embedding_spec()), args.gx_dir)
+    return run_checkpoint(duckdb_path, embedding_dimension(settings_model(settings)), args.gx_dir)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,12 @@ import matplotlib
 matplotlib.use("Agg")  # headless: files only, no display needed
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-import pandas as pd  # noqa: E402
 
-from ingestion.settings import Settings  # noqa: E402
-from ingestion.warehouse import connect  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from warehouse.access import connect  # noqa: E402
 
 MARTS = ("industry_distribution_history", "percentile_history", "scores")
 DISTRIBUTION_PNG = "distribution_by_industry.png"

@@ -3,6 +3,6 @@
 `from serving import Retriever, Result`; the service is `serving.api` (`make serve`).
 """
 
-from serving.retriever import Result, Retriever
+from search.retriever import Result, Retriever
 
 __all__ = ["Result", "Retriever"]

@@ -1,15 +1,15 @@
 """The published `user_interest_scores` mart in memory, for `GET /interests/{user_handle}`.
 
-`InterestStore.load(published_path)` reads the published copy (ingestion.publish) in one read-only connection
+`InterestStore.load(published_path)` reads the published copy (pipeline.publish) in one read-only connection
 with two fixed SELECTs and keeps, per user, the interests sorted by probability (best first) in flat numpy
 arrays: a request is a dict lookup and a slice, never SQL or model work. The store holds one immutable
-snapshot, reloaded through serving.snapshot when a new copy is published and swapped by assignment, so a
+snapshot, reloaded through pipeline.snapshot when a new copy is published and swapped by assignment, so a
 reader sees the old snapshot or the new one, never a mix.
 
 Only a user's best `MAX_LIMIT` interests are kept (the endpoint never returns more), so memory grows with
 users x 100, not users x the catalogue.
 
-A published copy may hold `search_chunks` but no `user_interest_scores` (ingestion.publish copies only the
+A published copy may hold `search_chunks` but no `user_interest_scores` (pipeline.publish copies only the
 served marts that were built, e.g. after `python -m ingestion <doc_id>` on a fresh warehouse). That copy means
 "no interest scores published": the store drops any snapshot it held, the endpoint answers 503 and /health
 says why, while search keeps serving the same copy.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.snapshot import NothingPublished, PublishedSnapshot, read_published
+from pipeline.snapshot import NothingPublished, PublishedSnapshot, read_published
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,8 @@ ACTIVE_SHARE = 0.95
 ON_INTEREST_SHARE = 0.75
 INTERESTS_PER_USER = {1: 0.25, 2: 0.32, 3: 0.22, 4: 0.13, 5: 0.08}
 MIN_TITLES, MAX_TITLES, MODE_TITLES = 5, 40, 8
-from ingestion.interests import TITLE_SEPARATOR as SEPARATOR  # noqa: E402  (one definition: dbt_project.yml)
+from landing.interests import TITLE_SEPARATOR as SEPARATOR  # noqa: E402  (one definition: dbt_project.yml)
+
 ACTIVITY_HEADER = ("USER_HANDLE", "USER_TYPE", "CONTENT_TITLES_JOINED", "USER_INTERESTS")
 
 _ONSETS: tuple[str, ...] = tuple(_VOCABULARY["name_onsets"])

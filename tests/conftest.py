@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.dbt_runner import run_dbt
-from ingestion.model_source import ModelSpec, resolve_model
-from ingestion.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
+from embeddings.model_source import ModelSpec, resolve_model
+from pipeline.dbt_runner import run_dbt
 
 # tests never see the developer's trained or promoted models (artifacts/models/CURRENT would change the
 # embedding model every test expects): a fresh, empty artifacts folder for the whole session
@@ -39,7 +39,7 @@ def throwaway_postgres(name: str):
     `yield from throwaway_postgres("postgres-test-x")` in a module-scoped fixture."""
     import shutil
 
-    from ingestion.engines.postgres import LocalPostgres
+    from warehouse.local_postgres import LocalPostgres
 
     server = LocalPostgres(PROJECT_ROOT / ".engines" / name)
     server.stop()  # a leftover of an interrupted run
@@ -112,8 +112,8 @@ class Dbt:
 
 def raw_warehouse(folder: Path, fill=lambda con: None) -> Dbt:
     """dbt on a scratch warehouse `folder/warehouse.duckdb` holding every raw table, `fill(con)` landed into them."""
-    from ingestion.land import ensure_raw_tables
-    from ingestion.warehouse import connect
+    from landing.land import ensure_raw_tables
+    from warehouse.access import connect
 
     duckdb_path = folder / "warehouse.duckdb"
     with connect(duckdb_path) as con:
@@ -184,7 +184,7 @@ class SearchWarehouse:
 
     def judged(self) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
         """The corpus's queries (id -> text) and graded judgments (query id -> passage id -> grade)."""
-        from serving.evaluate import judged_corpora
+        from search.evaluate import judged_corpora
 
         return judged_corpora(self.duckdb_path)["msmarco-mini"]
 
@@ -201,8 +201,8 @@ def write_search_data(data_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def search_warehouse(tmp_path_factory) -> SearchWarehouse:
-    from ingestion.land import land_all
-    from ingestion.publish import publish
+    from landing.land import land_all
+    from pipeline.publish import publish
 
     built = SearchWarehouse(tmp_path_factory.mktemp("search"))
     write_search_data(built.data_dir)

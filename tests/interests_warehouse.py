@@ -16,10 +16,10 @@ from typing import Callable
 
 import duckdb
 
-from ingestion.dbt_runner import run_dbt
-from ingestion.land import land_all
-from ingestion.publish import publish
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
+from landing.land import land_all
+from pipeline.dbt_runner import run_dbt
+from pipeline.publish import publish
 from tests.conftest import query
 
 SAMPLE_INTERESTS = PROJECT_ROOT / "sample_data" / "interests"

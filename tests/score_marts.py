@@ -38,8 +38,8 @@ def assert_same(expected: pd.DataFrame, actual: pd.DataFrame, table: str) -> Non
 
 
 def assert_marts_match(expected_warehouse, actual_warehouse, table: str) -> None:
-    """One mart of two warehouses of any engines (ingestion.warehouse.open_warehouse), compared as assert_same."""
-    from ingestion.warehouse import open_warehouse
+    """One mart of two warehouses of any engines (warehouse.access.open_warehouse), compared as assert_same."""
+    from warehouse.access import open_warehouse
 
     with open_warehouse(expected_warehouse, read_only=True) as con:
         expected = read(con, table)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from ingestion.publish import publish
+from pipeline.publish import publish
 from serving.api import create_app
 from tests.conftest import Dbt, LiveService, assert_error, model, query
 

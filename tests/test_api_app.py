@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ingestion.model_source import ModelSourceError
+from embeddings.model_source import ModelSourceError
 from serving.api import create_app
 from serving.api.errors import MAX_BODY_BYTES, BodyLimitMiddleware
-
 
 # ---------------------------------------------------------------- settings, read once by the app factory
 
 def test_serve_workers_is_a_whole_number_of_at_least_one(monkeypatch):
-    from ingestion.settings import Settings
+    from core.settings import Settings
 
     monkeypatch.delenv("SERVE_WORKERS", raising=False)
     assert Settings.from_env().serve_workers == 2

@@ -9,7 +9,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from ingestion.settings import Settings
+from core.settings import Settings
 from serving.api import create_app
 
 TOKEN = "s3cret-token-0123456789"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ingestion.text import VISIBLE_CHARACTER, is_blank
+from core.text import VISIBLE_CHARACTER, is_blank
 from serving.api import create_app
 from serving.api.budget import MAX_TOKENS, Budget
 from tests.conftest import LiveService, assert_error, query
@@ -25,7 +25,7 @@ from tests.interests_warehouse import InterestsWarehouse
 
 TOKEN = "contract-token-0123456789"
 # blank after normalisation: zero-width and other default-ignorable characters, NUL and other controls, and
-# whitespace of every Unicode class (ingestion.text.is_blank)
+# whitespace of every Unicode class (core.text.is_blank)
 BLANK_TEXTS = ["", "\u200b", "\u200c\u200d", "\u2060", "\ufeff", "\x00", "\x01\x1f\x7f\x9f", "\u00a0", "\u3000",
                "\u2028", "\u2029", " \t\n\x0b\x0c\r", "\u200b \u00a0\ufeff\u3000\x00"]
 # a few windows of the model per text, so encoding them takes seconds: one comma is one token

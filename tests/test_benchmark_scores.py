@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.scores.pandas_baseline import pandas_percentiles, window_batches
 from benchmarks.scores.throughput import max_abs_diff
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 def clean_rows(rows: list[tuple[str, int, str, float]]) -> pd.DataFrame:

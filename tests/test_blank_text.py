@@ -1,5 +1,5 @@
 """Blank after normalisation, one definition (dbt_project.yml's blank_text_characters) read by the dbt macro
-is_blank_text and by ingestion.text.is_blank: the two agree on every code point, and on the real document 12345
+is_blank_text and by core.text.is_blank: the two agree on every code point, and on the real document 12345
 with invisible texts injected (zero-width characters, Unicode whitespace, control characters, and every range
 boundary of the definition with its neighbours) each blank text becomes a `blank_text` reject, each text the
 model's tokenizer reads as nothing (private use, lone combining marks) a `no_model_tokens` reject, the build
@@ -21,15 +21,15 @@ import pyarrow as pa
 import pytest
 import yaml
 
+from core.settings import PROJECT_ROOT
+from core.text import is_blank
+from embeddings.chunking import load_tokenizer
 from ingestion import ingest
-from ingestion.dbt_runner import run_dbt_on
-from ingestion.embedding import load_tokenizer
-from ingestion.documents import land_document
-from ingestion.land import ensure_raw_tables, land_all
-from ingestion.settings import PROJECT_ROOT
-from ingestion.text import is_blank
-from ingestion.warehouse import open_warehouse
+from landing.documents import land_document
+from landing.land import ensure_raw_tables, land_all
+from pipeline.dbt_runner import run_dbt_on
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, model, query, require_real, throwaway_postgres
+from warehouse.access import open_warehouse
 
 RANGES = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["blank_text_characters"]
 INVISIBLE = [
@@ -193,7 +193,7 @@ def test_postgres_rejects_the_same_texts_for_the_same_reasons(injected, duckdb_r
 
 @pytest.mark.spark
 def test_spark_rejects_the_same_texts_for_the_same_reasons(injected, duckdb_run, tmp_path):
-    from ingestion.engines.spark import SparkWarehouse
+    from warehouse.spark import SparkWarehouse
 
     warehouse = SparkWarehouse(tmp_path / "spark")
     land_and_build_rejects(warehouse, injected[0], tmp_path)

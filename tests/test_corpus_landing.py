@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.corpora import land_corpus, parse_qrels, parse_queries, read_beir_folder, validate_corpus_name
-from ingestion.warehouse import LandingError, connect
+from landing.corpora import land_corpus, parse_qrels, parse_queries, read_beir_folder, validate_corpus_name
 from tests.conftest import REAL_CORPUS, query, require_real
 from tests.test_score_landing import snapshot
+from warehouse.access import connect
+from warehouse.errors import LandingError
 
 PASSAGES = [{"_id": "p1", "title": "", "text": "Wi-Fi is a wireless network."}, {"_id": "p2", "text": "Bluetooth pairs devices."}]
 QUERIES = [{"_id": "q1", "text": "what is wifi"}]
@@ -127,7 +128,7 @@ def test_nul_characters_leave_free_text_and_are_counted_but_refuse_an_id():
 def test_a_corpus_lands_without_nul_characters_and_the_landing_report_says_so(tmp_path: Path, capsys):
     """Real passages (the judged ones of a real query) with NULs put into a passage's text and title and into a
     query: each lands without them and the report line counts the texts repaired."""
-    from ingestion.land import land_all
+    from landing.land import land_all
     from tests.conftest import write_corpus_subset
 
     folder = write_corpus_subset(tmp_path / "data" / "retrieval" / "msmarco-mini", ("19335",))

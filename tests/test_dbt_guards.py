@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.warehouse import connect
 from tests.conftest import Dbt, raw_warehouse
+from warehouse.access import connect
 
 RAW_ROWS = (
     "insert into raw.corpus_queries values ('tiny', 'q1', 'what is a passage', 'queries.jsonl', now())",

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.documents import document_files, land_document, validate_doc_id
-from ingestion.model_source import ModelSourceError, extract_model_archive, resolve_model
-from ingestion.warehouse import LandingError, connect
+from embeddings.model_source import ModelSourceError, extract_model_archive, resolve_model
+from landing.documents import document_files, land_document, validate_doc_id
 from tests.conftest import REAL_DATA, query, require_real
 from tests.test_score_landing import snapshot
+from warehouse.access import connect
+from warehouse.errors import LandingError
 
 PAGES = "id,pg_num\nref-a,1\nref-b,2\n"
 TEXTS = [{"text": "First text.", "pages": ["ref-a"]}, {"text": "Second.", "pages": ["ref-a", "ref-b"]}]

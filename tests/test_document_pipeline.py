@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from core.settings import PROJECT_ROOT, Settings
+from embeddings.chunking import load_tokenizer, max_content_tokens
+from embeddings.model_source import resolve_model
 from ingestion import ingest
-from ingestion.embedding import load_tokenizer, max_content_tokens
-from ingestion.dbt_runner import run_dbt
-from ingestion.document_chunks import DOCUMENT_BUILD
-from ingestion.model_source import resolve_model
-from ingestion.settings import PROJECT_ROOT, Settings
+from pipeline.dbt_runner import run_dbt
+from pipeline.ingest import DOCUMENT_BUILD
 from tests.conftest import REAL_DATA, model, query, require_real
 from tests.test_document_landing import write_doc
 
@@ -45,22 +45,22 @@ def test_from_ingestion_import_ingest_is_the_function_whatever_was_imported_firs
     import sys
 
     # in a fresh interpreter: the submodule first, then the package's name (a lazy wrapper once broke exactly this)
-    code = "import ingestion.document_chunks; from ingestion import ingest; assert callable(ingest), ingest"
+    code = "import pipeline.ingest; from ingestion import ingest; assert callable(ingest), ingest"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_running_an_ingestion_module_prints_no_warning():
-    """`make run` runs ingestion.land, .publish and .export with -m: importing the package must not import them
+    """`make run` runs landing.land, .publish and .export with -m: importing the package must not import them
     first, or runpy warns that it found the module in sys.modules."""
     import subprocess
     import sys
 
-    code = ("import sys, ingestion; loaded = [m for m in ('ingestion.land', 'ingestion.publish', 'ingestion.export') "
+    code = ("import sys, ingestion; loaded = [m for m in ('landing.land', 'pipeline.publish', 'pipeline.export') "
             "if m in sys.modules]; assert not loaded, loaded")
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    result = subprocess.run([sys.executable, "-W", "error", "-m", "ingestion.land", "--help"], cwd=PROJECT_ROOT,
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "landing.land", "--help"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
 
@@ -136,7 +136,7 @@ def test_ingest_returns_unit_tensors_in_document_order(real_document, source):
     assert duplicates >= 383  # 398 duplicate texts in the file, of which 15 blank
     # the real model puts related passages together: a chunk is its own nearest neighbour and a
     # paraphrase-free query lands on a topical chunk
-    from ingestion.embedding import encode_texts
+    from embeddings.encoders import encode_texts
 
     query_vector = encode_texts(model(), ["What is the interest rate of the notes?"], progress=False)[0]
     best = int(np.argmax(vectors.numpy() @ query_vector))
@@ -146,7 +146,7 @@ def test_ingest_returns_unit_tensors_in_document_order(real_document, source):
 def test_export_writes_vector_store_ready_parquet(real_document, tmp_path: Path):
     import pyarrow.parquet as pq
 
-    from ingestion.export import export_tables
+    from pipeline.export import export_tables
 
     duckdb_path, chunks = real_document
     (path,) = export_tables(duckdb_path, tmp_path, ("document_chunks",))

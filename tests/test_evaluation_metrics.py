@@ -13,7 +13,7 @@ from math import log2
 import numpy as np
 import pytest
 
-from serving.evaluation import (
+from search.evaluation import (
     METRICS,
     EvaluationReport,
     MetricResult,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingestion.corpora import read_beir_folder
-from ingestion.warehouse import sha256_file, sha256_of
+from core.files import sha256_file, sha256_of
+from landing.corpora import read_beir_folder
 from tests.conftest import REAL_CORPUS, SEARCH_TEST_QUERY_IDS, Dbt, query, write_corpus_subset
 from training.finetune_data import build_dataset, split_queries
 from training.judged_corpus import CorpusUnavailable, read_judged_corpus
@@ -43,7 +43,7 @@ class Subset:
 
 
 def land_and_build(data_dir: Path, warehouse: Path, target: Path) -> None:
-    from ingestion.land import land_all
+    from landing.land import land_all
 
     land_all(data_dir, warehouse)
     Dbt(warehouse, target)("run", "--select", *MODELS)
@@ -180,8 +180,8 @@ def test_negative_pools_and_inverse_cloze_pairs(subset: Subset, built, tmp_path:
 
 
 def test_train_a_few_steps_writes_a_loadable_model(built):
-    from ingestion.embedding import encode_texts
-    from ingestion.model_source import embedding_dimension, resolve_model
+    from embeddings.encoders import encode_texts
+    from embeddings.model_source import embedding_dimension, resolve_model
     from training.finetune import train
 
     artifacts, dataset = built
@@ -216,7 +216,7 @@ def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from ingestion.model_source import default_model_dir
+    from embeddings.model_source import default_model_dir
 
     model = SentenceTransformer(str(default_model_dir()), device="cpu")
     if scrambled:
@@ -230,7 +230,7 @@ def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
 
 
 def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Subset, built, tmp_path: Path, monkeypatch):
-    from ingestion.model_source import PACKAGED, current_model_pointer, resolve_model
+    from embeddings.model_source import PACKAGED, current_model_pointer, resolve_model
     from training.promote import evaluate_candidate, registry_table
 
     artifacts, dataset = built
@@ -259,8 +259,8 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Su
     chunks = ingest("d1", data_dir=tmp_path / "data", duckdb_path=warehouse)
     assert query(warehouse, "select distinct model_id from document_chunks") == [(promoted["candidate_model_id"],)]
     # ... and search uses it: the published index is served with the promoted model, and refused with another one
-    from ingestion.publish import publish
-    from serving.retriever import Retriever, RetrieverError
+    from pipeline.publish import publish
+    from search.retriever import Retriever, RetrieverError
 
     publish(warehouse, tmp_path / "published.duckdb")
     retriever = Retriever(tmp_path / "published.duckdb", model=resolve_model("", artifacts))
@@ -280,7 +280,7 @@ def test_evaluation_encodes_no_baseline_passage_the_warehouse_holds(subset: Subs
     """The warehouse was built with the packaged model: as the baseline it encodes only the queries; a candidate
     encodes every chunk once, then reads them from the cache."""
     import training.corpus_search as corpus_search
-    from ingestion.model_source import PACKAGED, resolve_model
+    from embeddings.model_source import PACKAGED, resolve_model
     from training.promote import evaluate_candidate
 
     encoded: list[tuple[str, list[str]]] = []
@@ -328,7 +328,7 @@ def test_a_warehouse_holding_another_corpus_version_is_refused(subset: Subset, b
     changed = shutil.copytree(subset.folder, tmp_path / "data" / "retrieval" / CORPUS)
     with open(changed / "corpus.jsonl", "a") as handle:
         handle.write(json.dumps({"_id": "landed-later", "title": "", "text": "A passage landed after the build."}) + "\n")
-    from ingestion.land import land_all
+    from landing.land import land_all
 
     land_all(tmp_path / "data", warehouse)
     with pytest.raises(CorpusUnavailable, match="not the version .* the dataset was built from"):

@@ -14,8 +14,8 @@ from training.judged_corpus import CorpusUnavailable
 
 
 def test_a_passage_scores_its_best_chunk():
-    from ingestion.embedding import encode_texts
-    from ingestion.model_source import resolve_model
+    from embeddings.encoders import encode_texts
+    from embeddings.model_source import resolve_model
     from training.corpus_search import CorpusChunks, search_run
 
     spec = resolve_model("hashing", Path("unused"))
@@ -28,9 +28,9 @@ def test_a_passage_scores_its_best_chunk():
 
 
 def test_data_and_evaluation_say_what_to_run_when_the_corpus_is_missing(tmp_path: Path, capsys):
-    from ingestion.land import ensure_raw_tables
-    from ingestion.warehouse import connect
+    from landing.land import ensure_raw_tables
     from training.finetune_data import main
+    from warehouse.access import connect
 
     with pytest.raises(CorpusUnavailable, match=r"no warehouse at .*make run"):
         build_dataset(tmp_path / "none.duckdb", tmp_path / "artifacts")

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.land import land_all
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
+from landing.land import land_all
 from quality.checkpoint import GX_DIR
 from quality.expectations import SUITES, suite_text
 from tests.conftest import Dbt

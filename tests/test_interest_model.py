@@ -17,10 +17,9 @@ import pytest
 
 import training.interests.data as data_module
 import training.interests.train as train_module
-from ingestion.dbt_runner import run_dbt
-from ingestion.interests import land_interests
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import connect
+from core.settings import PROJECT_ROOT
+from landing.interests import land_interests
+from pipeline.dbt_runner import run_dbt
 from tests.conftest import model, query
 from training.interests.artifacts import artifact_version
 from training.interests.cli import SAMPLE_INTERESTS, main
@@ -28,6 +27,7 @@ from training.interests.data import land_and_build, read_training_data
 from training.interests.features import user_features, user_title_vectors
 from training.interests.model import EmbeddingModelMismatch, InterestModel
 from training.interests.train import TrainConfig, TrainingRun, train
+from warehouse.access import connect
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "interests"
 

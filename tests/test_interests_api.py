@@ -17,8 +17,8 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from ingestion.dbt_runner import run_dbt
-from ingestion.publish import publish
+from pipeline.dbt_runner import run_dbt
+from pipeline.publish import publish
 from serving.api import create_app
 from serving.api.fast_path import InterestsFastPath
 from serving.api.schemas import UserInterestsResponse

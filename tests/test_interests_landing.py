@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.interests import land_interests
-from ingestion.land import main as land_main
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import LandingError, connect
+from core.settings import PROJECT_ROOT
+from landing.interests import land_interests
+from landing.land import main as land_main
 from tests.conftest import REAL_DATA, query, require_real
 from tests.test_score_landing import snapshot
+from warehouse.access import connect
+from warehouse.errors import LandingError
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "interests"
 

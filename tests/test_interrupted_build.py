@@ -1,5 +1,5 @@
 """A `dbt build` killed (SIGKILL) after a mart was written leaves marts that disagree with each other; the next
-build `make run` runs (`python -m ingestion.dbt_runner build ...`) says so in one line, repairs it, and ends with
+build `make run` runs (`python -m pipeline.dbt_runner build ...`) says so in one line, repairs it, and ends with
 exactly the marts of a build that was never interrupted. On the sample's score batches, DuckDB."""
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.dbt_runner import unfinished_build_marker
-from ingestion.land import ensure_raw_tables
-from ingestion.score_batches import batch_files, land_score_batch
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import connect
+from core.settings import PROJECT_ROOT
+from landing.land import ensure_raw_tables
+from landing.score_batches import batch_files, land_score_batch
+from pipeline.dbt_runner import unfinished_build_marker
 from tests.conftest import query
 from tests.score_marts import MARTS, assert_same, read
+from warehouse.access import connect
 
 SAMPLE_BATCHES = PROJECT_ROOT / "sample_data" / "score_batches"
 # what `make run` builds first (the Makefile's run target), limited to the score pipeline: the other pipelines
@@ -33,7 +33,7 @@ BUILD = ("build", "--select", SCORE_PIPELINE, "--exclude", "user_interest_scores
 def dbt_runner(warehouse: Path, target: Path) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, "DUCKDB_PATH": str(warehouse), "DBT_TARGET": "duckdb", "DBT_TARGET_PATH": str(target),
            "DBT_LOG_PATH": str(target / "logs"), "PYTHONPATH": str(PROJECT_ROOT)}
-    return [sys.executable, "-m", "ingestion.dbt_runner", *BUILD], env
+    return [sys.executable, "-m", "pipeline.dbt_runner", *BUILD], env
 
 
 def build(warehouse: Path, target: Path) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""`python -m ingestion.land` skips nothing in silence and one bad file hides nothing: on a copy of the real data
+"""`python -m landing.land` skips nothing in silence and one bad file hides nothing: on a copy of the real data
 with defects introduced, every file found ends landed, refused (one line on stderr naming it) or ignored (a line
 on stdout saying why), the refused ones do not stop the other files and sources, and the command exits 1 at the
 end, with each refused file's landing rolled back whole."""
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.land import FilesRefused, land_all
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
+from landing.land import FilesRefused, land_all
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, REAL_SCORE_BATCHES, query, require_real, write_corpus_subset
 
 
 def run_land(data_dir: Path, warehouse: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATA_DIR": str(data_dir), "DUCKDB_PATH": str(warehouse), "DBT_TARGET": "duckdb"}
-    return subprocess.run([sys.executable, "-m", "ingestion.land"], cwd=PROJECT_ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "landing.land"], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

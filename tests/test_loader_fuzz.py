@@ -1,6 +1,6 @@
 """Fuzzing the loaders with hypothesis: random mutations of a real score batch and of the real document's files
 (byte flips, truncation, inserted and deleted bytes, dropped and duplicated records or lines, bad JSON, values of
-the wrong type, odd Unicode, huge numbers, empty files), each landed by `ingestion.land.land_all` into a fresh
+the wrong type, odd Unicode, huge numbers, empty files), each landed by `landing.land.land_all` into a fresh
 DuckDB warehouse. Every outcome is a landed file (its rows all in raw) or a clear refusal (FilesRefused, one
 `[land] error:` line on stderr naming the file, the warehouse untouched), never another exception. The landed
 mutants then go through the dbt models that split them: every raw row ends in exactly one of the clean rows or the
@@ -18,9 +18,10 @@ import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ingestion.land import FilesRefused, land_all
+from landing.land import FilesRefused, land_all
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, REAL_SCORE_BATCHES, Dbt, query, require_real
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,

@@ -1,4 +1,4 @@
-"""EMBEDDING_BACKEND (ingestion.onnx_encoder): the packaged model exported to ONNX and run by ONNX Runtime or
+"""EMBEDDING_BACKEND (embeddings.onnx_encoder): the packaged model exported to ONNX and run by ONNX Runtime or
 OpenVINO gives the PyTorch model's vectors (exactly for `onnx`, to int8 rounding for `onnx-int8` and
 `openvino-int8`, to bfloat16 rounding for `openvino`) on real texts, in the texts' order, each text's vector the
 same whatever it is encoded with; the exported graph is a cached artifact keyed by the model files; the backend is
@@ -12,9 +12,9 @@ import shutil
 import numpy as np
 import pytest
 
-from ingestion.embedding import encode_texts, load_encoder, prepare_model
-from ingestion.model_source import ONNX_EXPORT_RECIPE, PACKAGED, default_model_dir, resolve_model
-from ingestion.settings import Settings
+from core.settings import Settings
+from embeddings.encoders import encode_texts, load_encoder, prepare_model
+from embeddings.model_source import ONNX_EXPORT_RECIPE, PACKAGED, default_model_dir, resolve_model, settings_model
 from tests.conftest import REAL_DATA, require_real
 
 MSMARCO = REAL_DATA / "retrieval" / "msmarco-trec-dl"
@@ -128,7 +128,7 @@ def test_the_backend_is_part_of_the_model_id(artifacts, monkeypatch):
     assert ids["openvino-int8"] == ids["torch"] + "+openvino-int8" + recipe
     assert "+" not in ids["torch"]  # vectors stored before backends existed keep their id
     monkeypatch.setenv("EMBEDDING_BACKEND", "")
-    assert Settings.from_env().embedding_spec().backend == "openvino-int8"  # the default
+    assert settings_model(Settings.from_env()).backend == "openvino-int8"  # the default
     monkeypatch.setenv("EMBEDDING_BACKEND", "tensorrt")
     expected = "expected one of onnx, onnx-int8, openvino, openvino-int8, torch"
     with pytest.raises(ValueError, match=f"EMBEDDING_BACKEND='tensorrt': {expected}"):

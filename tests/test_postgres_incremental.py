@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.dbt_runner import run_dbt_on
-from ingestion.engines.postgres import create_database
-from ingestion.land import ensure_raw_tables
-from ingestion.score_batches import batch_files, land_score_batch, land_score_batches
-from ingestion.warehouse import connect_postgres
+from landing.land import ensure_raw_tables
+from landing.score_batches import batch_files, land_score_batch, land_score_batches
+from pipeline.dbt_runner import run_dbt_on
 from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
 from tests.score_marts import MARTS, assert_same, read
+from warehouse.access import connect_postgres
+from warehouse.local_postgres import create_database
 
 pytestmark = pytest.mark.postgres
 

@@ -1,5 +1,5 @@
-"""DBT_TARGET=postgres is as reliable as DuckDB, through the commands users run (`python -m ingestion.land`,
-`python -m ingestion.dbt_runner`), on inputs made from the real files in the shared data folder:
+"""DBT_TARGET=postgres is as reliable as DuckDB, through the commands users run (`python -m landing.land`,
+`python -m pipeline.dbt_runner`), on inputs made from the real files in the shared data folder:
 
 1. bad input: the same exit status, the same error text and the same raw tables afterwards on every engine
    (on Spark: the raw Parquet files Spark reads, as the landing mirrored them);
@@ -29,14 +29,14 @@ import psycopg2
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.engines.postgres import STATE_DIR, LocalPostgres
-from ingestion.engines.spark import SparkWarehouse, open_reader
-from ingestion.land import ensure_raw_tables, land_all
-from ingestion.score_batches import batch_files, land_score_batch
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import WRITER_LOCK, connect, connect_postgres
+from core.settings import PROJECT_ROOT
+from landing.land import ensure_raw_tables, land_all
+from landing.score_batches import batch_files, land_score_batch
 from tests.conftest import REAL_DATA, REAL_SCORE_BATCHES, require_real, throwaway_postgres, write_corpus_subset
 from tests.score_marts import MARTS, read
+from warehouse.access import WRITER_LOCK, connect, connect_postgres
+from warehouse.local_postgres import STATE_DIR, LocalPostgres
+from warehouse.spark import SparkWarehouse, open_reader
 
 pytestmark = pytest.mark.postgres
 
@@ -288,7 +288,7 @@ def test_bad_input_fails_the_same_on_every_engine(postgres, tmp_path, case):
         if prior.is_dir() and any(prior.iterdir()):
             land_all(prior, warehouse)  # the earlier, good landing the bad input meets
         before = read_raw()
-        result = run("ingestion.land", clean_env(DATA_DIR=str(bad), **settings))
+        result = run("landing.land", clean_env(DATA_DIR=str(bad), **settings))
         after = read_raw()
         outcomes[engine] = {
             "status": result.returncode,
@@ -415,7 +415,7 @@ def test_a_killed_landing_leaves_whole_files_and_the_rerun_lands_the_rest(postgr
     ready, landed_files = KILL_MOMENTS[moment]
     server = fresh_database(postgres, "killed_landing")
     env = clean_env(DATA_DIR=str(data_dir), DBT_TARGET="postgres", **server.env())
-    loader = subprocess.Popen(command("ingestion.land"), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+    loader = subprocess.Popen(command("landing.land"), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     kill_when(loader, server, ready)
 
@@ -426,7 +426,7 @@ def test_a_killed_landing_leaves_whole_files_and_the_rerun_lands_the_rest(postgr
     assert files == {batch: clean_files[batch] for batch in range(landed)}
     assert rows == [row for row in clean_rows if row[0] < landed]
 
-    rerun = run("ingestion.land", env)
+    rerun = run("landing.land", env)
     assert rerun.returncode == 0, rerun.stderr
     new_rows = sum(count for batch, (_, _, count) in clean_files.items() if batch >= landed)
     assert (f"[land] score_batches: {BATCHES} batch files, {BATCHES - landed} newly landed ({new_rows} rows), "
@@ -460,7 +460,7 @@ def uninterrupted_marts(postgres, score_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dbt_uninterrupted")
     server = fresh_database(postgres, "dbt_uninterrupted")
     land_all(score_data[0], server)
-    build = run("ingestion.dbt_runner", dbt_env(server, folder), *BUILD)
+    build = run("pipeline.dbt_runner", dbt_env(server, folder), *BUILD)
     assert build.returncode == 0, build.stdout[-3000:]
     return marts(server)
 
@@ -486,8 +486,8 @@ def scores_rows(server) -> int | None:
 
 
 def build_killed_in(server, env: dict[str, str], node: str) -> None:
-    """`python -m ingestion.dbt_runner build` of the score pipeline, SIGKILLed (with its dbt) once it runs `node`."""
-    build = subprocess.Popen(command("ingestion.dbt_runner", *BUILD), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+    """`python -m pipeline.dbt_runner build` of the score pipeline, SIGKILLed (with its dbt) once it runs `node`."""
+    build = subprocess.Popen(command("pipeline.dbt_runner", *BUILD), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     kill_when(build, server, running_node(node))
 
@@ -506,15 +506,15 @@ def test_killed_dbt_builds_are_finished_by_the_next_one(postgres, score_data, un
 
     build_killed_in(server, env, "int_score_windows")
     assert scores_rows(server) is None  # killed before the last mart
-    first = run("ingestion.dbt_runner", env, *BUILD)
+    first = run("pipeline.dbt_runner", env, *BUILD)
     assert first.returncode == 0, first.stdout[-3000:]
 
-    assert run("ingestion.land", clean_env(DATA_DIR=str(data_dir), DBT_TARGET="postgres", **server.env())).returncode == 0
+    assert run("landing.land", clean_env(DATA_DIR=str(data_dir), DBT_TARGET="postgres", **server.env())).returncode == 0
     before = scores_rows(server)
     build_killed_in(server, env, "percentile_history")
     assert scores_rows(server) == before > 0  # `scores` (after percentile_history) as it was
 
-    rebuild = run("ingestion.dbt_runner", env, *BUILD)
+    rebuild = run("pipeline.dbt_runner", env, *BUILD)
     assert rebuild.returncode == 0, rebuild.stdout[-3000:]
     assert_marts_equal(server, uninterrupted_marts)
     con = psycopg2.connect(server.dsn())
@@ -569,10 +569,10 @@ def test_an_external_server_is_configuration_only(managed, score_data, uninterru
     database, with the same marts as on the project's server; the project's local server is never started."""
     before = project_server_state()
     settings = {"DBT_TARGET": "postgres", **managed.env()}
-    land = run("ingestion.land", clean_env(DATA_DIR=str(score_data[0]), **settings))
+    land = run("landing.land", clean_env(DATA_DIR=str(score_data[0]), **settings))
     assert land.returncode == 0, land.stderr
     assert f"{BATCHES} batch files, {BATCHES} newly landed ({ROWS} rows)" in land.stdout
-    build = run("ingestion.dbt_runner", clean_env(**settings, DBT_TARGET_PATH=str(tmp_path / "target"),
+    build = run("pipeline.dbt_runner", clean_env(**settings, DBT_TARGET_PATH=str(tmp_path / "target"),
                                                   DBT_LOG_PATH=str(tmp_path / "logs")), *BUILD)
     assert build.returncode == 0, build.stdout[-3000:]
 
@@ -595,17 +595,17 @@ def test_a_wrong_password_is_a_clear_error_naming_the_server_not_the_password(ma
     server = f"postgresql://app@127.0.0.1:{managed.port}/app"
     before = project_server_state()
     outputs = {}
-    for entry_point in ("ingestion.land", "ingestion.publish", "ingestion.dbt_runner"):
+    for entry_point in ("landing.land", "pipeline.publish", "pipeline.dbt_runner"):
         env = clean_env(DBT_TARGET="postgres", DATA_DIR=str(score_data[0]), PUBLISHED_PATH=str(tmp_path / "pub.duckdb"),
                         DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"), **wrong.env())
-        result = run(entry_point, env, *(BUILD if entry_point == "ingestion.dbt_runner" else ()))
+        result = run(entry_point, env, *(BUILD if entry_point == "pipeline.dbt_runner" else ()))
         outputs[entry_point] = result
         assert result.returncode != 0, entry_point
         text = result.stdout + result.stderr
         assert WRONG_PASSWORD not in text and APP_PASSWORD not in text, entry_point
         assert 'password authentication failed for user "app"' in text, (entry_point, text[-2000:])
         assert f'"127.0.0.1", port {managed.port}' in text, entry_point
-    for entry_point, name in (("ingestion.land", "land"), ("ingestion.publish", "publish")):
+    for entry_point, name in (("landing.land", "land"), ("pipeline.publish", "publish")):
         stderr = outputs[entry_point].stderr
         assert stderr.startswith(f"[{name}] error: cannot connect to the Postgres warehouse {server}: "), stderr
         assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
@@ -619,7 +619,7 @@ def test_a_database_without_pgvector_says_what_to_ask_the_administrator(managed,
     bare = dataclasses.replace(managed, dbname="bare")
     env = clean_env(DBT_TARGET="postgres", DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"),
                     **bare.env())
-    build = run("ingestion.dbt_runner", env, "run", "--select", "search_chunks")
+    build = run("pipeline.dbt_runner", env, "run", "--select", "search_chunks")
     assert build.returncode != 0
     text = build.stdout + build.stderr
     assert ('the database "bare" has no vector extension (pgvector), which vector search needs, and user "app" '
@@ -629,9 +629,9 @@ def test_a_database_without_pgvector_says_what_to_ask_the_administrator(managed,
 
 
 def test_make_stop_stops_every_server_the_project_started():
-    """`make stop` (python -m ingestion.engines stop -> stop_all) stops each server with state under the engines
+    """`make stop` (python -m warehouse stop -> stop_all) stops each server with state under the engines
     folder, e.g. ones an interrupted test run left behind, and keeps their data."""
-    from ingestion.engines.postgres import stop_all
+    from warehouse.local_postgres import stop_all
 
     engines = PROJECT_ROOT / ".engines" / "stop-test"
     servers = [LocalPostgres(engines / name) for name in ("first", "second")]

@@ -16,13 +16,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ingestion.dbt_runner import run_dbt_on
-from ingestion.land import land_all
-from ingestion.publish import publish
-from ingestion.settings import PROJECT_ROOT
-from serving.retriever import PostgresRanking, Retriever, RetrieverError, vector_literal
+from core.settings import PROJECT_ROOT
+from landing.land import land_all
+from pipeline.dbt_runner import run_dbt_on
+from pipeline.publish import publish
+from search.retriever import PostgresRanking, Retriever, RetrieverError, vector_literal
 from tests.conftest import (
-    REAL_CORPUS, SEARCH_TEST_QUERY_IDS, model, require_real, throwaway_postgres, write_corpus_subset,
+    REAL_CORPUS,
+    SEARCH_TEST_QUERY_IDS,
+    model,
+    require_real,
+    throwaway_postgres,
+    write_corpus_subset,
 )
 
 pytestmark = pytest.mark.postgres

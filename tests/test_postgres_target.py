@@ -2,7 +2,7 @@
 batches and the real document 12345, and the marts, exports and `ingest()` equal DuckDB's (floats within 1e-9,
 vectors of cosine >= 0.9999, everything else exact).
 
-The test starts its own throwaway server (ingestion.engines.postgres.LocalPostgres under .engines/, never the
+The test starts its own throwaway server (warehouse.local_postgres.LocalPostgres under .engines/, never the
 developer's) and stops it at the end, so CI needs nothing running beforehand.
 """
 
@@ -13,14 +13,20 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.dbt_runner import run_dbt_on
-from ingestion.score_batches import land_score_batch, land_score_batches, batch_files
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import LandingError, connect_postgres, open_warehouse
+from core.settings import PROJECT_ROOT
+from landing.score_batches import batch_files, land_score_batch, land_score_batches
+from pipeline.dbt_runner import run_dbt_on
 from tests.conftest import (
-    REAL_DOCUMENT, REAL_SCORE_BATCHES, make, make_run_and_export, require_real, throwaway_postgres,
+    REAL_DOCUMENT,
+    REAL_SCORE_BATCHES,
+    make,
+    make_run_and_export,
+    require_real,
+    throwaway_postgres,
 )
 from tests.score_marts import EXPORTS, MARTS, assert_exports_match, assert_marts_match
+from warehouse.access import connect_postgres, open_warehouse
+from warehouse.errors import LandingError
 
 pytestmark = pytest.mark.postgres
 
@@ -79,7 +85,7 @@ def test_document_rejects_and_vector_index_on_postgres(runs):
 def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
     """`ingest(doc_id)` on DBT_TARGET=postgres: the same chunks, pages and vectors as on DuckDB, and nothing
     encoded again (the make run above embedded them)."""
-    from ingestion.document_chunks import ingest_document
+    from pipeline.ingest import ingest_document
 
     embedded_sql = "select count(*), max(embedded_at) from text_embeddings"
     with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
@@ -145,10 +151,10 @@ def test_two_loaders_at_once_queue_up(postgres, tmp_path):
         con.execute("call postgres_execute('warehouse', 'drop schema if exists raw cascade')")
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from ingestion.engines.postgres import Connection\n"
-        "from ingestion.land import ensure_raw_tables\n"
-        "from ingestion.score_batches import land_score_batches\n"
-        "from ingestion.warehouse import connect_postgres\n"
+        "from warehouse.local_postgres import Connection\n"
+        "from landing.land import ensure_raw_tables\n"
+        "from landing.score_batches import land_score_batches\n"
+        "from warehouse.access import connect_postgres\n"
         "with connect_postgres(sys.argv[1]) as con:\n"
         "    ensure_raw_tables(con)\n"
         "    print(sorted({r.status for r in land_score_batches(con, Path(sys.argv[2]))}))\n"

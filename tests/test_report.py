@@ -19,12 +19,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE  # noqa: E402
-from ingestion.land import ensure_raw_tables  # noqa: E402
-from ingestion.score_batches import land_score_batches  # noqa: E402
-from ingestion.settings import PROJECT_ROOT  # noqa: E402
-from ingestion.warehouse import connect  # noqa: E402
+from core.settings import PROJECT_ROOT  # noqa: E402
+from landing.land import ensure_raw_tables  # noqa: E402
+from landing.score_batches import land_score_batches  # noqa: E402
 from quality.report import DISTRIBUTION_PNG, DRIFT_PNG, GROWTH_PNG, REPORT_MD, main  # noqa: E402
 from tests.conftest import Dbt, query  # noqa: E402
+from warehouse.access import connect  # noqa: E402
 
 SAMPLE = PROJECT_ROOT / "sample_data"
 PNGS = (DISTRIBUTION_PNG, DRIFT_PNG, GROWTH_PNG)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingestion.publish import publish
+from pipeline.publish import publish
+from search.retriever import MODES, RetrieverError
 from serving import Result, Retriever
-from serving.retriever import MODES, RetrieverError
 from tests.conftest import model, query
 
 
@@ -71,7 +71,7 @@ def test_dense_scores_are_the_cosine_similarity_in_sql(retriever, search_warehou
 def test_a_repeated_query_is_encoded_once(search_warehouse, monkeypatch):
     """The query-vector cache: the second search of a text reuses its vector (same results, no encoder call);
     another text, or a Retriever with the cache off, encodes."""
-    import serving.retriever as retriever_module
+    import search.retriever as retriever_module
 
     calls = []
     encode = retriever_module.encode_texts
@@ -195,7 +195,7 @@ def test_a_broken_copy_raises_on_refresh_and_the_old_snapshot_keeps_serving(sear
     before = retriever.index
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(b"not a duckdb file" * 100)
-    os.replace(broken, published)  # published the way ingestion.publish publishes: renamed over the old copy
+    os.replace(broken, published)  # published the way pipeline.publish publishes: renamed over the old copy
     with pytest.raises(RetrieverError, match="cannot open"):
         retriever.refresh()
     assert retriever.index is before

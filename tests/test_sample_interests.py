@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from synthetic.common import SAMPLE_DIR
 from synthetic.interests import SEPARATOR, write_interests
 

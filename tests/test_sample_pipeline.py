@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.score_batches import land_score_batches
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
+from landing.score_batches import land_score_batches
 from synthetic.__main__ import write_sample
 from tests.conftest import Dbt, query, raw_warehouse
 

@@ -9,7 +9,7 @@ import bm25s
 import pytest
 import Stemmer
 
-from ingestion.corpora import read_beir_folder
+from landing.corpora import read_beir_folder
 from synthetic.common import SAMPLE_DIR
 from synthetic.retrieval import TOPICS, write_retrieval_corpus
 

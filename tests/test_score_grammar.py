@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.dbt_runner import run_dbt_on
-from ingestion.land import ensure_raw_tables
-from ingestion.score_batches import batch_files, land_score_batch
-from ingestion.warehouse import open_warehouse
+from landing.land import ensure_raw_tables
+from landing.score_batches import batch_files, land_score_batch
+from pipeline.dbt_runner import run_dbt_on
 from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
 from tests.score_marts import MARTS, assert_same, read
+from warehouse.access import open_warehouse
 
 LARGEST = 1.7976931348623157e308
 # (the score as written in the JSON file, the reject reason, the clean score) for the records of batch 0
@@ -150,7 +150,7 @@ def test_postgres_follows_the_grammar_and_builds_the_extremes(duckdb_run, data, 
 
 @pytest.mark.spark
 def test_spark_follows_the_grammar_and_builds_the_extremes(duckdb_run, data, tmp_path):
-    from ingestion.engines.spark import SparkWarehouse
+    from warehouse.spark import SparkWarehouse
 
     warehouse = SparkWarehouse(tmp_path / "spark")
     land_and_build(warehouse, tmp_path, data)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.land import main as land_main
-from ingestion.score_batches import batch_files, land_score_batch, land_score_batches
-from ingestion.warehouse import LandingError, connect
+from landing.land import main as land_main
+from landing.score_batches import batch_files, land_score_batch, land_score_batches
 from tests.conftest import REAL_SCORE_BATCHES, query, require_real
+from warehouse.access import connect
+from warehouse.errors import LandingError
 
 GOOD = {"id": "01GH6QHVN37Q57K67PQRH2T4X8", "score": 0.471, "industry": "clothing"}
 

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
-from ingestion.export import export_tables
-from ingestion.score_batches import batch_files, land_score_batch, land_score_batches
-from ingestion.land import ensure_raw_tables
-from ingestion.warehouse import connect
+from landing.land import ensure_raw_tables
+from landing.score_batches import batch_files, land_score_batch, land_score_batches
+from pipeline.export import export_tables
 from tests.conftest import REAL_SCORE_BATCHES, Dbt, query, require_real
+from warehouse.access import connect
 
 KNOWN_INDUSTRIES = ("cars", "clothing", "food", "hair care")
 SENTINEL = 99999

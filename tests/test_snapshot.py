@@ -1,5 +1,5 @@
-"""serving.snapshot.PublishedSnapshot, the one refresh logic of the search index, the Retriever the service
-answers with and the interest scores: over a small text file published the way ingestion.publish publishes
+"""pipeline.snapshot.PublishedSnapshot, the one refresh logic of the search index, the Retriever the service
+answers with and the interest scores: over a small text file published the way pipeline.publish publishes
 (a new file renamed over the old one), with a loader that counts its reads."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.snapshot import NothingPublished, PublishedSnapshot
+from pipeline.snapshot import NothingPublished, PublishedSnapshot
 
 
 class Loader:

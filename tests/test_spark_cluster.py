@@ -1,5 +1,5 @@
 """A real cluster is configuration only: a Spark standalone master and worker started on this machine (two JVMs of
-their own, ingestion.engines.spark_cluster), SPARK_MASTER pointing at it, and the score marts built through it equal
+their own, warehouse.spark_cluster), SPARK_MASTER pointing at it, and the score marts built through it equal
 DuckDB's; the embedding job's tasks run in the worker's executor. `make stop` stops the cluster."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
-from ingestion.dbt_runner import run_dbt_on
-from ingestion.engines.spark import SparkWarehouse
-from ingestion.engines.spark_cluster import LocalSparkCluster
-from ingestion.land import land_all
-from ingestion.settings import PROJECT_ROOT
-from ingestion.warehouse import open_warehouse
+from core.settings import PROJECT_ROOT
+from landing.land import land_all
+from pipeline.dbt_runner import run_dbt_on
 from tests.score_marts import MARTS, assert_same, read
+from warehouse.access import open_warehouse
+from warehouse.spark import SparkWarehouse
+from warehouse.spark_cluster import LocalSparkCluster
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -52,12 +52,12 @@ def test_the_embedding_runs_in_the_clusters_executors(cluster, tmp_path):
 import os, sys
 from pathlib import Path
 import numpy as np, psutil
-from ingestion.embedding import encode_texts
-from ingestion.engines.spark import SparkWarehouse, start_session
-from ingestion.engines.spark_dbt import encode_on_executors
-from ingestion.settings import Settings
+from embeddings.encoders import encode_texts
+from warehouse.spark import SparkWarehouse, start_session
+from pipeline.spark_dbt import encode_on_executors
+from core.settings import Settings
 
-spec = Settings.from_env().embedding_spec()
+spec = settings_model(Settings.from_env())
 texts = [f"percentile {i} of the industry window" for i in range(300)]
 spark = start_session(SparkWarehouse(Path(sys.argv[1]), master=sys.argv[2]))
 remote = encode_on_executors(spark, spec, texts)

@@ -1,4 +1,4 @@
-"""Landing on DBT_TARGET=spark (ingestion.engines.spark): the project's loaders write the landing ledger, and every
+"""Landing on DBT_TARGET=spark (warehouse.spark): the project's loaders write the landing ledger, and every
 landed unit reaches Spark as one Parquet file renamed into place. Whole files only, nothing twice, nothing lost
 when a process dies between the ledger's commit and the mirror. No JVM here: Spark reads exactly these files
 (tests/test_spark_target.py runs it on them)."""
@@ -10,12 +10,12 @@ import shutil
 
 import pytest
 
-from ingestion.documents import land_document
-from ingestion.engines.spark import SparkEngineError, SparkWarehouse, mirror_raw, open_reader
-from ingestion.land import ensure_raw_tables, land_all
-from ingestion.score_batches import land_score_batches
-from ingestion.warehouse import connect, open_warehouse
+from landing.documents import land_document
+from landing.land import ensure_raw_tables, land_all
+from landing.score_batches import land_score_batches
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, REAL_SCORE_BATCHES, require_real
+from warehouse.access import connect, open_warehouse
+from warehouse.spark import SparkEngineError, SparkWarehouse, mirror_raw, open_reader
 
 
 def unit_files(warehouse: SparkWarehouse, table: str) -> list[str]:

@@ -11,11 +11,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.dbt_runner import run_dbt_on
-from ingestion.engines.spark import SparkWarehouse
-from ingestion.warehouse import open_warehouse
+from pipeline.dbt_runner import run_dbt_on
 from tests.conftest import make, make_run_and_export
 from tests.score_marts import EXPORTS, MARTS, assert_exports_match, assert_marts_match
+from warehouse.access import open_warehouse
+from warehouse.spark import SparkWarehouse
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.embedding import encode_texts
-from ingestion.model_source import ModelSpec
-from ingestion.warehouse import sha256_of
+from core.files import sha256_of
+from embeddings.encoders import encode_texts
+from embeddings.model_source import ModelSpec
 from training.judged_corpus import RUN_FIRST, CorpusUnavailable, read_warehouse
 
 DEPTH = 100

@@ -5,7 +5,7 @@
 `ARTIFACTS_DIR/datasets/v<N>/train.jsonl` (default: the latest version), on CPU, and writes
 `ARTIFACTS_DIR/models/v<M>/`:
 
-- the saved sentence-transformers model (loadable by `ingestion.model_source.resolve_model(<folder>)`, i.e. usable as
+- the saved sentence-transformers model (loadable by `embeddings.model_source.resolve_model(<folder>)`, i.e. usable as
   `EMBEDDING_MODEL=<folder>`), keeping the base model's max_seq_length (256) so the index chunks texts exactly as
   with the base model; training itself truncates at the dataset manifest's `max_seq_length` (a CPU saving: it
   covers 99% of the passages);
@@ -39,7 +39,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from ingestion.warehouse import sha256_file  # noqa: E402
+from core.files import sha256_file  # noqa: E402
 from training.versions import latest_dataset, publish_version, verify_dataset  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def train(
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
-    from ingestion.model_source import PACKAGED, resolve_model
+    from embeddings.model_source import PACKAGED, resolve_model
 
     dataset_dir, artifacts_dir = Path(dataset_dir).resolve(), Path(artifacts_dir)
     manifest = verify_dataset(dataset_dir)  # refuse a dataset whose files changed since it was built
@@ -218,7 +218,7 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ingestion.settings import Settings
+    from core.settings import Settings
 
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -56,9 +56,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from ingestion.warehouse import sha256_of
+from core.files import sha256_of
 from training.judged_corpus import CorpusUnavailable, JudgedCorpus, read_judged_corpus
+from training.token_lengths import token_length_figures
 from training.triplets import (
     ICT_MIN_SENTENCES,
     ICT_MIN_WORDS,
@@ -70,7 +70,6 @@ from training.triplets import (
     inverse_cloze_pairs,
     mine_hard_negatives,
 )
-from training.token_lengths import token_length_figures
 from training.versions import write_dataset_version
 
 log = logging.getLogger(__name__)
@@ -187,7 +186,7 @@ def dataset_manifest(corpus: JudgedCorpus, judged: list[str], split: dict[str, l
         },
         "negatives": {
             "method": "per training query, the highest BM25 scores (bm25s, Porter stemmer, English stopwords, "
-                      "k1/b of serving.retriever) over the whole corpus among passages judged 0 for the query or "
+                      "k1/b of search.retriever) over the whole corpus among passages judged 0 for the query or "
                       f"unjudged within its BM25 top {p.bm25_depth} (pool: {p.negatives}); passages judged >= 1 are "
                       "never negatives; positives take them round robin",
             "pool": p.negatives,
@@ -250,7 +249,7 @@ def build_dataset(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ingestion.settings import Settings
+    from core.settings import Settings
 
     settings = Settings.from_env()
     defaults = DatasetParameters()

@@ -3,9 +3,9 @@
 - passages: `stg_corpus_passages`, in corpus order, with its `passage_text`, the text the platform embeds and
   indexes (the title, when there is one, before the passage): the rule lives in that staging model alone;
 - queries and graded judgments: the `corpus_queries` / `corpus_qrels` marts, read by
-  `serving.evaluate.judged_corpora` (what `make eval` scores too);
+  `search.evaluate.judged_corpora` (what `make eval` scores too);
 - the version: the corpus's row in `raw.landed_files`, whose `content_hash` is the sha256 landing computed over
-  its three files (ingestion.corpora). A dataset's manifest records it; evaluation refuses a warehouse that holds
+  its three files (landing.corpora). A dataset's manifest records it; evaluation refuses a warehouse that holds
   another version, instead of hashing the files again.
 
 The corpus has to be landed and the warehouse built first (`DATA_DIR=../shared/data make run`). These readers never
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion import corpora
-from ingestion.warehouse import connect
+from landing import corpora
+from warehouse.access import connect
 
 RUN_FIRST = "land and build it first: `DATA_DIR=../shared/data make run`"
-HASH_RULE = "sha256 of the sha256 hex digests of the files, in this order, joined by ':' (ingestion.corpora)"
+HASH_RULE = "sha256 of the sha256 hex digests of the files, in this order, joined by ':' (landing.corpora)"
 
 
 class CorpusUnavailable(ValueError):
@@ -77,7 +77,7 @@ def landed_version(con: duckdb.DuckDBPyConnection, corpus: str) -> dict:
 def read_judged_corpus(duckdb_path: Path, corpus: str, version: str | None = None) -> JudgedCorpus:
     """Passages, queries, judgments and lineage of one landed and built corpus; with `version` (a dataset
     manifest's content hash), refused unless the warehouse holds that very version."""
-    from serving.evaluate import judged_corpora
+    from search.evaluate import judged_corpora
 
     with read_warehouse(duckdb_path) as con:
         landed = landed_version(con, corpus)

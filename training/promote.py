@@ -4,7 +4,7 @@
 retrieves over the **whole** corpus of the candidate's dataset, as the warehouse holds it, for its validation and
 test queries (never trained on) with the current model (the baseline) and with the candidate: exact cosine search
 over the corpus's chunks, a passage scored by its best chunk, top 100 (training.corpus_search), nDCG@10, MRR@10
-and hit@1 with bootstrap intervals (serving.evaluation). The warehouse must still hold the corpus version the
+and hit@1 with bootstrap intervals (search.evaluation). The warehouse must still hold the corpus version the
 dataset was built from (its landed content hash, recorded in the manifest); it is refused otherwise.
 
 The gate decides on validation only; test figures are reported, never used to decide. The candidate is
@@ -13,7 +13,7 @@ noise of 9 queries could not produce. Otherwise the baseline stays, which is a v
 such. The training queries are scored too, as a diagnostic: a model that gains there and not on validation
 learnt its topics, not the task. Every evaluated candidate gets an entry in `artifacts/registry.json` (dataset
 and model versions, metrics per split for both models, decision, reason). Promotion switches `artifacts/models/CURRENT`
-atomically (`ingestion.model_source.promote_model`); `resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
+atomically (`embeddings.model_source.promote_model`); `resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
 `dbt build` re-embeds everything under the new model id and search uses it.
 
 `--table` prints the registry as a markdown table (what docs/finetuning.md shows).
@@ -32,9 +32,9 @@ import os
 import sys
 from pathlib import Path
 
-from ingestion.model_source import ModelSourceError, ModelSpec, promote_model, resolve_model
-from ingestion.settings import Settings
-from serving.evaluation import evaluate_run, paired_difference
+from core.settings import Settings
+from embeddings.model_source import ModelSourceError, ModelSpec, promote_model, resolve_model, settings_model
+from search.evaluation import evaluate_run, paired_difference
 from training.corpus_search import chunk_vectors, read_corpus_chunks, search_run
 from training.judged_corpus import read_judged_corpus
 from training.versions import verify_dataset, versions
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         candidate = found[-1][1]
     try:
-        entry = evaluate_candidate(candidate, settings.artifacts_dir, settings.embedding_spec(), args.duckdb_path)
+        entry = evaluate_candidate(candidate, settings.artifacts_dir, settings_model(settings), args.duckdb_path)
     except (ValueError, FileNotFoundError, ModelSourceError) as exc:
         print(f"[evaluate] error: {exc}", file=sys.stderr)
         return 1

@@ -51,8 +51,8 @@ def choose_max_seq_length(passage_lengths: np.ndarray, base_max: int) -> dict:
 def token_length_figures(corpus: JudgedCorpus, query_ids: list[str], triplets: Triplets) -> dict:
     """Token-length percentiles (base model's tokenizer) of queries, passages and training passages, and the
     training max_seq_length they justify."""
-    from ingestion.embedding import load_tokenizer
-    from ingestion.model_source import default_model_dir
+    from embeddings.chunking import load_tokenizer
+    from embeddings.model_source import default_model_dir
 
     model_dir = default_model_dir()
     tokenizer = load_tokenizer(model_dir)

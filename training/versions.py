@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ingestion.warehouse import sha256_file
+from core.files import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from benchmarks.scores.incremental import build_history, run_scenario
 from benchmarks.scores.pandas_baseline import window_batches
 from benchmarks.scores.report import machine, ratio, summary
 from benchmarks.scores.throughput import run_throughput
-from ingestion.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 
 # what a previous run with the same --workdir left there (and nothing else of the folder's)
 SCRATCH_FOLDERS = ("batches", "small", "large", "throughput", "postgres")
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 def postgres_server(state_dir: Path):
     """(the server to run on, how to let it go): PG* when PGHOST is set (Settings, read here at the entry point
     only), else a throwaway local server under `state_dir`, stopped afterwards."""
-    from ingestion.engines.postgres import LocalPostgres
+    from warehouse.local_postgres import LocalPostgres
 
     external = Settings.from_env().postgres_server
     if external is not None:
@@ -141,14 +141,15 @@ def postgres_server(state_dir: Path):
 
 def scratch_database(server, scenario: str):
     """An empty database of its own per scenario, on `server`, dropped first if a previous run left it."""
-    from ingestion.engines.postgres import create_database
+    from warehouse.local_postgres import create_database
 
     return create_database(server, f"bench_scores_{scenario}", fresh=True)
 
 
 def postgres_versions(server) -> dict[str, str]:
-    import psycopg2
     from importlib import metadata
+
+    import psycopg2
 
     con = psycopg2.connect(server.dsn())
     try:

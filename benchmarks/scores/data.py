@@ -1,6 +1,6 @@
 """The benchmark's data: synthetic score batches written to files, landed through the project's own loader.
 
-A warehouse is what `ingestion.warehouse.open_warehouse` opens: a DuckDB file's Path, or a Postgres Connection
+A warehouse is what `warehouse.access.open_warehouse` opens: a DuckDB file's Path, or a Postgres Connection
 (then the loader runs through `connect_postgres`, as `DBT_TARGET=postgres make land` runs it)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.scores import log
-from ingestion.score_batches import land_score_batch
-from ingestion.warehouse import open_warehouse
+from landing.score_batches import land_score_batch
 from synthetic.score_batches import write_score_batches
+from warehouse.access import open_warehouse
 
 # what the summary reports of a warehouse after a scenario: raw, validated and every score mart
 COUNTED_TABLES = (

@@ -12,7 +12,6 @@ from benchmarks.scores import log
 from benchmarks.scores.data import land, table_rows
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt, DbtRun, describe
 
-
 LANDING_SAMPLE = 10  # files at each end of a history whose landing times are compared
 
 

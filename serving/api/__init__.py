@@ -2,9 +2,9 @@
 and health.
 
 `make serve` runs `uvicorn serving.api:app`; OpenAPI at /docs. The service reads only the *published* copy of
-the search index (ingestion.publish, PUBLISHED_PATH), never the warehouse, so `dbt build` never waits for it.
+the search index (pipeline.publish, PUBLISHED_PATH), never the warehouse, so `dbt build` never waits for it.
 A background thread polls that file every SEARCH_REFRESH_SECONDS (default 2) and swaps a newly published copy
-in off the request path (serving.snapshot); searches keep answering from the old snapshot until the new one is
+in off the request path (pipeline.snapshot); searches keep answering from the old snapshot until the new one is
 fully loaded. The same thread reloads the published `user_interest_scores` (serving.interests.InterestStore),
 which `GET /interests/{user_handle}` answers from memory.
 
@@ -27,8 +27,8 @@ from pathlib import Path
 import anyio
 from fastapi import FastAPI
 
-from ingestion.model_source import ModelSpec
-from ingestion.settings import Settings, check_api_token, check_search_backend
+from core.settings import Settings, check_api_token, check_search_backend
+from embeddings.model_source import ModelSpec, settings_model
 from serving.api.auth import add_authentication
 from serving.api.budget import Budget
 from serving.api.errors import add_error_handling
@@ -49,7 +49,7 @@ def create_app(
 ) -> FastAPI:
     """The service over `published_path` (default: PUBLISHED_PATH) with `model` (default: EMBEDDING_MODEL),
     looking for a new copy every `refresh_seconds` (default: SEARCH_REFRESH_SECONDS). `backend` (default:
-    SEARCH_BACKEND) `postgres` searches `search_chunks` on `postgres` (an ingestion.engines.postgres.Connection;
+    SEARCH_BACKEND) `postgres` searches `search_chunks` on `postgres` (an warehouse.local_postgres.Connection;
     default: PG*, else the project's local server) instead of the published copy; the interest scores still
     come from the published copy. `api_token` (default: API_TOKEN) is the bearer token every endpoint but /health
     then requires (serving.api.auth). `budget` (default: serving.api.budget's limits) bounds one find_similar.
@@ -63,13 +63,13 @@ def create_app(
     backend = check_search_backend(backend or settings.search_backend)
 
     def resolve_postgres():
-        from ingestion.engines.postgres import connection
+        from warehouse.local_postgres import connection
 
         return postgres if postgres is not None else connection(settings.postgres_server)
 
     service = SearchService(
         Path(published_path) if published_path is not None else settings.published_path,
-        settings.embedding_spec if model is None else (lambda: model),
+        (lambda: settings_model(settings)) if model is None else (lambda: model),
         refresh_seconds,
         backend=backend,
         postgres=resolve_postgres,

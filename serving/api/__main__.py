@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ingestion.settings import Settings
+from core.settings import Settings
 from serving.api.workers import run_workers
 
 

@@ -23,8 +23,9 @@ from typing import Awaitable, Callable
 import anyio
 import numpy as np
 
-from ingestion.embedding import encode_texts, text_windows
-from ingestion.model_source import ModelSpec
+from embeddings.chunking import text_windows
+from embeddings.encoders import encode_texts
+from embeddings.model_source import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from search.retriever import RetrieverError
 from serving.api.schemas import ErrorResponse
-from serving.retriever import RetrieverError
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ingestion.text import VISIBLE_CHARACTER, is_blank
-from serving.retriever import MODES, SOURCES
+from core.text import VISIBLE_CHARACTER, is_blank
+from search.retriever import MODES, SOURCES
 
 MAX_DOCUMENTS = 1_000  # find_similar; its encoding work is bounded by serving.api.budget's tokens
 MAX_DOCUMENT_CHARS = 20_000
@@ -16,7 +16,7 @@ Mode = Literal["dense", "bm25", "hybrid"]
 Source = Literal["document", "corpus"]
 SourceFilter = Literal[Source, ""]  # GET /search's `source`: "" (a form's empty field) means no filter
 if set(get_args(Mode)) != set(MODES) or set(get_args(Source)) != set(SOURCES):  # the API mirrors the retriever
-    raise RuntimeError(f"serving.api lists other modes/sources than serving.retriever: {MODES}, {SOURCES}")
+    raise RuntimeError(f"serving.api lists other modes/sources than search.retriever: {MODES}, {SOURCES}")
 
 
 BLANK = "is blank: empty, or only whitespace, control or invisible characters"
@@ -29,7 +29,7 @@ def text_schema(max_chars: int) -> dict:
 
 
 def check_text(value: str, max_chars: int | None = None) -> str:
-    """A text the service takes in (a query, a document): not blank (ingestion.text.is_blank, the definition the
+    """A text the service takes in (a query, a document): not blank (core.text.is_blank, the definition the
     document pipeline uses too), Unicode (a lone surrogate from a JSON escape would fail the tokenizer and the
     response's encoding), at most max_chars characters."""
     if max_chars is not None and len(value) > max_chars:

@@ -14,11 +14,11 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ingestion.embedding import encode_texts, load_encoder
-from ingestion.model_source import ModelSpec
+from embeddings.encoders import encode_texts, load_encoder
+from embeddings.model_source import ModelSpec
+from pipeline.snapshot import PublishedSnapshot
+from search.retriever import Retriever, RetrieverError, index_key
 from serving.interests import InterestStore
-from serving.retriever import Retriever, RetrieverError, index_key
-from serving.snapshot import PublishedSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class SearchService:
         self.published_path = published_path
         self.resolve_model = resolve_model  # deferred to start(): a bad model source fails the start, not the import
         self.refresh_seconds = refresh_seconds
-        self.backend = backend  # where searches run (serving.retriever): memory, or postgres
+        self.backend = backend  # where searches run (search.retriever): memory, or postgres
         self.resolve_postgres = postgres  # postgres: the server (started if local), resolved in start() too
         self.index_location: object = published_path  # what the Retriever searches: the copy, or the server
         self.model: ModelSpec | None = None

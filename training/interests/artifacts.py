@@ -17,12 +17,8 @@ import tempfile
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from training.interests.metrics import metrics_markdown
-
-if TYPE_CHECKING:  # model.py imports this module (LATEST): no import cycle at run time
-    from training.interests.model import InterestModel
 
 ARTIFACT_SUBDIR = "interests"
 
@@ -78,8 +74,9 @@ def _library_versions() -> dict[str, str]:
     return found
 
 
-def save_artifact(model: "InterestModel", metrics: dict, provenance: dict, config, artifacts_dir: Path) -> Path:
-    """Write artifacts/interests/<version>/ via a staging folder, then LATEST. provenance: what was trained on
+def save_artifact(model, metrics: dict, provenance: dict, config, artifacts_dir: Path) -> Path:
+    """Write `model` (a training.interests.model.InterestModel, which reads this module: not imported here)
+    into artifacts/interests/<version>/ via a staging folder, then LATEST. provenance: what was trained on
     (warehouse, data hash, landed files, counts), recorded in training.json."""
     root = Path(artifacts_dir) / ARTIFACT_SUBDIR
     root.mkdir(parents=True, exist_ok=True)

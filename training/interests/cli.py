@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ingestion.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 # what --if-missing trains on when the warehouse has users but no activity to learn from (the real users):
 # the model their cold-start priors come from, as `make run` has always provided one
@@ -20,14 +20,14 @@ SAMPLE_INTERESTS = PROJECT_ROOT / "sample_data" / "interests"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ingestion.dbt_runner import DbtError
-    from ingestion.model_source import ModelSourceError
-    from ingestion.settings import Settings
-    from ingestion.warehouse import LandingError
+    from core.settings import Settings
+    from embeddings.model_source import ModelSourceError, settings_model
+    from pipeline.dbt_runner import DbtError
     from training.interests.artifacts import latest_if_current
     from training.interests.data import InterestDataError, land_and_build, load_training_data
     from training.interests.metrics import metrics_markdown
     from training.interests.train import train_on
+    from warehouse.errors import LandingError
 
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.interests", description=__doc__.splitlines()[0])
@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.duckdb_path is None:
-            from ingestion.warehouse import target_warehouse
+            from warehouse.access import target_warehouse
 
             args.duckdb_path = target_warehouse(settings)
-        spec = settings.embedding_spec()
+        spec = settings_model(settings)
         if args.if_missing:
             version = latest_if_current(args.artifacts_dir, spec.model_id)
             if version:

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from ingestion.interests import SOURCE as LANDING_SOURCE
-from ingestion.warehouse import connect, open_warehouse
+from landing.interests import SOURCE as LANDING_SOURCE
 from training.interests.features import user_title_vectors
+from warehouse.access import connect, open_warehouse
 
 # Building these (and their parents) is what training needs from dbt; cautious: no test of a model left out.
 TRAINING_BUILD = ["--select", "+text_embeddings", "+stg_users", "+stg_interests", "--indirect-selection", "cautious"]
@@ -34,7 +34,7 @@ class Activity:
 
 @dataclass
 class InterestData:
-    warehouse: Path | object  # a DuckDB file, or a Postgres Connection (ingestion.warehouse.open_warehouse)
+    warehouse: Path | object  # a DuckDB file, or a Postgres Connection (warehouse.access.open_warehouse)
     users: dict[str, str]  # handle -> type, by handle
     interest_ids: list[str]  # the catalogue, by id: the column order of every matrix
     labels: list[str]
@@ -74,7 +74,7 @@ def read_training_data(con: duckdb.DuckDBPyConnection, warehouse: Path) -> Inter
                 "order by landing_key", [LANDING_SOURCE]).fetchall()]
     except duckdb.CatalogException as exc:
         raise InterestDataError(f"{warehouse}: not built for training ({exc}); land and build first "
-                                f"(make run, or python -m ingestion.land then dbt build)") from None
+                                f"(make run, or python -m landing.land then dbt build)") from None
     known = {interest for interest, _ in catalogue}
     activity = {}
     for handle, interests_json in held:
@@ -111,9 +111,9 @@ def load_training_data(duckdb_path, embedding_model_id: str) -> InterestData:
 def land_and_build(interests_folder: Path, duckdb_path: Path, target_path: Path) -> None:
     """Land an interests folder into a warehouse and build what training reads: how a warehouse to train on is
     made outside `make run` (the committed sample for --if-missing, the tests)."""
-    from ingestion.dbt_runner import run_dbt
-    from ingestion.interests import land_interests
-    from ingestion.land import ensure_raw_tables
+    from landing.interests import land_interests
+    from landing.land import ensure_raw_tables
+    from pipeline.dbt_runner import run_dbt
 
     with connect(duckdb_path) as con:
         ensure_raw_tables(con)

@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ingestion.embedding import encode_texts
-from ingestion.model_source import ModelSpec
+from embeddings.encoders import encode_texts
+from embeddings.model_source import ModelSpec
 from training.interests.artifacts import artifact_version, save_artifact
 from training.interests.data import InterestData, InterestDataError, load_training_data
 from training.interests.features import user_features

@@ -14,10 +14,11 @@ import pyarrow as pa
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from ingestion.embedding import chunk_text, load_tokenizer, max_content_tokens
-    from ingestion.settings import Settings
+    from core.settings import Settings
+    from embeddings.chunking import chunk_text, load_tokenizer, max_content_tokens
+    from embeddings.model_source import settings_model
 
-    spec = Settings.from_env().embedding_spec()  # this model is an entry point: settings resolved here, once
+    spec = settings_model(Settings.from_env())  # this model is an entry point: settings resolved here, once
     tokenizer = load_tokenizer(spec.tokenizer_dir)
     max_tokens = max_content_tokens(spec)
     units = dbt.ref("int_text_units").to_arrow_table().to_pylist()

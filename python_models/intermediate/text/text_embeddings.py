@@ -15,11 +15,11 @@ import pyarrow as pa
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append")
-    from ingestion.embedding import encode_texts, load_encoder
-    from ingestion.model_source import embedding_dimension
-    from ingestion.settings import Settings
+    from core.settings import Settings
+    from embeddings.encoders import encode_texts, load_encoder
+    from embeddings.model_source import embedding_dimension, settings_model
 
-    spec = Settings.from_env().embedding_spec()  # this model is an entry point: settings resolved here, once
+    spec = settings_model(Settings.from_env())  # this model is an entry point: settings resolved here, once
     dim = embedding_dimension(spec)
     chunks = dbt.ref("text_chunks")
     wanted = session.sql(

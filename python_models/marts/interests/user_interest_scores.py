@@ -9,7 +9,6 @@ table rebuilt on every build, so it always matches the current users, activity a
 import numpy as np
 import pyarrow as pa
 
-
 PROBABILITY_FLOOR = 1e-6
 SCHEMA = [
     ("user_handle", pa.string()), ("name", pa.string()), ("user_type", pa.string()), ("interest_id", pa.string()),
@@ -20,7 +19,8 @@ SCHEMA = [
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from ingestion.settings import Settings
+    from core.settings import Settings
+    from embeddings.model_source import settings_model
     from training.interests.artifacts import ARTIFACT_SUBDIR
     from training.interests.features import user_features, user_title_vectors
     from training.interests.model import InterestModel
@@ -30,7 +30,7 @@ def model(dbt, session):
         print("[user_interest_scores] no users landed: empty table")
         return pa.table({name: pa.array([], kind) for name, kind in SCHEMA})
     settings = Settings.from_env()  # this model is an entry point: settings resolved here, once
-    spec = settings.embedding_spec()
+    spec = settings_model(settings)
     interest_model = InterestModel.load(settings.interests_model or settings.artifacts_dir / ARTIFACT_SUBDIR,
                                         embedding_model_id=spec.model_id)
 

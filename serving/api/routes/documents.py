@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Path as PathParam, Query
+from fastapi import APIRouter, HTTPException, Query
+from fastapi import Path as PathParam
 
-from ingestion.documents import DOC_ID, validate_doc_id
+from landing.documents import DOC_ID, validate_doc_id
 from serving.api.deps import ServiceDep
 from serving.api.errors import NEEDS_INDEX
 from serving.api.schemas import DocumentChunk, DocumentChunks, ErrorResponse

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
-from ingestion.text import VISIBLE_CHARACTER
+from core.text import VISIBLE_CHARACTER
+from search.retriever import DEFAULT_MODE
 from serving.api.deps import ServiceDep
 from serving.api.errors import NEEDS_INDEX
 from serving.api.schemas import Mode, SearchHit, SearchResponse, SourceFilter, check_text
-from serving.retriever import DEFAULT_MODE
 
 MAX_QUERY_CHARS = 2_000  # a search query; longer is a pasted document, not a query
 MAX_K = 100

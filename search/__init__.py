@@ -1,0 +1,6 @@
+"""Search over the published index: BM25, dense and hybrid ranking, the in-memory and pgvector indexes, the
+Retriever, and retrieval evaluation."""
+
+from search.retriever import Result, Retriever
+
+__all__ = ["Result", "Retriever"]
