@@ -39,6 +39,7 @@ from core.settings import BACKENDS, DEFAULT_BACKEND, PROJECT_ROOT, Settings
 from embeddings.encoders import prepare_model
 from embeddings.model_source import PACKAGED, resolve_model
 from landing.land import land_all
+from warehouse import DuckDBWarehouse
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "data" / "retrieval" / "msmarco-trec-dl" / "corpus.jsonl"
 
@@ -91,7 +92,7 @@ def speed(passages: int, backends: list[str]) -> int:
         artifacts = workdir / "artifacts"
         os.environ["ARTIFACTS_DIR"] = str(artifacts)  # the dbt runs' exported graphs, never the checkout's
 
-        landed = workdir / "landed.duckdb"
+        landed = DuckDBWarehouse(workdir / "landed.duckdb")
         land_all(workdir / "data", landed)
 
         rows = []
@@ -108,7 +109,7 @@ def speed(passages: int, backends: list[str]) -> int:
             prepare_model(spec)
             if spec.graph_path:
                 log(f"{backend}: exported in {time.perf_counter() - started:.1f} s (once per model files)")
-            warehouse = workdir / f"{backend}.duckdb"
+            warehouse = DuckDBWarehouse(workdir / f"{backend}.duckdb")
             shutil.copyfile(landed, warehouse)
             dbt = Dbt(warehouse, workdir / "target", PROJECT_ROOT)
             os.environ["EMBEDDING_BACKEND"] = backend
@@ -140,7 +141,7 @@ def quality(backends: list[str]) -> int:
         workdir = Path(scratch)
         (workdir / "data" / "retrieval").mkdir(parents=True)
         (workdir / "data" / "retrieval" / CORPUS.parent.name).symlink_to(CORPUS.parent)
-        warehouse = workdir / "warehouse.duckdb"
+        warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb")
         land_all(workdir / "data", warehouse)
         # the chunks as the index cuts them; their stored vectors are hashing ones, so every backend encodes
         os.environ["EMBEDDING_MODEL"] = "hashing:384"

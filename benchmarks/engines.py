@@ -35,7 +35,8 @@ from benchmarks.scores import log
 from benchmarks.scores.data import generate, land
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt
 from core.settings import PROJECT_ROOT
-from warehouse.access import connect
+from warehouse import DuckDBWarehouse
+from warehouse.duckdb_file import connect
 from warehouse.spark import SparkWarehouse, mirror_raw
 
 # the pipeline's seed and models, without its tests: what is timed is the work of computing the marts
@@ -78,31 +79,31 @@ def timed_run(dbt: Dbt, label: str, *args: str) -> dict:
 
 def bench_scores(sizes: list[int], rows: int, targets: list[str], workdir: Path) -> list[dict]:
     paths = generate(workdir / "batches", max(sizes) + 1, rows, seed=0)
-    duckdb_path = workdir / "duckdb" / "warehouse.duckdb"
-    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb_warehouse = DuckDBWarehouse(workdir / "duckdb" / "warehouse.duckdb")
+    duckdb_warehouse.path.parent.mkdir(parents=True, exist_ok=True)
     spark = SparkWarehouse(workdir / "spark")
-    warehouses = {"duckdb": duckdb_path, "spark": spark}
+    warehouses = {"duckdb": duckdb_warehouse, "spark": spark}
     results, landed = [], 0
     for size in sizes:
         # every target's runs at this size follow each other (full rebuild, then one new batch), so one target can
         # be measured in an invocation of its own (--targets spark) with the same figures
         log(f"landing batches {landed}..{size} into DuckDB")
-        land(duckdb_path, paths[landed:size + 1], progress_every=500)  # the N batches and the new one
+        land(duckdb_warehouse, paths[landed:size + 1], progress_every=500)  # the N batches and the new one
         landed = size + 1
         for target in targets:
             dbt = Dbt(warehouses[target], workdir / target / "target", PROJECT_ROOT)
             if target == "spark":  # the same raw tables, mirrored for Spark as a landing would
-                _ledger_from(duckdb_path, spark, batches=size)
+                _ledger_from(duckdb_warehouse.path, spark, batches=size)
             else:
-                _set_aside_newest(duckdb_path, hide=True)
+                _set_aside_newest(duckdb_warehouse.path, hide=True)
             log(f"{target}: full rebuild over {size} batches")
             full = timed_run(dbt, f"{target}-{size}-full", "build", "--full-refresh", "--select", *SCORE_MODELS)
             log(f"{target}: {size} batches in {full['wall']:.1f} s wall ({size * rows / full['wall']:,.0f} rows/s), "
                 f"peak {full['peak_gib']:.2f} GiB, other processes {share(full['foreign'])} of the machine")
             if target == "spark":
-                _ledger_from(duckdb_path, spark, batches=size + 1)
+                _ledger_from(duckdb_warehouse.path, spark, batches=size + 1)
             else:
-                _set_aside_newest(duckdb_path, hide=False)
+                _set_aside_newest(duckdb_warehouse.path, hide=False)
             new = timed_run(dbt, f"{target}-{size}-new", "build", "--select", *SCORE_MODELS)
             log(f"{target}: one new batch after {size}: {new['wall']:.1f} s wall, peak {new['peak_gib']:.2f} GiB, "
                 f"other processes {share(new['foreign'])} of the machine")

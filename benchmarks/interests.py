@@ -31,7 +31,7 @@ from benchmarks.machine import describe_machine
 from benchmarks.service import percentiles, start_service, stop_service
 from core.settings import Settings
 from serving.interests import InterestStore
-from warehouse.access import connect
+from warehouse.duckdb_file import connect
 
 TARGET_MS = 1_000  # the assignment: an answer within 1 s
 GOAL_P99_MS = 10  # ours: p99 under 10 ms

@@ -33,6 +33,7 @@ from benchmarks.machine import describe_machine
 from benchmarks.search import benchmark_queries
 from benchmarks.service import start_service, stop_service
 from core.settings import Settings
+from warehouse import Warehouse, target_warehouse
 
 SEARCH_BASELINE_RPS = 56.5  # GET /search with the torch query encoder (docs/benchmarks.md), the 3x bar's base
 SEARCH_BARS = {"p95_ms": 150.0, "rps": 3 * SEARCH_BASELINE_RPS}
@@ -89,11 +90,11 @@ def interest_paths(published_path: Path, count: int, rng: random.Random) -> list
     return [f"/interests/{urllib.parse.quote(handle, safe='')}" for handle in rng.choices(handles, k=count)]
 
 
-def search_paths(duckdb_path: Path, count: int, rng: random.Random) -> list[str]:
+def search_paths(warehouse: Warehouse, count: int, rng: random.Random) -> list[str]:
     """The judged queries of the warehouse's corpora (what benchmarks.search measures in process)."""
     # q last: the distinct-query run appends to it
     return [f"/search?{urllib.parse.urlencode({'k': 10, 'mode': 'dense', 'q': q})}"
-            for q in rng.choices(benchmark_queries(duckdb_path), k=count)]
+            for q in rng.choices(benchmark_queries(warehouse), k=count)]
 
 
 def run_wrk(base: str, paths: list[str], clients: int, seconds: float, threads: int, distinct: bool = False) -> dict:
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.endpoints:
             paths = (interest_paths(published, 5_000, rng) if name == "interests"
-                     else search_paths(settings.duckdb_path, 5_000, rng))
+                     else search_paths(target_warehouse(settings), 5_000, rng))
             clients = args.interests_clients if name == "interests" else args.search_clients
             distinct = name == "search-distinct"
             run_wrk(base, paths[:200], clients, 3, args.wrk_threads, distinct)  # warm-up: encoder, caches, JIT paths

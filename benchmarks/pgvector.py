@@ -39,7 +39,8 @@ from embeddings.model_source import settings_model
 from pipeline.publish import publish
 from search import retriever as retrieval
 from search.retriever import Retriever, SearchIndex
-from warehouse.access import postgres_extension
+from warehouse import DuckDBWarehouse
+from warehouse.postgres import postgres_extension
 
 BENCH_DATABASE = "pgvector_bench"
 EF_SEARCH_SETTINGS = (40, 100, 200, 400)  # pgvector's default 40 ... the Retriever's (EF_SEARCH) is marked
@@ -208,16 +209,17 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {describe_machine()}")
     model = settings_model(settings)
-    queries = benchmark_queries(settings.duckdb_path)
+    warehouse = DuckDBWarehouse(settings.duckdb_path)  # the vectors come from the DuckDB warehouse
+    queries = benchmark_queries(warehouse)
     with tempfile.TemporaryDirectory() as scratch:
         published = Path(scratch) / "published.duckdb"
-        publish(settings.duckdb_path, published)
+        publish(warehouse, published)
         memory = Retriever(published, model, backend="memory")
     memory.warm_up()
     vectors = [memory.encode_query(text) for text in queries]
     server, clean_up = bench_server(settings)
     try:
-        print(f"warehouse {settings.duckdb_path}: {memory.index.size:,} chunks, model {model.model_id}; "
+        print(f"warehouse {warehouse}: {memory.index.size:,} chunks, model {model.model_id}; "
               f"{len(queries)} judged queries, k=10; Postgres {server}")
         seconds = copy_to_postgres(memory.index, server)
         print(f"(a) HNSW index over {memory.index.size:,} real vectors built in {seconds:.1f} s")

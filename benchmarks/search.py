@@ -26,7 +26,7 @@ from benchmarks.service import percentiles, start_service, stop_service
 from core.settings import Settings
 from embeddings.model_source import settings_model
 from search.retriever import MODES, Retriever, SearchIndex
-from warehouse.access import connect
+from warehouse import Warehouse, target_warehouse
 
 FALLBACK_QUERIES = [
     "what is the interest rate", "how are payments made", "definition of default", "who is the issuer",
@@ -34,9 +34,9 @@ FALLBACK_QUERIES = [
 ]
 
 
-def benchmark_queries(duckdb_path: Path) -> list[str]:
+def benchmark_queries(warehouse: Warehouse) -> list[str]:
     try:
-        with connect(duckdb_path, read_only=True) as con:
+        with warehouse.open(read_only=True) as con:
             queries = [row[0] for row in con.execute("select query_text from corpus_queries order by corpus, query_id").fetchall()]
     except Exception:  # no warehouse or no corpus marts: the fixed list still measures the mechanics
         queries = []
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {describe_machine()}")
     retriever = Retriever(settings.published_path, settings_model(settings), query_cache_size=0)  # encoder timed
     retriever.warm_up()
-    queries = benchmark_queries(settings.duckdb_path)
+    queries = benchmark_queries(target_warehouse(settings))
     print(f"index {settings.published_path}: {retriever.index.size:,} chunks, model {', '.join(retriever.index.model_ids)}; "
           f"{len(queries)} queries x {args.rounds} rounds, k=10")
     real_size = retriever.index.size

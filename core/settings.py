@@ -148,6 +148,14 @@ class Settings:
     # copy, exact) or postgres (pgvector's HNSW index on search_chunks, on postgres_server or the local server)
     spark_dir: Path = PROJECT_ROOT / ".engines" / "spark"  # DBT_TARGET=spark: ledger, raw Parquet, tables, metastore
     spark_master: str = "local[*]"  # DBT_TARGET=spark: the session's master (spark://host:7077, yarn, k8s://...)
+    # engine tuning, Spark's own names: SPARK_SHUFFLE_PARTITIONS (spark.sql.shuffle.partitions), SPARK_DRIVER_MEMORY
+    # (spark.driver.memory: in local mode the executors' too), SPARK_WORKER_CORES and SPARK_WORKER_MEMORY (the
+    # workers of a local standalone cluster, warehouse.spark_cluster; default: every core)
+    spark_shuffle_partitions: int = 4
+    spark_driver_memory: str = "4g"
+    spark_worker_cores: int = 1
+    spark_worker_memory: str = "2g"
+    dbt_target_path: Path = PROJECT_ROOT / "target"  # DBT_TARGET_PATH: dbt's target folder (manifest, logs)
     embedding_backend: str = DEFAULT_BACKEND  # what runs the embedding model (embeddings.model_source.BACKENDS)
     # API_TOKEN: the bearer token every endpoint but /health requires; None: no authentication (loopback use).
     # Out of the repr, so printing the settings never shows it.
@@ -174,6 +182,11 @@ class Settings:
             search_backend=check_search_backend(os.environ.get("SEARCH_BACKEND", "") or "memory"),
             spark_dir=_path("SPARK_DIR", PROJECT_ROOT / ".engines" / "spark"),
             spark_master=os.environ.get("SPARK_MASTER", "") or "local[*]",
+            spark_shuffle_partitions=_count("SPARK_SHUFFLE_PARTITIONS", 4),
+            spark_driver_memory=os.environ.get("SPARK_DRIVER_MEMORY", "") or "4g",
+            spark_worker_cores=_count("SPARK_WORKER_CORES", os.cpu_count() or 1),
+            spark_worker_memory=os.environ.get("SPARK_WORKER_MEMORY", "") or "2g",
+            dbt_target_path=_path("DBT_TARGET_PATH", PROJECT_ROOT / "target"),
             embedding_backend=check_backend(os.environ.get("EMBEDDING_BACKEND", "") or DEFAULT_BACKEND),
             api_token=check_api_token(os.environ.get("API_TOKEN", "")),
             serve_workers=_count("SERVE_WORKERS", 2),

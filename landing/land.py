@@ -19,7 +19,7 @@ import duckdb
 from core.settings import Settings
 from landing import corpora, documents, interests, score_batches
 from landing.ledger import FolderContents, transaction
-from warehouse.access import open_warehouse, target_warehouse
+from warehouse import Warehouse, target_warehouse
 from warehouse.errors import LandingError, WarehouseUnreachable
 
 
@@ -36,7 +36,7 @@ def _score_batches_summary(results: list[score_batches.LandResult], refused: int
 
 
 def _nul_removed(count: int, where: str) -> str:
-    """The report of `count` texts landed without their NUL characters (warehouse.access.storable_free_text)."""
+    """The report of `count` texts landed without their NUL characters (warehouse.storable_free_text)."""
     return (f"; {where}: NUL characters (U+0000) removed from {count} text{'s' if count != 1 else ''} "
             "(Postgres text cannot hold them)") if count else ""
 
@@ -97,8 +97,8 @@ def _one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def land_all(data_dir: Path, warehouse) -> None:
-    """Land into `warehouse`: a DuckDB file's Path, or a Postgres Connection (warehouse.access.open_warehouse).
+def land_all(data_dir: Path, warehouse: Warehouse) -> None:
+    """Land every source found in `data_dir` into `warehouse`.
 
     Every file found ends landed, refused (one line on stderr: the file and why; the other files and sources
     still land) or ignored (one line on stdout saying why). Raises FilesRefused at the end when anything was
@@ -106,7 +106,7 @@ def land_all(data_dir: Path, warehouse) -> None:
     if not data_dir.is_dir():
         raise LandingError(f"DATA_DIR {data_dir} is not a folder")
     refused = 0
-    with open_warehouse(warehouse) as con:
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         for entry in sorted(data_dir.iterdir()):
             if entry.name not in LOADERS:
@@ -141,15 +141,12 @@ def land_all(data_dir: Path, warehouse) -> None:
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=settings.data_dir)
-    parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path)
+    parser.add_argument("--data-dir", type=Path, default=settings.data_dir, help="default: DATA_DIR")
     args = parser.parse_args(argv)
-    if settings.dbt_target != "duckdb":
-        print(f"[land] DATA_DIR={args.data_dir} DBT_TARGET={settings.dbt_target}")
-    else:
-        print(f"[land] DATA_DIR={args.data_dir} DUCKDB_PATH={args.duckdb_path}")
     try:
-        land_all(args.data_dir, args.duckdb_path if settings.dbt_target == "duckdb" else target_warehouse(settings))
+        warehouse = target_warehouse(settings)
+        print(f"[land] DATA_DIR={args.data_dir} DBT_TARGET={warehouse.engine}: {warehouse}")
+        land_all(args.data_dir, warehouse)
     except FilesRefused as exc:
         print(f"[land] {exc}")  # stdout: stderr holds exactly one line per refusal
         return 1

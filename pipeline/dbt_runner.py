@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
+from warehouse import Warehouse, target_warehouse
 
 
 class DbtError(RuntimeError):
@@ -28,51 +29,28 @@ class DbtError(RuntimeError):
 
 
 def run_dbt(
-    args: list[str], duckdb_path: Path, target_path: Path | None = None, check: bool = True,
+    warehouse: Warehouse, args: list[str], target_path: Path | None = None, check: bool = True,
     extra_env: dict[str, str] | None = None, stream: bool = False, project_dir: Path = PROJECT_ROOT,
-    target: str = "duckdb", postgres=None, spark=None,
 ) -> subprocess.CompletedProcess:
-    """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project).
-
-    `target` picks profiles.yml's output (DBT_TARGET): duckdb, the file `duckdb_path`; postgres, the server
-    `postgres` (an warehouse.local_postgres.Connection: warehouse.access.target_warehouse resolves it); spark,
-    the SparkWarehouse `spark`, through the launcher pipeline.spark_dbt (dbt in the session's process).
-    """
-    engine_env = {}
-    if target == "postgres":
-        if postgres is None:
-            raise ValueError("dbt on postgres needs the server's connection (warehouse.access.target_warehouse)")
-        engine_env = postgres.env()
-    if target == "spark":
-        if spark is None:
-            raise ValueError("dbt on spark needs the warehouse (warehouse.access.target_warehouse)")
-        engine_env = spark.env()
+    """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project)
+    against `warehouse`, whatever its engine: profiles.yml's output is the warehouse's own (Warehouse.dbt_env). On
+    Spark dbt runs inside the launcher pipeline.spark_dbt; on Postgres, `build` and `run` run in phases.
+    `target_path`: dbt's target folder (manifest, logs, compiled SQL), DBT_TARGET_PATH at the entry points;
+    None: the project's target/."""
+    target_path = Path(target_path) if target_path is not None else project_dir / "target"
     env = {
         **os.environ,
-        **engine_env,
-        "DBT_TARGET": target,
-        "DUCKDB_PATH": str(duckdb_path),
+        # profiles.yml's duckdb output reads DUCKDB_PATH whenever dbt parses; on the other engines nothing is written
+        "DUCKDB_PATH": str(PROJECT_ROOT / "unused.duckdb"),
+        **warehouse.dbt_env(),
         "DBT_PROFILES_DIR": str(PROJECT_ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "HF_HUB_OFFLINE": "1",
         **(extra_env or {}),
     }
-    if target == "postgres" and args and args[0] in PHASED_COMMANDS:
+    if warehouse.engine == "postgres" and args and args[0] in PHASED_COMMANDS:
         return _run_phased(args, env, target_path, check, stream, project_dir)
-    return _run(args, env, target_path, check, stream, project_dir, spark_launcher=target == "spark")
-
-
-def run_dbt_on(warehouse, args: list[str], **options) -> subprocess.CompletedProcess:
-    """`run_dbt` against a warehouse of any engine, as warehouse.access.open_warehouse takes it: a DuckDB file's
-    Path, a Postgres Connection or a SparkWarehouse (warehouse.access.target_warehouse gives the settings' one)."""
-    from warehouse.spark import SparkWarehouse
-
-    if isinstance(warehouse, (str, Path)):
-        return run_dbt(args, Path(warehouse), **options)
-    if isinstance(warehouse, SparkWarehouse):
-        return run_dbt(args, PROJECT_ROOT / "unused.duckdb", target="spark", spark=warehouse, **options)
-    # profiles.yml's duckdb output still reads DUCKDB_PATH when it parses; nothing is written there
-    return run_dbt(args, PROJECT_ROOT / "unused.duckdb", target="postgres", postgres=warehouse, **options)
+    return _run(args, env, target_path, check, stream, project_dir, spark_launcher=warehouse.engine == "spark")
 
 
 PHASED_COMMANDS = ("build", "run")
@@ -81,13 +59,12 @@ SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m"
                    "--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
 
 
-def _run(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
+def _run(args: list[str], env: dict, target_path: Path, check: bool, stream: bool,
          project_dir: Path, spark_launcher: bool = False) -> subprocess.CompletedProcess:
     program = [sys.executable, "-m", "pipeline.spark_dbt"] if spark_launcher \
         else [str(Path(sys.executable).parent / "dbt")]
     command = [*program, *args, "--project-dir", str(project_dir)]
-    if target_path is not None:
-        command += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
+    command += ["--target-path", str(target_path), "--log-path", str(target_path / "logs")]
     result = subprocess.run(
         command, cwd=project_dir, env=env, text=True,
         stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.PIPE,
@@ -157,11 +134,10 @@ def python_phases(manifest: dict, selected: set[str]) -> list[tuple[str, list[st
     return phases
 
 
-def _run_phased(args: list[str], env: dict, target_path: Path | None, check: bool, stream: bool,
+def _run_phased(args: list[str], env: dict, target_path: Path, check: bool, stream: bool,
                 project_dir: Path) -> subprocess.CompletedProcess:
     command, (selection, rest) = args[0], split_selection(args[1:])
-    # where dbt writes its manifest: --target-path, else DBT_TARGET_PATH (dbt reads it too), else target/
-    base = Path(target_path) if target_path is not None else project_dir / (env.get("DBT_TARGET_PATH") or "target")
+    base = target_path
     listed = _run(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",
                    "--output", "json", "--output-keys", "unique_id", "--quiet", *selection],
                   env, base, True, False, project_dir)
@@ -191,20 +167,6 @@ def _run_phased(args: list[str], env: dict, target_path: Path | None, check: boo
 WRITING_COMMANDS = ("build", "run")
 
 
-def unfinished_build_marker(warehouse) -> Path:
-    """The file saying that a build of `warehouse` (as warehouse.access.open_warehouse takes it) started and has
-    not succeeded: beside the DuckDB file, in SPARK_DIR, or under .engines/ for a Postgres database (so it only
-    knows of the builds this checkout ran)."""
-    from warehouse.spark import SparkWarehouse
-
-    if isinstance(warehouse, (str, Path)):
-        path = Path(warehouse)
-        return path.with_name(f"{path.name}.build-unfinished")
-    if isinstance(warehouse, SparkWarehouse):
-        return warehouse.directory / "build-unfinished"
-    return PROJECT_ROOT / ".engines" / f"postgres-{warehouse.host}-{warehouse.port}-{warehouse.dbname}.build-unfinished"
-
-
 def _mark_unfinished(marker: Path, args: list[str]) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
     writing = marker.with_name(f".{marker.name}.writing")
@@ -212,14 +174,14 @@ def _mark_unfinished(marker: Path, args: list[str]) -> None:
     os.replace(writing, marker)  # whole or absent, even if this process is killed too
 
 
-def build_healing(warehouse, args: list[str]) -> int:
+def build_healing(warehouse: Warehouse, args: list[str], target_path: Path | None = None) -> int:
     """`dbt <args>` (a writing command) on `warehouse`, finishing first a build a kill or a failure left unfinished.
 
     Each model commits on its own, so an interrupted build leaves marts that disagree (percentile_history holding
     an iteration `scores` lacks). Every incremental model appends past its own high-water mark, so running the
     interrupted build's command again completes exactly what it did not: that is the repair, done before `args`
     when they differ (a `make run` killed in its second build starts with its first)."""
-    marker = unfinished_build_marker(warehouse)
+    marker = warehouse.unfinished_build_marker()
     if marker.exists():
         try:
             interrupted = json.loads(marker.read_text())
@@ -229,24 +191,22 @@ def build_healing(warehouse, args: list[str]) -> int:
         print(f"[dbt_runner] the previous build (dbt {' '.join(interrupted['args'])}, started {interrupted['started']}) "
               "did not finish, so the marts may disagree with each other: this build repairs it"
               + (" by running that build again first" if again else ""), flush=True)
-        if again and run_dbt_on(warehouse, interrupted["args"], check=False, stream=True).returncode != 0:
+        if again and run_dbt(warehouse, interrupted["args"], target_path, check=False, stream=True).returncode != 0:
             return 1
     _mark_unfinished(marker, args)
-    returncode = run_dbt_on(warehouse, args, check=False, stream=True).returncode
+    returncode = run_dbt(warehouse, args, target_path, check=False, stream=True).returncode
     if returncode == 0:
         marker.unlink()
     return returncode
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.settings import Settings
-    from warehouse.access import target_warehouse
-
     args = sys.argv[1:] if argv is None else argv
-    warehouse = target_warehouse(Settings.from_env())
+    settings = Settings.from_env()
+    warehouse = target_warehouse(settings)
     if args and args[0] in WRITING_COMMANDS:
-        return build_healing(warehouse, args)
-    return run_dbt_on(warehouse, args, check=False, stream=True).returncode
+        return build_healing(warehouse, args, settings.dbt_target_path)
+    return run_dbt(warehouse, args, settings.dbt_target_path, check=False, stream=True).returncode
 
 
 if __name__ == "__main__":

@@ -15,6 +15,6 @@ from duckdb import DuckDBPyConnection
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        from warehouse.access import postgres_extension
+        from warehouse.postgres import postgres_extension
 
         conn.execute(f"load '{postgres_extension()}'")

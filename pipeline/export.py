@@ -10,13 +10,15 @@ memory stays flat; through a short-lived read-only connection, so it never holds
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from core.settings import Settings
-from warehouse.access import fixed_size_vectors, open_warehouse, target_warehouse
+from warehouse import LandingError, Warehouse, target_warehouse
+from warehouse.vectors import fixed_size_vectors
 
 # Unqualified names: the default schema of either engine (DuckDB's main, Postgres's public, read through DuckDB).
 # {embedding} is FLOAT[dim] on both engines (fixed_size_vectors), so both write the same Parquet schema.
@@ -32,11 +34,11 @@ EXPORTS = {
 }
 
 
-def export_tables(duckdb_path, output_dir: Path, tables: tuple[str, ...] = tuple(EXPORTS)) -> list[Path]:
-    """`duckdb_path`: a DuckDB file, or a Postgres Connection (warehouse.access.open_warehouse)."""
+def export_tables(warehouse: Warehouse, output_dir: Path, tables: tuple[str, ...] = tuple(EXPORTS)) -> list[Path]:
+    """Each of `tables` of `warehouse` as `output_dir/<table>.parquet`; a table not built yet is skipped, saying so."""
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with open_warehouse(duckdb_path, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         existing = {row[0] for row in con.execute(
             "select table_name from information_schema.tables where table_catalog = current_database() "
             "and table_schema = current_schema()").fetchall()}
@@ -59,9 +61,16 @@ def export_tables(duckdb_path, output_dir: Path, tables: tuple[str, ...] = tuple
     return written
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     settings = Settings.from_env()
-    export_tables(target_warehouse(settings), settings.output_dir)
+    try:
+        warehouse = target_warehouse(settings)
+        warehouse.require_built()
+        export_tables(warehouse, settings.output_dir)
+    except LandingError as exc:
+        print(f"[export] error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -13,10 +13,11 @@ from core.settings import Settings
 from embeddings.model_source import ModelSourceError
 from landing.documents import document_files, land_document, validate_doc_id
 from landing.land import ensure_raw_tables
-from pipeline.dbt_runner import DbtError, run_dbt_on
+from pipeline.dbt_runner import DbtError, run_dbt
 from pipeline.publish import publish
-from warehouse.access import fixed_size_vectors, open_warehouse, target_warehouse
+from warehouse import Warehouse, target_warehouse
 from warehouse.errors import LandingError
+from warehouse.vectors import fixed_size_vectors
 
 # the models one document needs: its chunks and rejects marts and everything upstream (chunking, embeddings);
 # cautious: only the tests whose every parent is built here (a test joining a document model with, say, the
@@ -25,7 +26,8 @@ DOCUMENT_BUILD = ["--select", "+document_chunks", "+document_rejects", "--indire
 
 
 def ingest(
-    doc_id: str, *, data_dir: Path | None = None, duckdb_path: Path | None = None, stream_dbt: bool = False,
+    doc_id: str, *, data_dir: Path | None = None, warehouse: Warehouse | None = None,
+    target_path: Path | None = None, stream_dbt: bool = False,
 ) -> list[dict]:
     """Return one dict per chunk of the document, in document order:
     `{'text': str, 'vector': torch.Tensor (float32, 1-D, model dimension), 'pages': list[int]}`.
@@ -33,32 +35,31 @@ def ingest(
     Lands `texts_<doc_id>.json` and `pages_<doc_id>.csv` from `DATA_DIR/documents` if they changed, then runs
     `dbt build --select +document_chunks` (chunks not yet embedded by the current model are encoded; the rest
     are reused). Raises ValueError for a malformed doc_id (before any path is built) and FileNotFoundError
-    naming the expected files when the document is missing. Without `duckdb_path`, the warehouse is DBT_TARGET's
-    (the DUCKDB_PATH file, or Postgres).
+    naming the expected files when the document is missing. Without `data_dir`, `warehouse` or `target_path`
+    (dbt's target folder), DATA_DIR, DBT_TARGET's warehouse (warehouse.target_warehouse) and DBT_TARGET_PATH.
     """
     doc_id = validate_doc_id(doc_id)
-    if data_dir is None or duckdb_path is None:  # the public entry point: settings from the environment
+    if data_dir is None or warehouse is None or target_path is None:  # the entry point: settings from the environment
         settings = Settings.from_env()
         data_dir = data_dir or settings.data_dir
-        warehouse = Path(duckdb_path) if duckdb_path else target_warehouse(settings)  # DBT_TARGET's warehouse
-    else:
-        warehouse = Path(duckdb_path)
-    return ingest_document(doc_id, Path(data_dir), warehouse, stream_dbt)
+        warehouse = warehouse or target_warehouse(settings)
+        target_path = target_path or settings.dbt_target_path
+    return ingest_document(doc_id, Path(data_dir), warehouse, target_path, stream_dbt)
 
 
-def ingest_document(doc_id: str, data_dir: Path, warehouse, stream_dbt: bool = False) -> list[dict]:
-    """`ingest` with every setting given: land the document, build its chunks, return them. `warehouse`: a DuckDB
-    file's Path or a Postgres Connection (warehouse.access.open_warehouse)."""
+def ingest_document(doc_id: str, data_dir: Path, warehouse: Warehouse, target_path: Path,
+                    stream_dbt: bool = False) -> list[dict]:
+    """`ingest` with every setting given: land the document, build its chunks, return them."""
     import torch
 
     doc_id = validate_doc_id(doc_id)
     folder = data_dir / "documents"
     document_files(folder, doc_id)  # FileNotFoundError before the warehouse is touched
-    with open_warehouse(warehouse) as con:
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         land_document(con, folder, doc_id)
-    run_dbt_on(warehouse, ["build", *DOCUMENT_BUILD], stream=stream_dbt)
-    with open_warehouse(warehouse, read_only=True) as con:
+    run_dbt(warehouse, ["build", *DOCUMENT_BUILD], target_path, stream=stream_dbt)
+    with warehouse.open(read_only=True) as con:
         rows = con.execute(
             f"""
             select text, {fixed_size_vectors(con, "document_chunks")}, pages
@@ -86,7 +87,7 @@ def summarize(doc_id: str, chunks: list[dict], seconds: float) -> str:
 def ingest_command(doc_id: str, output: Path | None, settings: Settings) -> str:
     started = time.perf_counter()
     warehouse = target_warehouse(settings)
-    chunks = ingest_document(doc_id, settings.data_dir, warehouse, stream_dbt=True)
+    chunks = ingest_document(doc_id, settings.data_dir, warehouse, settings.dbt_target_path, stream_dbt=True)
     if output is not None:
         import pyarrow as pa
         import pyarrow.parquet as pq

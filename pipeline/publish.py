@@ -9,7 +9,7 @@ and a build never waits for the service.
 
 from __future__ import annotations
 
-import datetime
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -17,8 +17,9 @@ from pathlib import Path
 import duckdb
 
 from core.settings import Settings
-from warehouse.access import fixed_size_vectors, target_warehouse
+from warehouse import Warehouse, target_warehouse
 from warehouse.errors import LandingError
+from warehouse.vectors import fixed_size_vectors
 
 # the marts the service answers from: search_chunks (every searchable chunk and its vector) for search,
 # user_interest_scores for /interests
@@ -36,22 +37,14 @@ def published_file_key(published_path: Path) -> tuple[int, int, int] | None:
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
-def publish(duckdb_path, published_path: Path) -> dict[str, int]:
-    """Copy the served marts into a fresh file and rename it over `published_path`; return row counts.
+def publish(warehouse: Warehouse, published_path: Path) -> dict[str, int]:
+    """Copy the served marts of `warehouse` into a fresh file and rename it over `published_path`; return row counts.
 
-    `duckdb_path`: the DuckDB warehouse file, a Postgres Connection (DBT_TARGET=postgres) or a SparkWarehouse: the
-    service reads a DuckDB copy in every case, the vectors as FLOAT[dim] (pgvector's text form, Spark's plain
-    lists, cast back)."""
-    from warehouse.spark import SparkWarehouse, create_views
-
-    on_spark = isinstance(duckdb_path, SparkWarehouse)
-    on_postgres = not on_spark and not isinstance(duckdb_path, (str, Path))
+    The service reads a DuckDB copy whatever the engine, the vectors as FLOAT[dim] (pgvector's text form, Spark's
+    plain lists, cast back)."""
+    warehouse.require_built()
     published_path = Path(published_path)
-    if not on_postgres and not on_spark:
-        duckdb_path = Path(duckdb_path)
-        if not duckdb_path.is_file():
-            raise LandingError(f"no warehouse at {duckdb_path}: run `make run` (land + dbt build) first")
-    source_schema = "public" if on_postgres else "main"
+    source_schema = warehouse.models_schema
     published_path.parent.mkdir(parents=True, exist_ok=True)
     staging = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
@@ -59,16 +52,7 @@ def publish(duckdb_path, published_path: Path) -> dict[str, int]:
     try:
         con = duckdb.connect(str(staging))
         try:
-            if on_postgres:
-                from warehouse.access import attach_postgres
-
-                attach_postgres(con, duckdb_path.dsn(), "source_warehouse", read_only=True)
-            elif on_spark:  # views over Spark's Parquet files, in a catalog of their own
-                con.execute("attach ':memory:' as source_warehouse")
-                create_views(con, duckdb_path, "source_warehouse")
-            else:
-                quoted = str(duckdb_path).replace("'", "''")  # ATTACH takes no parameters
-                con.execute(f"attach '{quoted}' as source_warehouse (read_only)")
+            warehouse.attach(con, "source_warehouse")
             existing = {
                 row[0] for row in con.execute(
                     "select table_name from information_schema.tables "
@@ -79,23 +63,21 @@ def publish(duckdb_path, published_path: Path) -> dict[str, int]:
             # 503 for what is missing
             present = [table for table in SERVED_TABLES if table in existing]
             if "search_chunks" not in present:
-                raise LandingError(f"{duckdb_path}: search_chunks not built yet: run `dbt build` first")
+                raise LandingError(f"{warehouse}: search_chunks not built yet: run `dbt build` first")
             for table in present:
                 source = f"source_warehouse.{source_schema}.{table}"
                 if table == "search_chunks":  # FLOAT[dim] from either engine
                     source = f"(select * replace ({fixed_size_vectors(con, source)} as embedding) from {source})"
                 con.execute(f"create table main.{table} as select * from {source}")
                 counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
-            # when the warehouse was last written: the file's mtime; on a server or Spark, now (no such one time)
-            built_at = datetime.datetime.now(datetime.timezone.utc) if on_postgres or on_spark else \
-                datetime.datetime.fromtimestamp(duckdb_path.stat().st_mtime, datetime.timezone.utc)
+            built_at = warehouse.last_written()
             con.execute(
                 """
                 create table main.publication as
                 select ? as warehouse_path, ?::timestamptz as warehouse_built_at, now() as published_at,
                        (select list(distinct model_id order by model_id) from main.search_chunks) as model_ids
                 """,
-                [str(duckdb_path), built_at],
+                [str(warehouse), built_at],
             )
             con.execute("detach source_warehouse")
             con.execute("checkpoint")
@@ -108,7 +90,8 @@ def publish(duckdb_path, published_path: Path) -> dict[str, int]:
     return counts
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     settings = Settings.from_env()
     try:
         counts = publish(target_warehouse(settings), settings.published_path)

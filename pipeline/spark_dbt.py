@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,8 +26,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from pipeline.dbt_runner import PHASED_COMMANDS, python_phases, resource_type_flags, split_selection
+from warehouse import target_warehouse
 from warehouse.spark import SparkWarehouse, register_raw_tables, start_session
 
 ENCODE_PARTITIONS_PER_CORE = 4  # a few tasks per core: the stage's progress bar moves, stragglers stay short
@@ -55,8 +55,8 @@ def run(args: list[str], warehouse: SparkWarehouse, project_dir: Path = PROJECT_
     if not args or args[0] not in PHASED_COMMANDS:
         return 0 if invoke_dbt([*args, *common]) else 1
     command, (selection, rest) = args[0], split_selection(args[1:])
-    # where dbt writes its manifest: --target-path, else DBT_TARGET_PATH (dbt reads it too), else target/
-    target_path = Path(_option(rest, "--target-path") or os.environ.get("DBT_TARGET_PATH") or project_dir / "target")
+    # where dbt writes its manifest: pipeline.dbt_runner always passes --target-path
+    target_path = Path(_option(rest, "--target-path") or project_dir / "target")
     from dbt.cli.main import dbtRunner
 
     listed = dbtRunner().invoke(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type",
@@ -219,9 +219,6 @@ def _encode_partition(spec, batches):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.settings import Settings
-    from warehouse.access import target_warehouse
-
     args = list(sys.argv[1:] if argv is None else argv)
     project_dir = Path(_option(args, "--project-dir") or PROJECT_ROOT)
     if "--project-dir" in args:  # run() adds it to every dbt invocation

@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 from core.settings import PROJECT_ROOT, Settings  # noqa: E402
 from embeddings.model_source import embedding_dimension, settings_model  # noqa: E402
 from quality.expectations import EMBEDDING_DIM_PARAMETER, SUITES, suite_text  # noqa: E402
-from warehouse.access import open_warehouse, target_warehouse  # noqa: E402
+from warehouse import LandingError, Warehouse, target_warehouse  # noqa: E402
 
 GX_DIR = PROJECT_ROOT / "gx"
 DATASOURCE = "warehouse"
@@ -52,11 +52,11 @@ def _split(table: str, default_schema: str = "main") -> tuple[str, str]:
     return schema or default_schema, name
 
 
-def load_tables(duckdb_path) -> dict[str, pd.DataFrame]:
-    """Suite name -> dataframe, for every covered table that exists and has rows (else a printed note).
-    `duckdb_path`: a DuckDB file, or a Postgres Connection (read through DuckDB: the suites' queries are DuckDB's)."""
+def load_tables(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
+    """Suite name -> dataframe, for every covered table that exists and has rows (else a printed note); read
+    through DuckDB on every engine (the suites' queries are DuckDB's)."""
     frames: dict[str, pd.DataFrame] = {}
-    with open_warehouse(duckdb_path, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         (default_schema,) = con.execute("select current_schema()").fetchone()
         existing = set(
             con.execute(
@@ -139,19 +139,21 @@ def _severity(config) -> str:
     return str(getattr(config.severity, "value", config.severity) or "critical")
 
 
-def run_checkpoint(duckdb_path: Path, embedding_dim: int, gx_dir: Path = GX_DIR) -> int:
+def run_checkpoint(warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_DIR) -> int:
     """Validate every covered table; `embedding_dim` is the vector length document_chunks must have."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    print(f"[quality] warehouse={duckdb_path} GX={gx_dir}")
-    if isinstance(duckdb_path, (str, Path)) and not Path(duckdb_path).exists():
-        print(f"[quality] error: warehouse {duckdb_path} does not exist", file=sys.stderr)
+    print(f"[quality] warehouse={warehouse} GX={gx_dir}")
+    try:
+        warehouse.require_built()
+    except LandingError as exc:
+        print(f"[quality] error: {exc}", file=sys.stderr)
         return 1
     if not (gx_dir / "great_expectations.yml").is_file():
         print(f"[quality] error: no GX project at {gx_dir} (great_expectations.yml missing)", file=sys.stderr)
         return 1
-    frames = load_tables(duckdb_path)
+    frames = load_tables(warehouse)
     context = _context(gx_dir)
     run_id = RunIdentifier(run_name="warehouse", run_time=datetime.datetime.now(datetime.timezone.utc))
     batch_definitions = {make()["name"]: _batch_definition(context, make()["name"]) for make in SUITES}
@@ -210,7 +212,6 @@ def run_checkpoint(duckdb_path: Path, embedding_dim: int, gx_dir: Path = GX_DIR)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duckdb-path", type=Path, default=None, help="default: DUCKDB_PATH")
     parser.add_argument("--gx-dir", type=Path, default=GX_DIR, help="the GX project (default: gx/)")
     parser.add_argument("--write-suites", action="store_true", help="regenerate gx/expectations/*.json and exit")
     args = parser.parse_args(argv)
@@ -219,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[quality] wrote {path}")
         return 0
     settings = Settings.from_env()
-    duckdb_path = args.duckdb_path or target_warehouse(settings)
-    return run_checkpoint(duckdb_path, embedding_dimension(settings_model(settings)), args.gx_dir)
+    return run_checkpoint(target_warehouse(settings), embedding_dimension(settings_model(settings)), args.gx_dir)
 
 
 if __name__ == "__main__":

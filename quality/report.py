@@ -1,4 +1,4 @@
-"""Monitoring report of the score marts: `python -m quality.report [--output-dir DIR] [--duckdb-path PATH]`.
+"""Monitoring report of the score marts: `python -m quality.report [--output-dir DIR]` (DBT_TARGET's warehouse).
 
 Writes three PNG plots and `report.md` (which embeds them by relative path) to OUTPUT_DIR/report by default:
 
@@ -33,7 +33,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from core.settings import Settings  # noqa: E402
-from warehouse.access import connect  # noqa: E402
+from warehouse import LandingError, Warehouse, target_warehouse  # noqa: E402
 
 MARTS = ("industry_distribution_history", "percentile_history", "scores")
 DISTRIBUTION_PNG = "distribution_by_industry.png"
@@ -63,29 +63,31 @@ class Marts:
         return sorted(int(i) for i in self.distribution["iteration"].unique())
 
 
-def load_marts(duckdb_path: Path) -> Marts:
-    duckdb_path = Path(duckdb_path)
-    if not duckdb_path.exists():
-        raise MartsMissing(f"warehouse {duckdb_path} does not exist: build it first (make run)")
-    with connect(duckdb_path, read_only=True) as con:
+def load_marts(warehouse: Warehouse) -> Marts:
+    try:
+        warehouse.require_built()
+    except LandingError as exc:
+        raise MartsMissing(str(exc)) from None
+    with warehouse.open(read_only=True) as con:
         existing = {
             row[0]
             for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'main'"
+                "select table_name from information_schema.tables where table_catalog = current_database() "
+                "and table_schema = current_schema()"
             ).fetchall()
         }
         missing = [mart for mart in MARTS if mart not in existing]
         if missing:
-            raise MartsMissing(f"marts not built in {duckdb_path}: {', '.join(missing)} (run `make build`)")
+            raise MartsMissing(f"marts not built in {warehouse}: {', '.join(missing)} (run `make build`)")
         distribution = con.execute(
-            "select * from main.industry_distribution_history order by iteration, industry"
+            "select * from industry_distribution_history order by iteration, industry"
         ).df()
         history_rows = con.execute(
-            "select iteration, count(*) as rows from main.percentile_history group by iteration order by iteration"
+            "select iteration, count(*) as rows from percentile_history group by iteration order by iteration"
         ).df()
     if distribution.empty:
         raise MartsMissing(
-            f"industry_distribution_history is empty in {duckdb_path}: no iteration yet "
+            f"industry_distribution_history is empty in {warehouse}: no iteration yet "
             "(a window needs 3 landed batches)"
         )
     return Marts(distribution, history_rows)
@@ -174,7 +176,7 @@ def _number(value) -> str:
     return "n/a" if pd.isna(value) else f"{value:.4f}"
 
 
-def render_markdown(marts: Marts, duckdb_path: Path) -> str:
+def render_markdown(marts: Marts, warehouse: Warehouse) -> str:
     d = marts.distribution
     first, last = marts.iterations[0], marts.iterations[-1]
     rows = scores_rows(marts)
@@ -186,7 +188,7 @@ def render_markdown(marts: Marts, duckdb_path: Path) -> str:
     lines = [
         "# Score monitoring report",
         "",
-        f"Warehouse `{duckdb_path}`: iterations {first}..{last} ({len(marts.iterations)} iterations), "
+        f"Warehouse `{warehouse}`: iterations {first}..{last} ({len(marts.iterations)} iterations), "
         f"industries: {', '.join(marts.industries)}.",
         "",
         "## Distribution per industry",
@@ -237,9 +239,9 @@ def render_markdown(marts: Marts, duckdb_path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(duckdb_path: Path, output_dir: Path) -> list[Path]:
+def write_report(warehouse: Warehouse, output_dir: Path) -> list[Path]:
     """Write the three PNGs and report.md; return their paths (PNGs first)."""
-    marts = load_marts(duckdb_path)
+    marts = load_marts(warehouse)
     output_dir.mkdir(parents=True, exist_ok=True)
     written = [
         plot_distribution(marts, output_dir / DISTRIBUTION_PNG),
@@ -247,7 +249,7 @@ def write_report(duckdb_path: Path, output_dir: Path) -> list[Path]:
         plot_growth(marts, output_dir / GROWTH_PNG),
     ]
     report = output_dir / REPORT_MD
-    report.write_text(render_markdown(marts, duckdb_path))
+    report.write_text(render_markdown(marts, warehouse))
     written.append(report)
     return written
 
@@ -256,11 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=settings.output_dir / "report")
-    parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path)
     args = parser.parse_args(argv)
     try:
-        written = write_report(args.duckdb_path, args.output_dir)
-    except MartsMissing as exc:
+        written = write_report(target_warehouse(settings), args.output_dir)
+    except (MartsMissing, LandingError) as exc:
         print(f"[report] error: {exc}", file=sys.stderr)
         return 1
     for path in written:

@@ -21,15 +21,16 @@ import numpy as np
 from core.settings import Settings
 from search.evaluation import METRICS, EvaluationReport, evaluate_run, paired_difference
 from search.retriever import DEFAULT_MODE, MODES, Retriever, RetrieverError
-from warehouse.access import connect
+from warehouse import LandingError, Warehouse, target_warehouse
 
 DEPTH = 100  # recall@100 needs 100 results per query
 
 
-def judged_corpora(duckdb_path: Path) -> dict[str, tuple[dict[str, str], dict[str, dict[str, int]]]]:
+def judged_corpora(warehouse: Warehouse) -> dict[str, tuple[dict[str, str], dict[str, dict[str, int]]]]:
     """corpus -> (query id -> text, query id -> passage id -> grade), for corpora with judged queries; the
     fine-tuning data and its evaluation read their judgments here too (training.judged_corpus)."""
-    with connect(duckdb_path, read_only=True) as con:
+    warehouse.require_built()
+    with warehouse.open(read_only=True) as con:
         queries = con.execute("select corpus, query_id, query_text from corpus_queries order by all").fetchall()
         qrels = con.execute("select corpus, query_id, passage_id, grade from corpus_qrels order by all").fetchall()
     corpora: dict[str, tuple[dict, dict]] = {}
@@ -94,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = shlex.join(["python", "-m", "search.evaluate", *(sys.argv[1:] if argv is None else argv)])
     try:
+        warehouse = target_warehouse(settings)
+        corpora = judged_corpora(warehouse)
         retriever = Retriever(query_cache_size=0)  # the latencies below include encoding every query
-        corpora = judged_corpora(settings.duckdb_path)
-    except RetrieverError as exc:
+    except (RetrieverError, LandingError) as exc:
         print(f"[eval] error: {exc}", file=sys.stderr)
         return 1
     if args.corpus:
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         corpora = {name: corpora[name] for name in args.corpus}
     if not corpora:
-        print(f"[eval] no corpus with queries and qrels in {settings.duckdb_path}: nothing to evaluate")
+        print(f"[eval] no corpus with queries and qrels in {warehouse}: nothing to evaluate")
         return 0
     retriever.warm_up()
     args.output_dir.mkdir(parents=True, exist_ok=True)

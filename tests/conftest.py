@@ -13,6 +13,7 @@ import pytest
 from core.settings import PROJECT_ROOT, Settings
 from embeddings.model_source import ModelSpec, resolve_model
 from pipeline.dbt_runner import run_dbt
+from warehouse import DuckDBWarehouse, Warehouse
 
 # tests never see the developer's trained or promoted models (artifacts/models/CURRENT would change the
 # embedding model every test expects): a fresh, empty artifacts folder for the whole session
@@ -35,7 +36,7 @@ REAL_SCORE_BATCHES = REAL_DATA / "score_batches"
 
 def throwaway_postgres(name: str):
     """A local Postgres of its own for one test module, under .engines/<name>/ (never the developer's server):
-    started empty, yielded as its Connection, stopped and removed afterwards. Use as a module fixture:
+    started empty, yielded as its PostgresServer, stopped and removed afterwards. Use as a module fixture:
     `yield from throwaway_postgres("postgres-test-x")` in a module-scoped fixture."""
     import shutil
 
@@ -96,44 +97,43 @@ def duckdb_reference_run(real_run_data) -> dict:
     """`make run` + `make export` on DuckDB over real_run_data: what the other targets are compared with (run
     once for every engine's test module)."""
     run = make_run_and_export(real_run_data.parent / "duckdb", real_run_data, "duckdb", {})
-    return {**run, "warehouse": run["folder"] / "warehouse.duckdb"}
+    return {**run, "warehouse": DuckDBWarehouse(run["folder"] / "warehouse.duckdb")}
 
 
 class Dbt:
     """dbt against one scratch warehouse, with its own target folder (so tests never share dbt's state)."""
 
-    def __init__(self, duckdb_path: Path, target_path: Path):
-        self.duckdb_path = duckdb_path
+    def __init__(self, warehouse: Warehouse, target_path: Path):
+        self.warehouse = warehouse
         self.target_path = target_path
 
     def __call__(self, *args: str, expect_success: bool = True) -> subprocess.CompletedProcess:
-        return run_dbt(list(args), self.duckdb_path, self.target_path, check=expect_success)
+        return run_dbt(self.warehouse, list(args), self.target_path, check=expect_success)
 
 
 def raw_warehouse(folder: Path, fill=lambda con: None) -> Dbt:
     """dbt on a scratch warehouse `folder/warehouse.duckdb` holding every raw table, `fill(con)` landed into them."""
     from landing.land import ensure_raw_tables
-    from warehouse.access import connect
 
-    duckdb_path = folder / "warehouse.duckdb"
-    with connect(duckdb_path) as con:
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         fill(con)
-    return Dbt(duckdb_path, folder / "target")
+    return Dbt(warehouse, folder / "target")
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Path:
-    return tmp_path / "warehouse.duckdb"
+def warehouse(tmp_path: Path) -> DuckDBWarehouse:
+    return DuckDBWarehouse(tmp_path / "warehouse.duckdb")
 
 
 @pytest.fixture
-def dbt(warehouse: Path, tmp_path: Path) -> Dbt:
+def dbt(warehouse: DuckDBWarehouse, tmp_path: Path) -> Dbt:
     return Dbt(warehouse, tmp_path / "dbt_target")
 
 
-def query(duckdb_path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(duckdb_path), read_only=True)
+def query(warehouse: DuckDBWarehouse | Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -178,15 +178,15 @@ class SearchWarehouse:
     def __init__(self, folder: Path):
         self.folder = folder
         self.data_dir = folder / "data"
-        self.duckdb_path = folder / "warehouse.duckdb"
+        self.warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
         self.published_path = folder / "warehouse.published.duckdb"
-        self.dbt = Dbt(self.duckdb_path, folder / "target")
+        self.dbt = Dbt(self.warehouse, folder / "target")
 
     def judged(self) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
         """The corpus's queries (id -> text) and graded judgments (query id -> passage id -> grade)."""
         from search.evaluate import judged_corpora
 
-        return judged_corpora(self.duckdb_path)["msmarco-mini"]
+        return judged_corpora(self.warehouse)["msmarco-mini"]
 
 
 def write_search_data(data_dir: Path) -> None:
@@ -206,9 +206,9 @@ def search_warehouse(tmp_path_factory) -> SearchWarehouse:
 
     built = SearchWarehouse(tmp_path_factory.mktemp("search"))
     write_search_data(built.data_dir)
-    land_all(built.data_dir, built.duckdb_path)
+    land_all(built.data_dir, built.warehouse)
     built.dbt("build")
-    publish(built.duckdb_path, built.published_path)
+    publish(built.warehouse, built.published_path)
     return built
 
 

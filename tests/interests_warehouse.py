@@ -21,6 +21,7 @@ from landing.land import land_all
 from pipeline.dbt_runner import run_dbt
 from pipeline.publish import publish
 from tests.conftest import query
+from warehouse import DuckDBWarehouse
 
 SAMPLE_INTERESTS = PROJECT_ROOT / "sample_data" / "interests"
 
@@ -35,7 +36,7 @@ class InterestsWarehouse:
         self.folder = folder
         self.data_dir = folder / "data"
         self.artifacts_dir = folder / "artifacts"
-        self.duckdb_path = folder / "warehouse.duckdb"
+        self.warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
         self.published_path = folder / "warehouse.published.duckdb"
         self.model_folder: Path | None = None
 
@@ -48,20 +49,20 @@ class InterestsWarehouse:
         shutil.copytree(SAMPLE_INTERESTS, warehouse.data_dir / "interests")
         if more_data is not None:
             more_data(warehouse.data_dir)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ARTIFACTS_DIR": str(warehouse.artifacts_dir)}
-        land_all(warehouse.data_dir, warehouse.duckdb_path)
-        run_dbt(["build", "--exclude", "user_interest_scores+"], warehouse.duckdb_path, warehouse.folder / "target",
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ARTIFACTS_DIR": str(warehouse.artifacts_dir),
+               "DBT_TARGET": "duckdb", "DUCKDB_PATH": str(warehouse.warehouse)}
+        land_all(warehouse.data_dir, warehouse.warehouse)
+        run_dbt(warehouse.warehouse, ["build", "--exclude", "user_interest_scores+"], warehouse.folder / "target",
                 extra_env={"ARTIFACTS_DIR": str(warehouse.artifacts_dir)})
         training = subprocess.run(
-            [sys.executable, "-m", "training.interests", "--duckdb-path", str(warehouse.duckdb_path),
-             "--artifacts-dir", str(warehouse.artifacts_dir)],
+            [sys.executable, "-m", "training.interests", "--artifacts-dir", str(warehouse.artifacts_dir)],
             cwd=PROJECT_ROOT, env=env, text=True, capture_output=True,
         )
         assert training.returncode == 0, training.stdout[-3000:] + training.stderr[-3000:]
         warehouse.model_folder = latest_model_folder(warehouse.artifacts_dir)
-        run_dbt(["build", "--select", "user_interest_scores+"], warehouse.duckdb_path, warehouse.folder / "target",
+        run_dbt(warehouse.warehouse, ["build", "--select", "user_interest_scores+"], warehouse.folder / "target",
                 extra_env=warehouse.dbt_env())
-        publish(warehouse.duckdb_path, warehouse.published_path)
+        publish(warehouse.warehouse, warehouse.published_path)
         return warehouse
 
     def published_rows(self, handle: str) -> list[tuple[str, str, float, int]]:

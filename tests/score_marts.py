@@ -38,12 +38,10 @@ def assert_same(expected: pd.DataFrame, actual: pd.DataFrame, table: str) -> Non
 
 
 def assert_marts_match(expected_warehouse, actual_warehouse, table: str) -> None:
-    """One mart of two warehouses of any engines (warehouse.access.open_warehouse), compared as assert_same."""
-    from warehouse.access import open_warehouse
-
-    with open_warehouse(expected_warehouse, read_only=True) as con:
+    """One mart of two warehouses of any engines (Warehouse.open), compared as assert_same."""
+    with expected_warehouse.open(read_only=True) as con:
         expected = read(con, table)
-    with open_warehouse(actual_warehouse, read_only=True) as con:
+    with actual_warehouse.open(read_only=True) as con:
         actual = read(con, table)
     assert_same(expected, actual, table)
 

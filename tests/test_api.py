@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from pipeline.publish import publish
 from serving.api import create_app
 from tests.conftest import Dbt, LiveService, assert_error, model, query
+from warehouse import DuckDBWarehouse
 
 PASSWORD_DOC = "To reset your password, open settings and choose 'Forgot password'"
 SIMILAR_EXAMPLE = {
@@ -297,9 +298,9 @@ def test_a_build_and_publish_succeed_while_the_service_answers(search_warehouse,
     """The acceptance check: dbt build (and publish) on the warehouse while a live server answers searches.
     The server reads only the published copy, so the build never meets a lock, no request fails, and the
     newly published copy is served without a restart."""
-    warehouse = tmp_path / search_warehouse.duckdb_path.name
+    warehouse = DuckDBWarehouse(tmp_path / search_warehouse.warehouse.path.name)
     published = tmp_path / search_warehouse.published_path.name
-    shutil.copy(search_warehouse.duckdb_path, warehouse)
+    shutil.copy(search_warehouse.warehouse, warehouse)
     shutil.copy(search_warehouse.published_path, published)
     with LiveService(published, tmp_path / "server.log") as service:
         health = service.health_when(lambda h: h["status"] == "ok")

@@ -27,9 +27,9 @@ from embeddings.chunking import load_tokenizer
 from ingestion import ingest
 from landing.documents import land_document
 from landing.land import ensure_raw_tables, land_all
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, model, query, require_real, throwaway_postgres
-from warehouse.access import open_warehouse
+from warehouse import DuckDBWarehouse
 
 RANGES = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["blank_text_characters"]
 INVISIBLE = [
@@ -110,7 +110,7 @@ def injected(tmp_path_factory) -> tuple[Path, dict[int, str]]:
 
 def text_rejects(warehouse) -> dict[int, str]:
     """source_position -> reason, for every rejected text (page_ref null) of the warehouse's document_rejects."""
-    with open_warehouse(warehouse, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         return dict(con.execute("select source_position, reason from document_rejects where page_ref is null")
                     .fetchall())
 
@@ -118,8 +118,9 @@ def text_rejects(warehouse) -> dict[int, str]:
 @pytest.fixture(scope="module")
 def duckdb_run(injected, tmp_path_factory):
     data, _ = injected
-    warehouse = tmp_path_factory.mktemp("blank_duckdb") / "warehouse.duckdb"
-    chunks = ingest(REAL_DOCUMENT, data_dir=data, duckdb_path=warehouse)  # lands, dbt build, must not fail
+    folder = tmp_path_factory.mktemp("blank_duckdb")
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    chunks = ingest(REAL_DOCUMENT, data_dir=data, warehouse=warehouse, target_path=folder / "target")  # lands, dbt build, must not fail
     return warehouse, chunks
 
 
@@ -158,14 +159,14 @@ def test_nul_characters_leave_texts_at_landing_and_a_text_of_nuls_becomes_a_blan
     texts[nuls_only]["text"] = "\x00\x00"
     texts[nul_inside]["text"] = original[:10] + "\x00" + original[10:]
     (folder / f"texts_{REAL_DOCUMENT}.json").write_text(json.dumps(texts))
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
     (report,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[land] documents:")]
     assert report.endswith(f"; document {REAL_DOCUMENT}: NUL characters (U+0000) removed from 2 texts "
                            "(Postgres text cannot hold them)"), report
     landed = dict(query(warehouse, "select position, text from raw.document_texts"))
     assert (landed[nuls_only], landed[nul_inside]) == ("", original)
-    run_dbt_on(warehouse, ["run", "--select", "+document_rejects"], target_path=tmp_path / "target")
+    run_dbt(warehouse, ["run", "--select", "+document_rejects"], target_path=tmp_path / "target")
     assert query(warehouse, f"select reason from document_rejects where source_position = {nuls_only}") \
         == [("blank_text",)]
     assert query(warehouse, "select text from int_text_units "
@@ -173,11 +174,11 @@ def test_nul_characters_leave_texts_at_landing_and_a_text_of_nuls_becomes_a_blan
 
 
 def land_and_build_rejects(warehouse, data: Path, folder: Path) -> None:
-    with open_warehouse(warehouse) as con:
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         land_document(con, data / "documents", REAL_DOCUMENT)
     # models only: the data tests on these models also read other sources' models (the DuckDB run builds all)
-    run_dbt_on(warehouse, ["run", "--select", "+document_rejects"], target_path=folder / "target")
+    run_dbt(warehouse, ["run", "--select", "+document_rejects"], target_path=folder / "target")
 
 
 @pytest.fixture(scope="module")

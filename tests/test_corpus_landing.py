@@ -11,7 +11,8 @@ import pytest
 from landing.corpora import land_corpus, parse_qrels, parse_queries, read_beir_folder, validate_corpus_name
 from tests.conftest import REAL_CORPUS, query, require_real
 from tests.test_score_landing import snapshot
-from warehouse.access import connect
+from warehouse import DuckDBWarehouse
+from warehouse.duckdb_file import connect
 from warehouse.errors import LandingError
 
 PASSAGES = [{"_id": "p1", "title": "", "text": "Wi-Fi is a wireless network."}, {"_id": "p2", "text": "Bluetooth pairs devices."}]
@@ -139,7 +140,7 @@ def test_a_corpus_lands_without_nul_characters_and_the_landing_report_says_so(tm
     (query_line,) = (folder / "queries.jsonl").read_text().splitlines()
     asked = json.loads(query_line)
     (folder / "queries.jsonl").write_text(json.dumps({**asked, "text": asked["text"] + "\x00"}) + "\n")
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
     (report,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[land] retrieval:")]
     assert report.endswith("(landed); msmarco-mini: NUL characters (U+0000) removed from 2 texts "

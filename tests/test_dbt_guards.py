@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from tests.conftest import Dbt, raw_warehouse
-from warehouse.access import connect
+from warehouse.duckdb_file import connect
 
 RAW_ROWS = (
     "insert into raw.corpus_queries values ('tiny', 'q1', 'what is a passage', 'queries.jsonl', now())",
@@ -40,15 +40,15 @@ def scratch(tmp_path_factory) -> tuple[Dbt, Path]:
     dbt("run", "--select", *MODELS)
     assert "PASS=1" in dbt(*CONSERVATION).stdout
     intact = folder / "intact.duckdb"
-    shutil.copy(dbt.duckdb_path, intact)
+    shutil.copy(dbt.warehouse, intact)
     return dbt, intact
 
 
 def changed(scratch: tuple[Dbt, Path], *statements: str) -> Dbt:
     """The intact warehouse back in place, then `statements` run against it."""
     dbt, intact = scratch
-    shutil.copy(intact, dbt.duckdb_path)
-    with connect(dbt.duckdb_path) as con:
+    shutil.copy(intact, dbt.warehouse)
+    with connect(dbt.warehouse) as con:
         for statement in statements:
             con.execute(statement)
     return dbt
@@ -112,7 +112,7 @@ def test_every_corpus_passage_is_indexed_or_rejected_exactly_once(scratch, corru
     result = dbt(*CONSERVATION, expect_success=False)
     assert result.returncode != 0 and "FAIL 1" in result.stdout, result.stdout[-3000:]
     compiled = next((dbt.target_path / "compiled").rglob("rows_accounted_for*.sql")).read_text()
-    con = duckdb.connect(str(dbt.duckdb_path), read_only=True)
+    con = duckdb.connect(str(dbt.warehouse), read_only=True)
     try:
         (row,) = con.execute(compiled).fetchall()
     finally:

@@ -14,7 +14,7 @@ from embeddings.model_source import ModelSourceError, extract_model_archive, res
 from landing.documents import document_files, land_document, validate_doc_id
 from tests.conftest import REAL_DATA, query, require_real
 from tests.test_score_landing import snapshot
-from warehouse.access import connect
+from warehouse.duckdb_file import connect
 from warehouse.errors import LandingError
 
 PAGES = "id,pg_num\nref-a,1\nref-b,2\n"

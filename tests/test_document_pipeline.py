@@ -19,6 +19,7 @@ from pipeline.dbt_runner import run_dbt
 from pipeline.ingest import DOCUMENT_BUILD
 from tests.conftest import REAL_DATA, model, query, require_real
 from tests.test_document_landing import write_doc
+from warehouse import DuckDBWarehouse
 
 DOCUMENTS = REAL_DATA / "documents"
 
@@ -27,9 +28,10 @@ DOCUMENTS = REAL_DATA / "documents"
 def real_document(tmp_path_factory):
     """ingest('12345') with the packaged all-MiniLM-L6-v2, into a scratch warehouse."""
     require_real(DOCUMENTS)
-    duckdb_path = tmp_path_factory.mktemp("documents") / "warehouse.duckdb"
-    chunks = ingest("12345", data_dir=REAL_DATA, duckdb_path=duckdb_path)
-    return duckdb_path, chunks
+    folder = tmp_path_factory.mktemp("documents")
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    chunks = ingest("12345", data_dir=REAL_DATA, warehouse=warehouse, target_path=folder / "target")
+    return warehouse, chunks
 
 
 @pytest.fixture(scope="module")
@@ -51,34 +53,31 @@ def test_from_ingestion_import_ingest_is_the_function_whatever_was_imported_firs
 
 
 def test_running_an_ingestion_module_prints_no_warning():
-    """`make run` runs landing.land, .publish and .export with -m: importing the package must not import them
-    first, or runpy warns that it found the module in sys.modules."""
+    """`make run` runs landing.land, pipeline.publish and pipeline.export with -m: no package may import its own
+    module first, or runpy warns that it found the module in sys.modules."""
     import subprocess
     import sys
 
-    code = ("import sys, ingestion; loaded = [m for m in ('landing.land', 'pipeline.publish', 'pipeline.export') "
-            "if m in sys.modules]; assert not loaded, loaded")
-    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    result = subprocess.run([sys.executable, "-W", "error", "-m", "landing.land", "--help"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True)
-    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+    for module in ("landing.land", "pipeline.publish", "pipeline.export", "pipeline.ingest", "ingestion"):
+        result = subprocess.run([sys.executable, "-W", "error", "-m", module, "--help"], cwd=PROJECT_ROOT,
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and "Warning" not in result.stderr, (module, result.stderr)
 
 
 def test_texts_land_and_blank_ones_are_rejected(real_document):
-    duckdb_path, _ = real_document
-    assert query(duckdb_path, "select count(*) from raw.document_texts where doc_id = '12345'") == [(3519,)]
-    assert query(duckdb_path, "select reason, count(*) from document_rejects group by reason") == [("blank_text", 15)]
+    warehouse, _ = real_document
+    assert query(warehouse, "select count(*) from raw.document_texts where doc_id = '12345'") == [(3519,)]
+    assert query(warehouse, "select reason, count(*) from document_rejects group by reason") == [("blank_text", 15)]
     # every text is either chunked or rejected
-    assert query(duckdb_path, "select count(distinct source_position) from document_chunks") == [(3519 - 15,)]
+    assert query(warehouse, "select count(distinct source_position) from document_chunks") == [(3519 - 15,)]
 
 
 def test_chunks_cover_every_text_within_the_models_window(real_document, source):
-    duckdb_path, chunks = real_document
+    warehouse, chunks = real_document
     texts, _ = source
     spec = model()
     tokenizer, max_tokens = load_tokenizer(spec.tokenizer_dir), max_content_tokens(spec)
-    rows = query(duckdb_path, "select source_position, chunk_index, text, token_count from document_chunks order by 1, 2")
+    rows = query(warehouse, "select source_position, chunk_index, text, token_count from document_chunks order by 1, 2")
     assert len(rows) == len(chunks) == 3986
     by_text: dict[int, list[tuple[int, str, int]]] = {}
     for position, index, text, token_count in rows:
@@ -107,9 +106,9 @@ def test_chunks_cover_every_text_within_the_models_window(real_document, source)
 
 
 def test_every_chunks_pages_are_its_texts_resolved_page_numbers(real_document, source):
-    duckdb_path, chunks = real_document
+    warehouse, chunks = real_document
     texts, page_of = source
-    rows = query(duckdb_path, "select source_position, pages from document_chunks order by source_position, chunk_index")
+    rows = query(warehouse, "select source_position, pages from document_chunks order by source_position, chunk_index")
     for (position, pages), chunk in zip(rows, chunks):
         expected = sorted({page_of[ref] for ref in texts[position]["pages"]})
         assert pages == expected == chunk["pages"]
@@ -117,13 +116,13 @@ def test_every_chunks_pages_are_its_texts_resolved_page_numbers(real_document, s
 
 
 def test_ingest_returns_unit_tensors_in_document_order(real_document, source):
-    duckdb_path, chunks = real_document
+    warehouse, chunks = real_document
     texts, _ = source
     assert all(isinstance(c["vector"], torch.Tensor) for c in chunks)
     vectors = torch.stack([c["vector"] for c in chunks])
     assert vectors.dtype == torch.float32 and vectors.shape == (3986, 384)
     assert torch.allclose(vectors.norm(dim=1), torch.ones(len(chunks)), atol=1e-3)
-    positions = query(duckdb_path, "select source_position from document_chunks order by source_position, chunk_index")
+    positions = query(warehouse, "select source_position from document_chunks order by source_position, chunk_index")
     assert chunks[0]["text"] == texts[positions[0][0]]["text"]
     # identical texts get identical vectors
     seen: dict[str, torch.Tensor] = {}
@@ -148,8 +147,8 @@ def test_export_writes_vector_store_ready_parquet(real_document, tmp_path: Path)
 
     from pipeline.export import export_tables
 
-    duckdb_path, chunks = real_document
-    (path,) = export_tables(duckdb_path, tmp_path, ("document_chunks",))
+    warehouse, chunks = real_document
+    (path,) = export_tables(warehouse, tmp_path, ("document_chunks",))
     table = pq.read_table(path)
     assert table.num_rows == len(chunks)
     embedding_type = table.schema.field("embedding").type
@@ -160,27 +159,29 @@ def test_export_writes_vector_store_ready_parquet(real_document, tmp_path: Path)
 
 
 def test_a_second_build_encodes_nothing(real_document):
-    duckdb_path, _ = real_document
-    before = query(duckdb_path, "select count(*) from text_embeddings")
-    result = run_dbt(["build", *DOCUMENT_BUILD], duckdb_path)
+    warehouse, _ = real_document
+    before = query(warehouse, "select count(*) from text_embeddings")
+    result = run_dbt(warehouse, ["build", *DOCUMENT_BUILD], warehouse.path.parent / "target")
     assert "0 chunks to encode, 3596 already encoded" in result.stdout
-    assert query(duckdb_path, "select count(*) from text_embeddings") == before == [(3596,)]
+    assert query(warehouse, "select count(*) from text_embeddings") == before == [(3596,)]
 
 
 def test_switching_the_model_re_encodes_everything(tmp_path: Path):
     write_doc(tmp_path / "data" / "documents")
-    duckdb_path = tmp_path / "warehouse.duckdb"
-    first = ingest("d1", data_dir=tmp_path / "data", duckdb_path=duckdb_path)
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    first = ingest("d1", data_dir=tmp_path / "data", warehouse=warehouse, target_path=tmp_path / "target")
     assert len(first) == 2 and first[0]["vector"].shape == (384,)
-    result = run_dbt(["build", *DOCUMENT_BUILD], duckdb_path, extra_env={"EMBEDDING_MODEL": "hashing:384"})
+    result = run_dbt(warehouse, ["build", *DOCUMENT_BUILD], tmp_path / "target",
+                     extra_env={"EMBEDDING_MODEL": "hashing:384"})
     assert "hashing-384: 2 chunks to encode, 0 already encoded" in result.stdout
-    assert query(duckdb_path, "select distinct model_id from document_chunks") == [("hashing-384",)]
-    assert query(duckdb_path, "select count(*) from text_embeddings") == [(4,)]  # both models' vectors kept
+    assert query(warehouse, "select distinct model_id from document_chunks") == [("hashing-384",)]
+    assert query(warehouse, "select count(*) from text_embeddings") == [(4,)]  # both models' vectors kept
     # the same model files run by another backend are another model: its vectors are never mixed with these
-    result = run_dbt(["build", *DOCUMENT_BUILD], duckdb_path, extra_env={"EMBEDDING_BACKEND": "torch"})
+    result = run_dbt(warehouse, ["build", *DOCUMENT_BUILD], tmp_path / "target",
+                     extra_env={"EMBEDDING_BACKEND": "torch"})
     torch_id = resolve_model("", Settings.from_env().artifacts_dir, "torch").model_id
     assert torch_id != model().model_id and f"{torch_id}: 2 chunks to encode, 0 already encoded" in result.stdout
-    assert query(duckdb_path, "select count(*) from text_embeddings") == [(6,)]
+    assert query(warehouse, "select count(*) from text_embeddings") == [(6,)]
 
 
 def test_record_level_problems_become_document_rejects(tmp_path: Path):
@@ -193,10 +194,10 @@ def test_record_level_problems_become_document_rejects(tmp_path: Path):
         {"text": "One good ref, one unknown.", "pages": ["ref-b", "ref-yyy"]},
     ]
     write_doc(tmp_path / "data" / "documents", texts=texts)
-    duckdb_path = tmp_path / "warehouse.duckdb"
-    chunks = ingest("d1", data_dir=tmp_path / "data", duckdb_path=duckdb_path)
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    chunks = ingest("d1", data_dir=tmp_path / "data", warehouse=warehouse, target_path=tmp_path / "target")
     assert [(c["text"], c["pages"]) for c in chunks] == [("A good text.", [1]), ("One good ref, one unknown.", [2])]
-    assert query(duckdb_path, "select source_position, page_ref, reason from document_rejects order by 1, 2 nulls first") == [
+    assert query(warehouse, "select source_position, page_ref, reason from document_rejects order by 1, 2 nulls first") == [
         (1, None, "no_page_refs"), (2, None, "no_page_refs"), (3, None, "blank_text"),
         (4, None, "no_resolvable_page"), (4, "ref-zzz", "unresolved_page_ref"), (5, "ref-yyy", "unresolved_page_ref"),
     ]

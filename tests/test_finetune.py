@@ -17,6 +17,7 @@ from tests.conftest import REAL_CORPUS, SEARCH_TEST_QUERY_IDS, Dbt, query, write
 from training.finetune_data import build_dataset, split_queries
 from training.judged_corpus import CorpusUnavailable, read_judged_corpus
 from training.versions import verify_dataset
+from warehouse import DuckDBWarehouse
 
 # eight real judged queries: the five of the search tests and three more
 QUERY_IDS = SEARCH_TEST_QUERY_IDS + ("104861", "130510", "131843")
@@ -35,14 +36,14 @@ MODELS = ("+search_chunks", "+corpus_queries", "+corpus_qrels")
 @dataclass(frozen=True)
 class Subset:
     folder: Path  # the BEIR files, as landed
-    warehouse: Path
+    warehouse: DuckDBWarehouse
 
     def judgments(self) -> dict[str, dict[str, int]]:
         """The files' judgments, read by the landing's own reader: what the warehouse must reproduce."""
         return read_beir_folder(self.folder).judgments()
 
 
-def land_and_build(data_dir: Path, warehouse: Path, target: Path) -> None:
+def land_and_build(data_dir: Path, warehouse: DuckDBWarehouse, target: Path) -> None:
     from landing.land import land_all
 
     land_all(data_dir, warehouse)
@@ -62,8 +63,9 @@ def subset(tmp_path_factory) -> Subset:
                 break
     with open(folder / "corpus.jsonl", "ab") as handle:
         handle.write(b"".join(extra))
-    land_and_build(root / "data", root / "warehouse.duckdb", root / "target")
-    return Subset(folder, root / "warehouse.duckdb")
+    warehouse = DuckDBWarehouse(root / "warehouse.duckdb")
+    land_and_build(root / "data", warehouse, root / "target")
+    return Subset(folder, warehouse)
 
 
 @pytest.fixture(scope="module")
@@ -254,9 +256,9 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Su
     from tests.test_document_landing import write_doc
 
     write_doc(tmp_path / "data" / "documents")
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     monkeypatch.setenv("ARTIFACTS_DIR", str(artifacts))  # the dbt build's Python models read the settings
-    chunks = ingest("d1", data_dir=tmp_path / "data", duckdb_path=warehouse)
+    chunks = ingest("d1", data_dir=tmp_path / "data", warehouse=warehouse, target_path=tmp_path / "target")
     assert query(warehouse, "select distinct model_id from document_chunks") == [(promoted["candidate_model_id"],)]
     # ... and search uses it: the published index is served with the promoted model, and refused with another one
     from pipeline.publish import publish
@@ -323,7 +325,7 @@ def test_a_warehouse_holding_another_corpus_version_is_refused(subset: Subset, b
     assert read_judged_corpus(subset.warehouse, CORPUS, version).version == version
 
     # the same corpus landed again with one more passage, and not built since
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     shutil.copy(subset.warehouse, warehouse)
     changed = shutil.copytree(subset.folder, tmp_path / "data" / "retrieval" / CORPUS)
     with open(changed / "corpus.jsonl", "a") as handle:

@@ -11,6 +11,7 @@ import pytest
 
 from training.finetune_data import build_dataset
 from training.judged_corpus import CorpusUnavailable
+from warehouse import DuckDBWarehouse
 
 
 def test_a_passage_scores_its_best_chunk():
@@ -27,20 +28,21 @@ def test_a_passage_scores_its_best_chunk():
     assert run["q"]["long"] == pytest.approx(float(second_window[0, 0])) and run["q"]["long"] > run["q"]["short"]
 
 
-def test_data_and_evaluation_say_what_to_run_when_the_corpus_is_missing(tmp_path: Path, capsys):
+def test_data_and_evaluation_say_what_to_run_when_the_corpus_is_missing(monkeypatch, tmp_path: Path, capsys):
     from landing.land import ensure_raw_tables
     from training.finetune_data import main
-    from warehouse.access import connect
+    from warehouse.duckdb_file import connect
 
     with pytest.raises(CorpusUnavailable, match=r"no warehouse at .*make run"):
-        build_dataset(tmp_path / "none.duckdb", tmp_path / "artifacts")
-    assert main(["--duckdb-path", str(tmp_path / "none.duckdb"), "--artifacts-dir", str(tmp_path / "artifacts")]) == 1
+        build_dataset(DuckDBWarehouse(tmp_path / "none.duckdb"), tmp_path / "artifacts")
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "none.duckdb"))
+    assert main(["--artifacts-dir", str(tmp_path / "artifacts")]) == 1
     assert "DATA_DIR=../shared/data make run" in capsys.readouterr().err
 
     with connect(tmp_path / "nothing_landed.duckdb") as con:
         ensure_raw_tables(con)
     with pytest.raises(CorpusUnavailable, match=r"'msmarco-trec-dl' is not landed: .*make run"):
-        build_dataset(tmp_path / "nothing_landed.duckdb", tmp_path / "artifacts")
+        build_dataset(DuckDBWarehouse(tmp_path / "nothing_landed.duckdb"), tmp_path / "artifacts")
     assert not (tmp_path / "artifacts").exists()
 
     # the gate says the same
@@ -52,5 +54,6 @@ def test_data_and_evaluation_say_what_to_run_when_the_corpus_is_missing(tmp_path
     source = {"corpus": "msmarco-trec-dl", "landed": {"content_hash": "0" * 64}}
     (dataset / "manifest.json").write_text(json.dumps({"files": {}, "source": source}))
     (candidate / "training.json").write_text(json.dumps({"dataset": {"path": str(dataset), "version": "v1"}}))
-    assert evaluate(["--candidate", str(candidate), "--duckdb-path", str(tmp_path / "none.duckdb")]) == 1
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "none.duckdb"))
+    assert evaluate(["--candidate", str(candidate)]) == 1
     assert "no warehouse at" in (err := capsys.readouterr().err) and "DATA_DIR=../shared/data make run" in err

@@ -17,6 +17,7 @@ from landing.land import land_all
 from quality.checkpoint import GX_DIR
 from quality.expectations import SUITES, suite_text
 from tests.conftest import Dbt
+from warehouse import DuckDBWarehouse
 
 SAMPLE = PROJECT_ROOT / "sample_data"
 SUITE_NAMES = [make()["name"] for make in SUITES]
@@ -45,10 +46,10 @@ def sample_warehouse(tmp_path_factory) -> Path:
     data_dir = folder / "data"
     for source in ("score_batches", "documents"):
         shutil.copytree(SAMPLE / source, data_dir / source)
-    duckdb_path = folder / "warehouse.duckdb"
-    land_all(data_dir, duckdb_path)
-    Dbt(duckdb_path, folder / "target")("build")
-    return duckdb_path
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    land_all(data_dir, warehouse)
+    Dbt(warehouse, folder / "target")("build")
+    return warehouse.path
 
 
 def gx_project(folder: Path) -> Path:
@@ -61,10 +62,12 @@ def gx_project(folder: Path) -> Path:
 
 
 def run_checkpoint(duckdb_path: Path, gx_dir: Path, embedding_model: str = "") -> subprocess.CompletedProcess:
-    """The checkpoint's command line; `embedding_model` as EMBEDDING_MODEL (empty: the packaged 384-d model)."""
+    """The checkpoint's command line on the DuckDB file `duckdb_path`; `embedding_model` as EMBEDDING_MODEL (empty:
+    the packaged 384-d model)."""
     return subprocess.run(
-        [sys.executable, "-m", "quality.checkpoint", "--duckdb-path", str(duckdb_path), "--gx-dir", str(gx_dir)],
-        cwd=PROJECT_ROOT, env={**os.environ, "GX_ANALYTICS_ENABLED": "false", "EMBEDDING_MODEL": embedding_model},
+        [sys.executable, "-m", "quality.checkpoint", "--gx-dir", str(gx_dir)],
+        cwd=PROJECT_ROOT, env={**os.environ, "GX_ANALYTICS_ENABLED": "false", "EMBEDDING_MODEL": embedding_model,
+                               "DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_path)},
         text=True, capture_output=True,
     )
 

@@ -27,7 +27,8 @@ from training.interests.data import land_and_build, read_training_data
 from training.interests.features import user_features, user_title_vectors
 from training.interests.model import EmbeddingModelMismatch, InterestModel
 from training.interests.train import TrainConfig, TrainingRun, train
-from warehouse.access import connect
+from warehouse import DuckDBWarehouse
+from warehouse.duckdb_file import connect
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "interests"
 
@@ -36,7 +37,7 @@ SAMPLE = PROJECT_ROOT / "sample_data" / "interests"
 class Built:
     folder: Path
     data_dir: Path  # where the sample was landed from, deleted before training
-    warehouse: Path
+    warehouse: DuckDBWarehouse
     run: TrainingRun
     encoded: list[list[str]]  # every text list training encoded
 
@@ -48,7 +49,7 @@ def built(tmp_path_factory) -> Built:
     folder = tmp_path_factory.mktemp("interest_model")
     data_dir = folder / "interests"
     shutil.copytree(SAMPLE, data_dir)
-    warehouse = folder / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
     land_and_build(data_dir, warehouse, folder / "target")
     shutil.rmtree(data_dir)
     encoded: list[list[str]] = []
@@ -73,8 +74,8 @@ def method(run, name: str) -> dict:
     return run.metrics["methods"][name]
 
 
-def copy_warehouse(built: Built, folder: Path, *statements: str) -> Path:
-    copy = folder / built.warehouse.name  # same file name: dbt's views refer to the catalog by it
+def copy_warehouse(built: Built, folder: Path, *statements: str) -> DuckDBWarehouse:
+    copy = DuckDBWarehouse(folder / built.warehouse.path.name)  # same file name: dbt's views refer to the catalog by it
     shutil.copy(built.warehouse, copy)
     with connect(copy) as con:
         for statement in statements:
@@ -185,7 +186,7 @@ def test_another_embedding_model_is_refused(run):
 def test_the_mart_scores_with_the_features_training_used(built, run):
     """`make run`'s last dbt step: user_interest_scores reads the title vectors with training's query."""
     python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    run_dbt(["build", "--select", "user_interest_scores+"], built.warehouse, built.folder / "target",
+    run_dbt(built.warehouse, ["build", "--select", "user_interest_scores+"], built.folder / "target",
             extra_env={"INTERESTS_MODEL": str(run.path), "PYTHONPATH": python_path})
     handles = run.test_handles[:40]
     rows = query(built.warehouse, "select user_handle, interest_id, probability, is_cold_start, model_version "
@@ -205,16 +206,18 @@ def test_the_mart_scores_with_the_features_training_used(built, run):
     ("users, no activity", ["delete from raw.user_activity"], "no user activity to learn from"),
     ("titles not embedded", ["delete from text_embeddings"], "text_embeddings has no"),
 ])
-def test_cli_refuses_what_it_cannot_train_on(built, tmp_path, capsys, case, statements, message):
+def test_cli_refuses_what_it_cannot_train_on(monkeypatch, built, tmp_path, capsys, case, statements, message):
     warehouse = tmp_path / "none.duckdb" if statements is None else copy_warehouse(built, tmp_path, *statements)
-    assert main(["--duckdb-path", str(warehouse), "--artifacts-dir", str(tmp_path / "artifacts")]) == 1
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    assert main(["--artifacts-dir", str(tmp_path / "artifacts")]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "artifacts").exists()
 
 
-def test_cli_without_users_says_so_and_trains_nothing(built, tmp_path, capsys):
+def test_cli_without_users_says_so_and_trains_nothing(monkeypatch, built, tmp_path, capsys):
     warehouse = copy_warehouse(built, tmp_path, "delete from raw.user_activity", "delete from raw.users")
-    assert main(["--duckdb-path", str(warehouse), "--artifacts-dir", str(tmp_path / "artifacts")]) == 0
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    assert main(["--artifacts-dir", str(tmp_path / "artifacts")]) == 0
     assert "no users in the warehouse" in capsys.readouterr().out
     assert not (tmp_path / "artifacts").exists()
 
@@ -225,12 +228,13 @@ def test_if_missing_gives_users_without_activity_the_sample_model_once(built, ru
     warehouse = copy_warehouse(built, tmp_path, "delete from raw.user_activity", "delete from raw.interests")
     landed = []
 
-    def land_and_build_sample(folder, duckdb_path, target_path):
+    def land_and_build_sample(monkeypatch, folder, duckdb_path, target_path):
         landed.append(folder)
         shutil.copy(built.warehouse, duckdb_path)
 
     monkeypatch.setattr(data_module, "land_and_build", land_and_build_sample)
-    args = ["--if-missing", "--duckdb-path", str(warehouse), "--artifacts-dir", str(tmp_path / "artifacts")]
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    args = ["--if-missing", "--artifacts-dir", str(tmp_path / "artifacts")]
     assert main(args) == 0
     assert landed == [SAMPLE_INTERESTS] == [SAMPLE]
     assert (tmp_path / "artifacts" / "interests" / "LATEST").read_text().strip() == run.version

@@ -25,6 +25,7 @@ from serving.api.schemas import UserInterestsResponse
 from serving.interests import MAX_LIMIT, InterestStore, InterestStoreError
 from tests.conftest import LiveService, assert_error, query
 from tests.interests_warehouse import InterestsWarehouse, publish_without_the_mart, read_csv
+from warehouse import DuckDBWarehouse
 
 
 @pytest.fixture(scope="module")
@@ -378,9 +379,9 @@ def test_a_build_and_publish_succeed_while_the_service_answers_interests(built, 
     """dbt build of the interest mart (and publish) on the warehouse while a live server answers /interests
     from another process: the build meets no lock, no request fails, the new copy is served without a restart.
     The service runs two workers (SERVE_WORKERS=2), each holding and refreshing its own copy."""
-    warehouse = tmp_path / built.duckdb_path.name
+    warehouse = DuckDBWarehouse(tmp_path / built.warehouse.path.name)
     published = tmp_path / built.published_path.name
-    shutil.copy(built.duckdb_path, warehouse)
+    shutil.copy(built.warehouse, warehouse)
     shutil.copy(built.published_path, published)
     handles, pick = sorted(users), random.Random(1)
 
@@ -397,8 +398,8 @@ def test_a_build_and_publish_succeed_while_the_service_answers_interests(built, 
         time.sleep(1)  # a few requests before the build starts
         before_build = len(service.statuses)
         # cautious: tests on shared upstream models that also reference unselected models are left out
-        build = run_dbt(["build", "--select", "user_interest_scores+", "--indirect-selection", "cautious"],
-                        warehouse, tmp_path / "target", extra_env=built.dbt_env())
+        build = run_dbt(warehouse, ["build", "--select", "user_interest_scores+", "--indirect-selection", "cautious"],
+                        tmp_path / "target", extra_env=built.dbt_env())
         assert build.returncode == 0
         during_build = len(service.statuses) - before_build
         publish(warehouse, published)

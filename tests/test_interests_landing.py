@@ -16,7 +16,7 @@ from landing.interests import land_interests
 from landing.land import main as land_main
 from tests.conftest import REAL_DATA, query, require_real
 from tests.test_score_landing import snapshot
-from warehouse.access import connect
+from warehouse.duckdb_file import connect
 from warehouse.errors import LandingError
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "interests"
@@ -98,7 +98,7 @@ def sample_user_and_interest() -> tuple[str, str, str]:
     ("another type", "disagrees with users.csv type"),
     ("missing column", "has 3 fields, expected 4"),
 ])
-def test_malformed_activity_row_names_file_and_line(warehouse: Path, tmp_path: Path, capsys, case, message):
+def test_malformed_activity_row_names_file_and_line(monkeypatch, warehouse: Path, tmp_path: Path, capsys, case, message):
     handle, kind, interest = sample_user_and_interest()
     row = {
         "bad json": [handle, kind, "A title | Another", f'["{interest}",'],
@@ -116,7 +116,8 @@ def test_malformed_activity_row_names_file_and_line(warehouse: Path, tmp_path: P
     assert "user_activity.csv: line 3" in str(caught.value)
     assert snapshot(warehouse) == before
     # the CLI turns it into exit 1 and the same message (having created the other sources' empty raw tables)
-    assert land_main(["--data-dir", str(tmp_path / "data"), "--duckdb-path", str(warehouse)]) == 1
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    assert land_main(["--data-dir", str(tmp_path / "data")]) == 1
     assert "user_activity.csv: line 3" in capsys.readouterr().err
     assert {table: rows for table, rows in snapshot(warehouse).items() if table in before} == before
 

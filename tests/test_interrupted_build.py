@@ -19,10 +19,10 @@ from benchmarks.scores.dbt_timing import SCORE_PIPELINE
 from core.settings import PROJECT_ROOT
 from landing.land import ensure_raw_tables
 from landing.score_batches import batch_files, land_score_batch
-from pipeline.dbt_runner import unfinished_build_marker
 from tests.conftest import query
 from tests.score_marts import MARTS, assert_same, read
-from warehouse.access import connect
+from warehouse import DuckDBWarehouse
+from warehouse.duckdb_file import connect
 
 SAMPLE_BATCHES = PROJECT_ROOT / "sample_data" / "score_batches"
 # what `make run` builds first (the Makefile's run target), limited to the score pipeline: the other pipelines
@@ -84,15 +84,16 @@ def marts(warehouse: Path) -> dict:
 def uninterrupted(tmp_path_factory) -> dict:
     """The marts of the 8 sample batches landed and built once."""
     folder = tmp_path_factory.mktemp("uninterrupted")
-    land(folder / "warehouse.duckdb", batch_files(SAMPLE_BATCHES))
-    result = build(folder / "warehouse.duckdb", folder / "target")
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    land(warehouse, batch_files(SAMPLE_BATCHES))
+    result = build(warehouse, folder / "target")
     assert result.returncode == 0, result.stdout[-3000:]
-    return marts(folder / "warehouse.duckdb")
+    return marts(warehouse)
 
 
 def test_a_killed_build_is_reported_and_repaired_by_the_next_one(uninterrupted, tmp_path: Path):
-    warehouse, target = tmp_path / "warehouse.duckdb", tmp_path / "target"
-    marker = unfinished_build_marker(warehouse)
+    warehouse, target = DuckDBWarehouse(tmp_path / "warehouse.duckdb"), tmp_path / "target"
+    marker = warehouse.unfinished_build_marker()
     paths = batch_files(SAMPLE_BATCHES)
     land(warehouse, paths[:5])
     first = build(warehouse, target)
@@ -119,17 +120,17 @@ def test_a_killed_build_is_reported_and_repaired_by_the_next_one(uninterrupted, 
 
 def test_an_unfinished_build_of_other_models_is_run_again_first(uninterrupted, tmp_path: Path):
     """`make run` runs two builds; when the one left unfinished is not the one starting, it is run again first."""
-    warehouse, target = tmp_path / "warehouse.duckdb", tmp_path / "target"
+    warehouse, target = DuckDBWarehouse(tmp_path / "warehouse.duckdb"), tmp_path / "target"
     land(warehouse, batch_files(SAMPLE_BATCHES))
     other = ["seed", "--select", "known_industries"]
-    unfinished_build_marker(warehouse).write_text(json.dumps({"args": other, "started": "2026-01-01 00:00:00"}))
+    warehouse.unfinished_build_marker().write_text(json.dumps({"args": other, "started": "2026-01-01 00:00:00"}))
     repair = build(warehouse, target)
     assert repair.returncode == 0, repair.stdout[-3000:]
     assert ("[dbt_runner] the previous build (dbt seed --select known_industries, started 2026-01-01 "
             "00:00:00) did not finish, so the marts may disagree with each other: this build repairs it by running "
             "that build again first") in repair.stdout
     assert repair.stdout.count("Completed successfully") == 2  # that build, then this one
-    assert not unfinished_build_marker(warehouse).exists()
+    assert not warehouse.unfinished_build_marker().exists()
     repaired = marts(warehouse)
     for table in MARTS:
         assert_same(uninterrupted[table], repaired[table], table)

@@ -16,6 +16,7 @@ import pytest
 from core.settings import PROJECT_ROOT
 from landing.land import FilesRefused, land_all
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, REAL_SCORE_BATCHES, query, require_real, write_corpus_subset
+from warehouse import DuckDBWarehouse
 
 
 def run_land(data_dir: Path, warehouse: Path) -> subprocess.CompletedProcess:
@@ -62,7 +63,7 @@ def defective_data(tmp_path: Path) -> Path:
 
 
 def test_every_file_found_is_landed_refused_or_ignored(defective_data: Path, tmp_path: Path):
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     result = run_land(defective_data, warehouse)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -121,7 +122,7 @@ def test_land_all_lands_everything_else_then_raises(tmp_path: Path):
     shutil.copy(require_real(REAL_DATA / "documents") / f"texts_{REAL_DOCUMENT}.json", data / "documents")
     shutil.copytree(REAL_DATA / "interests", data / "interests")
     with pytest.raises(FilesRefused, match="1 refused"):
-        land_all(data, tmp_path / "warehouse.duckdb")
+        land_all(data, DuckDBWarehouse(tmp_path / "warehouse.duckdb"))
     # the refused document (no pages file) came before interests: interests landed all the same
     assert query(tmp_path / "warehouse.duckdb", "select count(*) from raw.users") == [(20,)]
     assert query(tmp_path / "warehouse.duckdb", "select count(*) from raw.document_texts") == [(0,)]

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from landing.land import FilesRefused, land_all
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, REAL_SCORE_BATCHES, Dbt, query, require_real
+from warehouse import DuckDBWarehouse
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -190,7 +191,7 @@ def test_score_batch_mutants_land_or_are_refused_and_every_raw_row_is_clean_or_r
             (data_dir / "score_batches").mkdir(parents=True)
             path = data_dir / "score_batches" / "batch_0.json"
             path.write_bytes(mutant)
-            warehouse = Path(scratch) / "warehouse.duckdb"
+            warehouse = DuckDBWarehouse(Path(scratch) / "warehouse.duckdb")
             refused, stdout, stderr = land_into_fresh_warehouse(data_dir, warehouse)
             if refused:
                 assert_clear_refusal(stderr, (str(path),))
@@ -213,7 +214,7 @@ def test_score_batch_mutants_land_or_are_refused_and_every_raw_row_is_clean_or_r
     batches.mkdir(parents=True)
     for number, mutant in enumerate(landed):
         (batches / f"batch_{number}.json").write_bytes(mutant)
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
     Dbt(warehouse, tmp_path / "target")(
         "build", "--select", "known_industries stg_score_batches int_score_records_validated int_scores_clean "
@@ -255,7 +256,7 @@ def test_document_mutants_land_or_are_refused_and_every_text_is_a_unit_or_a_reje
             folder.mkdir(parents=True)
             (folder / texts_name).write_bytes(texts)
             (folder / pages_name).write_bytes(pages)
-            warehouse = Path(scratch) / "warehouse.duckdb"
+            warehouse = DuckDBWarehouse(Path(scratch) / "warehouse.duckdb")
             refused, stdout, stderr = land_into_fresh_warehouse(folder.parent, warehouse)
             if refused:
                 assert_clear_refusal(stderr, (str(folder / texts_name), str(folder / pages_name)))
@@ -280,7 +281,7 @@ def test_document_mutants_land_or_are_refused_and_every_text_is_a_unit_or_a_reje
     for number, (texts, pages) in enumerate(landed):
         (folder / f"texts_m{number}.json").write_bytes(texts)
         (folder / f"pages_m{number}.csv").write_bytes(pages)
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
     Dbt(warehouse, tmp_path / "target")("build", "--select", "+int_text_units +document_rejects",
                                          "--indirect-selection", "cautious")

@@ -14,11 +14,12 @@ import pytest
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
 from landing.land import ensure_raw_tables
 from landing.score_batches import batch_files, land_score_batch, land_score_batches
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
 from tests.score_marts import MARTS, assert_same, read
-from warehouse.access import connect_postgres
+from warehouse import PostgresWarehouse
 from warehouse.local_postgres import create_database
+from warehouse.postgres import connect_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -29,7 +30,7 @@ def postgres():
 
 
 def dbt(database, folder: Path, *args: str) -> None:
-    run_dbt_on(database, [*args, "--select", SCORE_PIPELINE], target_path=folder / f"target_{database.dbname}")
+    run_dbt(PostgresWarehouse(database), [*args, "--select", SCORE_PIPELINE], target_path=folder / f"target_{database.dbname}")
 
 
 def count(database, table: str) -> int:

@@ -34,8 +34,10 @@ from landing.land import ensure_raw_tables, land_all
 from landing.score_batches import batch_files, land_score_batch
 from tests.conftest import REAL_DATA, REAL_SCORE_BATCHES, require_real, throwaway_postgres, write_corpus_subset
 from tests.score_marts import MARTS, read
-from warehouse.access import WRITER_LOCK, connect, connect_postgres
+from warehouse import DuckDBWarehouse, PostgresWarehouse
+from warehouse.duckdb_file import connect
 from warehouse.local_postgres import STATE_DIR, LocalPostgres
+from warehouse.postgres import WRITER_LOCK, connect_postgres
 from warehouse.spark import SparkWarehouse, open_reader
 
 pytestmark = pytest.mark.postgres
@@ -254,11 +256,11 @@ def test_bad_input_fails_the_same_on_every_engine(postgres, tmp_path, case):
     prior.mkdir()
     bad.mkdir()
     make(prior, bad)
-    duckdb_path = tmp_path / "warehouse.duckdb"
+    duckdb_path = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     server = fresh_database(postgres, "bad_input")
 
     def read_duckdb() -> dict:
-        if not duckdb_path.exists():
+        if not duckdb_path.path.exists():
             return {}
         with connect(duckdb_path, read_only=True) as con:
             return raw_contents(con)
@@ -279,7 +281,7 @@ def test_bad_input_fails_the_same_on_every_engine(postgres, tmp_path, case):
         "duckdb": ({"DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_path)}, duckdb_path, read_duckdb),
         # DUCKDB_PATH set, to show the Postgres landing never creates it
         "postgres": ({"DBT_TARGET": "postgres", "DUCKDB_PATH": str(tmp_path / "unused.duckdb"), **server.env()},
-                     server, read_postgres),
+                     PostgresWarehouse(server), read_postgres),
         "spark": ({"DBT_TARGET": "spark", "SPARK_DIR": str(spark.directory),
                    "DUCKDB_PATH": str(tmp_path / "unused.duckdb")}, spark, read_spark),
     }
@@ -328,7 +330,7 @@ def score_data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("score_data")
     data_dir = folder / "data"
     shutil.copytree(require_real(REAL_SCORE_BATCHES), data_dir / "score_batches")
-    land_all(data_dir, folder / "clean.duckdb")
+    land_all(data_dir, DuckDBWarehouse(folder / "clean.duckdb"))
     with connect(folder / "clean.duckdb", read_only=True) as con:
         files = con.execute(f"select {FILE_COLUMNS} from raw.landed_files where source = 'score_batches'").fetchall()
         rows = con.execute(f"select {SCORE_COLUMNS} from raw.score_batches order by batch, record_index").fetchall()
@@ -459,7 +461,7 @@ def uninterrupted_marts(postgres, score_data, tmp_path_factory):
     """The score marts of the 20 real batches landed and built once, without interruption."""
     folder = tmp_path_factory.mktemp("dbt_uninterrupted")
     server = fresh_database(postgres, "dbt_uninterrupted")
-    land_all(score_data[0], server)
+    land_all(score_data[0], PostgresWarehouse(server))
     build = run("pipeline.dbt_runner", dbt_env(server, folder), *BUILD)
     assert build.returncode == 0, build.stdout[-3000:]
     return marts(server)

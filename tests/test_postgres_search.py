@@ -18,7 +18,7 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 from landing.land import land_all
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 from pipeline.publish import publish
 from search.retriever import PostgresRanking, Retriever, RetrieverError, vector_literal
 from tests.conftest import (
@@ -29,6 +29,7 @@ from tests.conftest import (
     throwaway_postgres,
     write_corpus_subset,
 )
+from warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.postgres
 
@@ -51,11 +52,11 @@ def built(postgres, tmp_path_factory) -> Path:
     for name in (f"texts_{DOCUMENT}.json", f"pages_{DOCUMENT}.csv"):
         shutil.copy(PROJECT_ROOT / "sample_data" / "documents" / name, data_dir / "documents" / name)
     write_corpus_subset(data_dir / "retrieval" / CORPUS)
-    land_all(data_dir, postgres)
-    run_dbt_on(postgres, ["build", "--select", "+search_chunks", "--indirect-selection", "buildable"],
+    land_all(data_dir, PostgresWarehouse(postgres))
+    run_dbt(PostgresWarehouse(postgres), ["build", "--select", "+search_chunks", "--indirect-selection", "buildable"],
                target_path=folder / "target_pg")
     published = folder / "warehouse.published.duckdb"
-    publish(postgres, published)
+    publish(PostgresWarehouse(postgres), published)
     return published
 
 

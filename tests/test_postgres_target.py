@@ -15,7 +15,7 @@ import pytest
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
 from core.settings import PROJECT_ROOT
 from landing.score_batches import batch_files, land_score_batch, land_score_batches
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 from tests.conftest import (
     REAL_DOCUMENT,
     REAL_SCORE_BATCHES,
@@ -25,8 +25,9 @@ from tests.conftest import (
     throwaway_postgres,
 )
 from tests.score_marts import EXPORTS, MARTS, assert_exports_match, assert_marts_match
-from warehouse.access import connect_postgres, open_warehouse
+from warehouse import PostgresWarehouse
 from warehouse.errors import LandingError
+from warehouse.postgres import connect_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -37,7 +38,7 @@ def postgres():
 
 
 def build_postgres(postgres, folder: Path) -> None:
-    run_dbt_on(postgres, ["build", "--select", SCORE_PIPELINE], target_path=folder / "target_pg")
+    run_dbt(PostgresWarehouse(postgres), ["build", "--select", SCORE_PIPELINE], target_path=folder / "target_pg")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def runs(postgres, duckdb_reference_run, tmp_path_factory) -> dict[str, dict]:
     packaged model). Postgres is reached through PG*, as a real server would be (the throwaway one's values)."""
     data = duckdb_reference_run["data"]
     run = make_run_and_export(tmp_path_factory.mktemp("postgres_target"), data, "postgres", postgres.env())
-    return {"duckdb": duckdb_reference_run, "postgres": {**run, "warehouse": postgres}}
+    return {"duckdb": duckdb_reference_run, "postgres": {**run, "warehouse": PostgresWarehouse(postgres)}}
 
 
 def test_make_run_on_postgres_runs_every_step(runs):
@@ -68,9 +69,9 @@ def test_make_export_writes_the_same_parquet(runs, export):
 
 
 def test_document_rejects_and_vector_index_on_postgres(runs):
-    with open_warehouse(runs["duckdb"]["warehouse"], read_only=True) as con:
+    with runs["duckdb"]["warehouse"].open(read_only=True) as con:
         rejects = con.execute("select * from document_rejects order by all").fetchall()
-    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
+    with runs["postgres"]["warehouse"].open(read_only=True) as con:
         assert con.execute("select * from document_rejects order by all").fetchall() == rejects
         indexes = con.execute(
             "select * from postgres_query('warehouse', "
@@ -88,11 +89,11 @@ def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
     from pipeline.ingest import ingest_document
 
     embedded_sql = "select count(*), max(embedded_at) from text_embeddings"
-    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
+    with runs["postgres"]["warehouse"].open(read_only=True) as con:
         embedded = con.execute(embedded_sql).fetchone()
     ours = ingest_document(REAL_DOCUMENT, runs["duckdb"]["data"], runs["duckdb"]["warehouse"])
     theirs = ingest_document(REAL_DOCUMENT, runs["postgres"]["data"], runs["postgres"]["warehouse"])
-    with open_warehouse(runs["postgres"]["warehouse"], read_only=True) as con:
+    with runs["postgres"]["warehouse"].open(read_only=True) as con:
         assert con.execute(embedded_sql).fetchone() == embedded
     assert len(theirs) == len(ours) > 0
     assert [(c["text"], c["pages"]) for c in theirs] == [(c["text"], c["pages"]) for c in ours]
@@ -107,7 +108,7 @@ def test_landing_again_and_rebuilding_the_vectors_add_nothing(runs, postgres):
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         before = con.execute(count).fetchone()
     assert "20 batch files, 0 newly landed" in make("land", runs["postgres"]["env"])
-    built = run_dbt_on(postgres, ["build", "--select", "text_chunks", "text_embeddings"],
+    built = run_dbt(PostgresWarehouse(postgres), ["build", "--select", "text_chunks", "text_embeddings"],
                        target_path=runs["postgres"]["folder"] / "target_again")
     assert "0 chunks to encode, 3596 already encoded" in built.stdout
     with connect_postgres(postgres.dsn(), read_only=True) as con:
@@ -154,7 +155,7 @@ def test_two_loaders_at_once_queue_up(postgres, tmp_path):
         "from warehouse.local_postgres import Connection\n"
         "from landing.land import ensure_raw_tables\n"
         "from landing.score_batches import land_score_batches\n"
-        "from warehouse.access import connect_postgres\n"
+        "from warehouse import connect_postgres\n"
         "with connect_postgres(sys.argv[1]) as con:\n"
         "    ensure_raw_tables(con)\n"
         "    print(sorted({r.status for r in land_score_batches(con, Path(sys.argv[2]))}))\n"

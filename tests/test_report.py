@@ -24,7 +24,8 @@ from landing.land import ensure_raw_tables  # noqa: E402
 from landing.score_batches import land_score_batches  # noqa: E402
 from quality.report import DISTRIBUTION_PNG, DRIFT_PNG, GROWTH_PNG, REPORT_MD, main  # noqa: E402
 from tests.conftest import Dbt, query  # noqa: E402
-from warehouse.access import connect  # noqa: E402
+from warehouse import DuckDBWarehouse  # noqa: E402
+from warehouse.duckdb_file import connect  # noqa: E402
 
 SAMPLE = PROJECT_ROOT / "sample_data"
 PNGS = (DISTRIBUTION_PNG, DRIFT_PNG, GROWTH_PNG)
@@ -35,18 +36,20 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def sample_warehouse(tmp_path_factory) -> Path:
     """The sample's score batches landed and only the score pipeline built (the marts the report reads)."""
     folder = tmp_path_factory.mktemp("report_sample")
-    duckdb_path = folder / "warehouse.duckdb"
-    with connect(duckdb_path) as con:
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         land_score_batches(con, SAMPLE / "score_batches")
-    Dbt(duckdb_path, folder / "target")("build", "--select", SCORE_PIPELINE)
-    return duckdb_path
+    Dbt(warehouse, folder / "target")("build", "--select", SCORE_PIPELINE)
+    return warehouse
 
 
 @pytest.fixture(scope="module")
 def report_dir(sample_warehouse, tmp_path_factory) -> Path:
     output_dir = tmp_path_factory.mktemp("report")
-    assert main(["--duckdb-path", str(sample_warehouse), "--output-dir", str(output_dir)]) == 0
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DUCKDB_PATH", str(sample_warehouse))
+        assert main(["--output-dir", str(output_dir)]) == 0
     return output_dir
 
 
@@ -91,8 +94,9 @@ def test_markdown_embeds_the_plots_and_the_marts_figures(report_dir, sample_ware
     assert f"`percentile_history` gained {history_last} rows" in text
 
 
-def test_rerun_gives_the_same_files(report_dir, sample_warehouse, tmp_path):
-    assert main(["--duckdb-path", str(sample_warehouse), "--output-dir", str(tmp_path)]) == 0
+def test_rerun_gives_the_same_files(monkeypatch, report_dir, sample_warehouse, tmp_path):
+    monkeypatch.setenv("DUCKDB_PATH", str(sample_warehouse))
+    assert main(["--output-dir", str(tmp_path)]) == 0
     for name in (*PNGS, REPORT_MD):
         assert (tmp_path / name).read_bytes() == (report_dir / name).read_bytes(), name
 
@@ -106,28 +110,31 @@ def test_cli_defaults_to_output_dir_report(sample_warehouse, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out" / "report").iterdir()) == sorted((*PNGS, REPORT_MD))
 
 
-def test_no_warehouse_exits_1(tmp_path, capsys):
-    assert main(["--duckdb-path", str(tmp_path / "none.duckdb"), "--output-dir", str(tmp_path / "out")]) == 1
-    assert "does not exist" in capsys.readouterr().err
+def test_no_warehouse_exits_1(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "none.duckdb"))
+    assert main(["--output-dir", str(tmp_path / "out")]) == 1
+    assert "no warehouse at" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
-def test_marts_not_built_exits_1(tmp_path, capsys):
+def test_marts_not_built_exits_1(monkeypatch, tmp_path, capsys):
     duckdb_path = tmp_path / "warehouse.duckdb"
     with connect(duckdb_path) as con:
         ensure_raw_tables(con)  # raw tables only: dbt never ran
-    assert main(["--duckdb-path", str(duckdb_path), "--output-dir", str(tmp_path / "out")]) == 1
+    monkeypatch.setenv("DUCKDB_PATH", str(duckdb_path))
+    assert main(["--output-dir", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "marts not built" in err and "industry_distribution_history" in err and "percentile_history" in err
 
 
-def test_empty_marts_exit_1(tmp_path, capsys):
+def test_empty_marts_exit_1(monkeypatch, tmp_path, capsys):
     duckdb_path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(duckdb_path))
     con.execute("create table industry_distribution_history (iteration integer, industry varchar, scores_rows bigint)")
     con.execute("create table percentile_history (iteration integer, id varchar)")
     con.execute("create table scores (id varchar)")
     con.close()
-    assert main(["--duckdb-path", str(duckdb_path), "--output-dir", str(tmp_path / "out")]) == 1
+    monkeypatch.setenv("DUCKDB_PATH", str(duckdb_path))
+    assert main(["--output-dir", str(tmp_path / "out")]) == 1
     assert "industry_distribution_history is empty" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

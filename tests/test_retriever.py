@@ -182,7 +182,7 @@ def test_refresh_swaps_in_a_newly_published_copy(search_warehouse, tmp_path: Pat
     retriever = Retriever(published)
     assert retriever.refresh() is False
     before = retriever.index.published_at
-    publish(search_warehouse.duckdb_path, published)
+    publish(search_warehouse.warehouse, published)
     assert retriever.refresh() is True
     assert retriever.index.published_at != before
     assert retriever.search("what is wifi vs bluetooth", 3)

@@ -13,6 +13,7 @@ from core.settings import PROJECT_ROOT
 from landing.score_batches import land_score_batches
 from synthetic.__main__ import write_sample
 from tests.conftest import Dbt, query, raw_warehouse
+from warehouse import DuckDBWarehouse
 
 SAMPLE = PROJECT_ROOT / "sample_data"
 
@@ -41,10 +42,10 @@ def test_sample_has_the_real_feeds_structure():
 
 
 @pytest.fixture(scope="module")
-def sample_warehouse(tmp_path_factory) -> tuple[Path, Dbt]:
+def sample_warehouse(tmp_path_factory) -> tuple[DuckDBWarehouse, Dbt]:
     dbt = raw_warehouse(tmp_path_factory.mktemp("sample"), lambda con: land_score_batches(con, SAMPLE / "score_batches"))
     dbt("build")
-    return dbt.duckdb_path, dbt
+    return dbt.warehouse, dbt
 
 
 def test_sample_builds_with_upward_drift(sample_warehouse):
@@ -65,14 +66,14 @@ def test_sample_builds_with_upward_drift(sample_warehouse):
 )
 def test_conservation_test_catches_a_lost_or_duplicated_row(sample_warehouse, tmp_path: Path, corruption, problem):
     duckdb_path, dbt = sample_warehouse
-    broken = tmp_path / duckdb_path.name  # same file name: dbt's views refer to the catalog by it
-    broken.write_bytes(duckdb_path.read_bytes())
+    broken = tmp_path / duckdb_path.path.name  # same file name: dbt's views refer to the catalog by it
+    broken.write_bytes(duckdb_path.path.read_bytes())
     con = duckdb.connect(str(broken))
     con.execute(corruption)
     con.close()
     # the score pipeline's conservation test alone (the corpora's is exercised in tests/test_dbt_guards.py)
     conservation = "stg_score_batches,test_name:rows_accounted_for"
-    result = Dbt(broken, tmp_path / "target")("test", "--select", conservation, expect_success=False)
+    result = Dbt(DuckDBWarehouse(broken), tmp_path / "target")("test", "--select", conservation, expect_success=False)
     assert result.returncode != 0
     assert "rows_accounted_for" in result.stdout and "FAIL 1" in result.stdout
     con = duckdb.connect(str(broken), read_only=True)
@@ -85,12 +86,12 @@ def test_conservation_test_catches_a_lost_or_duplicated_row(sample_warehouse, tm
 def test_scoped_data_tests_check_the_new_batches_only(sample_warehouse, tmp_path: Path, duplicated_iteration, scoped_run_fails):
     """`--vars {test_since_batch: N}` narrows data tests on append-only tables to rows >= N; without it, all rows."""
     duckdb_path, _ = sample_warehouse
-    broken = tmp_path / duckdb_path.name
-    broken.write_bytes(duckdb_path.read_bytes())
+    broken = tmp_path / duckdb_path.path.name
+    broken.write_bytes(duckdb_path.path.read_bytes())
     con = duckdb.connect(str(broken))
     con.execute("insert into percentile_history select * from percentile_history where iteration = ? limit 1", [duplicated_iteration])
     con.close()
-    dbt = Dbt(broken, tmp_path / "target")
+    dbt = Dbt(DuckDBWarehouse(broken), tmp_path / "target")
     select = ["--select", "percentile_history,test_name:unique_combination_of_columns"]
     scoped = dbt("test", *select, "--vars", "{test_since_batch: 7}", expect_success=False)
     assert (scoped.returncode != 0) is scoped_run_fails, scoped.stdout

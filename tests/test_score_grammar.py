@@ -16,10 +16,10 @@ import pytest
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE
 from landing.land import ensure_raw_tables
 from landing.score_batches import batch_files, land_score_batch
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 from tests.conftest import REAL_SCORE_BATCHES, require_real, throwaway_postgres
 from tests.score_marts import MARTS, assert_same, read
-from warehouse.access import open_warehouse
+from warehouse import DuckDBWarehouse
 
 LARGEST = 1.7976931348623157e308
 # (the score as written in the JSON file, the reject reason, the clean score) for the records of batch 0
@@ -88,15 +88,15 @@ def data(tmp_path_factory) -> Path:
 
 
 def land_and_build(warehouse, folder: Path, data: Path) -> None:
-    with open_warehouse(warehouse) as con:
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         for path in batch_files(data):
             land_score_batch(con, path)
-    run_dbt_on(warehouse, ["build", "--select", SCORE_PIPELINE], target_path=folder / "target")
+    run_dbt(warehouse, ["build", "--select", SCORE_PIPELINE], target_path=folder / "target")
 
 
 def verdicts(warehouse) -> list[tuple]:
-    with open_warehouse(warehouse, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         return con.execute(
             "select record_index, reject_reason, score from int_score_records_validated where batch = 0 "
             f"and record_index < {len(EDGE_SCORES)} order by record_index").fetchall()
@@ -105,7 +105,7 @@ def verdicts(warehouse) -> list[tuple]:
 @pytest.fixture(scope="module")
 def duckdb_run(data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("grammar_duckdb")
-    warehouse = folder / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
     land_and_build(warehouse, folder, data)
     return warehouse
 
@@ -120,16 +120,16 @@ def assert_the_grammar(warehouse) -> None:
 
 def assert_marts_equal(expected_warehouse, actual_warehouse) -> None:
     for table in MARTS:
-        with open_warehouse(expected_warehouse, read_only=True) as con:
+        with expected_warehouse.open(read_only=True) as con:
             expected = read(con, table)
-        with open_warehouse(actual_warehouse, read_only=True) as con:
+        with actual_warehouse.open(read_only=True) as con:
             actual = read(con, table)
         assert_same(expected, actual, table)
 
 
 def test_duckdb_follows_the_grammar_and_builds_the_extremes(duckdb_run):
     assert_the_grammar(duckdb_run)
-    with open_warehouse(duckdb_run, read_only=True) as con:
+    with duckdb_run.open(read_only=True) as con:
         # the window with both largest doubles: its sum, mean and spread overflow to infinity, nothing fails
         stats = con.execute("select n, mean, stddev, max from int_score_window_statistics where iteration = 2 "
                             "and max = 1.7976931348623157e308").fetchall()

@@ -11,7 +11,7 @@ import pytest
 from landing.land import main as land_main
 from landing.score_batches import batch_files, land_score_batch, land_score_batches
 from tests.conftest import REAL_SCORE_BATCHES, query, require_real
-from warehouse.access import connect
+from warehouse.duckdb_file import connect
 from warehouse.errors import LandingError
 
 GOOD = {"id": "01GH6QHVN37Q57K67PQRH2T4X8", "score": 0.471, "industry": "clothing"}
@@ -26,7 +26,7 @@ def write(folder: Path, name: str, content: object | str) -> Path:
 
 def snapshot(duckdb_path: Path) -> dict[str, list[tuple]]:
     """Everything in the warehouse: every table's rows, so 'unchanged' can be asserted exactly."""
-    if not duckdb_path.exists():
+    if not Path(duckdb_path).exists():
         return {}
     tables = query(duckdb_path, "select table_schema, table_name from information_schema.tables order by all")
     return {f"{s}.{t}": sorted(query(duckdb_path, f'select * from "{s}"."{t}"'), key=repr) for s, t in tables}
@@ -149,21 +149,23 @@ def test_non_standard_values_are_kept_as_text_with_their_json_type(tmp_path: Pat
     ]
 
 
-def test_land_command_skips_missing_source_folders(tmp_path: Path, warehouse: Path, capsys):
+def test_land_command_skips_missing_source_folders(monkeypatch, tmp_path: Path, warehouse: Path, capsys):
     data_dir = tmp_path / "data"
     write(data_dir / "score_batches", "batch_0.json", [GOOD])
-    assert land_main(["--data-dir", str(data_dir), "--duckdb-path", str(warehouse)]) == 0
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    assert land_main(["--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "score_batches: 1 batch files, 1 newly landed (1 rows)" in out
     (data_dir / "score_batches" / "batch_0.json").unlink()
     (data_dir / "score_batches").rmdir()
-    assert land_main(["--data-dir", str(data_dir), "--duckdb-path", str(warehouse)]) == 0
+    assert land_main(["--data-dir", str(data_dir)]) == 0
     assert f"score_batches: skipped, {data_dir / 'score_batches'} does not exist" in capsys.readouterr().out
-    assert land_main(["--data-dir", str(tmp_path / "nowhere"), "--duckdb-path", str(warehouse)]) == 1
+    assert land_main(["--data-dir", str(tmp_path / "nowhere")]) == 1
     assert "is not a folder" in capsys.readouterr().err
 
 
-def test_land_command_reports_a_bad_file_and_fails(tmp_path: Path, warehouse: Path, capsys):
+def test_land_command_reports_a_bad_file_and_fails(monkeypatch, tmp_path: Path, warehouse: Path, capsys):
     write(tmp_path / "data" / "score_batches", "batch_0.json", "{")
-    assert land_main(["--data-dir", str(tmp_path / "data"), "--duckdb-path", str(warehouse)]) == 1
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    assert land_main(["--data-dir", str(tmp_path / "data")]) == 1
     assert "batch_0.json: invalid JSON" in capsys.readouterr().err

@@ -19,7 +19,8 @@ from landing.land import ensure_raw_tables
 from landing.score_batches import batch_files, land_score_batch, land_score_batches
 from pipeline.export import export_tables
 from tests.conftest import REAL_SCORE_BATCHES, Dbt, query, require_real
-from warehouse.access import connect
+from warehouse import DuckDBWarehouse
+from warehouse.duckdb_file import connect
 
 KNOWN_INDUSTRIES = ("cars", "clothing", "food", "hair care")
 SENTINEL = 99999
@@ -98,12 +99,12 @@ def built(tmp_path_factory) -> Path:
     """All 20 real batches landed, then one dbt build of the score pipeline (what a landed batch triggers)."""
     require_real(REAL_SCORE_BATCHES)
     folder = tmp_path_factory.mktemp("all_at_once")
-    duckdb_path = folder / "warehouse.duckdb"
-    with connect(duckdb_path) as con:
+    warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         land_score_batches(con, REAL_SCORE_BATCHES)
-    Dbt(duckdb_path, folder / "target")("build", "--select", SCORE_PIPELINE)
-    return duckdb_path
+    Dbt(warehouse, folder / "target")("build", "--select", SCORE_PIPELINE)
+    return warehouse
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +209,7 @@ def mart(duckdb_path: Path, table: str) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_one_batch_at_a_time_equals_all_at_once(built: Path, tmp_path: Path):
-    duckdb_path = tmp_path / "one_at_a_time.duckdb"
+    duckdb_path = DuckDBWarehouse(tmp_path / "one_at_a_time.duckdb")
     dbt = Dbt(duckdb_path, tmp_path / "target")
     for path in batch_files(REAL_SCORE_BATCHES):
         with connect(duckdb_path) as con:

@@ -12,9 +12,8 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 from landing.land import land_all
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 from tests.score_marts import MARTS, assert_same, read
-from warehouse.access import open_warehouse
 from warehouse.spark import SparkWarehouse
 from warehouse.spark_cluster import LocalSparkCluster
 
@@ -35,12 +34,12 @@ def test_score_marts_built_on_a_standalone_cluster_equal_duckdb(cluster, duckdb_
     warehouse = SparkWarehouse(tmp_path / "spark", master=cluster.master_url())
     land_all(duckdb_reference_run["data"], warehouse)
     # the marts, their parents and the seed (tests are the local session's to run: tests/test_spark_target.py)
-    result = run_dbt_on(warehouse, ["build", "--select", *(f"+{table}" for table in MARTS), "--resource-type", "model",
+    result = run_dbt(warehouse, ["build", "--select", *(f"+{table}" for table in MARTS), "--resource-type", "model",
                                     "--resource-type", "seed"], target_path=tmp_path / "target")
     assert f"session on {cluster.master_url()}" in result.stdout
-    with open_warehouse(duckdb_reference_run["warehouse"], read_only=True) as con:
+    with duckdb_reference_run["warehouse"].open(read_only=True) as con:
         expected = {table: read(con, table) for table in MARTS}
-    with open_warehouse(warehouse, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         for table in MARTS:
             assert_same(expected[table], read(con, table), table)
 

@@ -14,7 +14,7 @@ from landing.documents import land_document
 from landing.land import ensure_raw_tables, land_all
 from landing.score_batches import land_score_batches
 from tests.conftest import REAL_DATA, REAL_DOCUMENT, REAL_SCORE_BATCHES, require_real
-from warehouse.access import connect, open_warehouse
+from warehouse.duckdb_file import connect
 from warehouse.spark import SparkEngineError, SparkWarehouse, mirror_raw, open_reader
 
 
@@ -76,7 +76,7 @@ def test_units_committed_but_never_mirrored_reach_spark_at_the_next_landing(batc
         land_score_batches(con, batches)
     assert "key=5.parquet" not in unit_files(warehouse, "score_batches")
     assert len(mirrored_rows(warehouse, "score_batches")) == 2000
-    with open_warehouse(warehouse):  # any landing connection: mirrors on opening
+    with warehouse.open():  # any landing connection: mirrors on opening
         pass
     assert {"key=5.parquet", "key=6.parquet"} <= set(unit_files(warehouse, "score_batches"))
     assert mirrored_rows(warehouse, "score_batches") == ledger_rows(warehouse, "score_batches")
@@ -110,7 +110,7 @@ def test_a_replaced_document_is_swapped_whole(tmp_path):
     land_all(tmp_path, warehouse)
     texts = json.loads((folder / f"texts_{REAL_DOCUMENT}.json").read_text())
     (folder / f"texts_{REAL_DOCUMENT}.json").write_text(json.dumps(texts[:10]))  # a new version of the document
-    with open_warehouse(warehouse) as con:
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         assert land_document(con, folder, REAL_DOCUMENT).status == "replaced"
     assert unit_files(warehouse, "document_texts") == ["_mirrored.json", f"key={REAL_DOCUMENT}.parquet",

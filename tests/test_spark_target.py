@@ -11,10 +11,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 from tests.conftest import make, make_run_and_export
 from tests.score_marts import EXPORTS, MARTS, assert_exports_match, assert_marts_match
-from warehouse.access import open_warehouse
 from warehouse.spark import SparkWarehouse
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -24,7 +23,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 def runs(duckdb_reference_run, tmp_path_factory) -> dict[str, dict]:
     folder = tmp_path_factory.mktemp("spark_target")
     warehouse = SparkWarehouse(folder / "spark")
-    run = make_run_and_export(folder, duckdb_reference_run["data"], "spark", warehouse.env())
+    run = make_run_and_export(folder, duckdb_reference_run["data"], "spark", warehouse.dbt_env())
     return {"duckdb": duckdb_reference_run, "spark": {**run, "warehouse": warehouse}}
 
 
@@ -51,10 +50,10 @@ def test_make_export_writes_the_same_parquet(runs, export):
 
 def test_document_rejects_and_vectors_on_spark(runs):
     """The same rejected texts and refs; on Spark, text_embeddings holds array<float> of 384 unit-norm values."""
-    with open_warehouse(runs["duckdb"]["warehouse"], read_only=True) as con:
+    with runs["duckdb"]["warehouse"].open(read_only=True) as con:
         rejects = con.execute("select * from document_rejects order by all").fetchall()
     warehouse = runs["spark"]["warehouse"]
-    with open_warehouse(warehouse, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         assert con.execute("select * from document_rejects order by all").fetchall() == rejects
     files = sorted((warehouse.tables_dir / "main.db" / "text_embeddings").glob("*.parquet"))
     table = pq.read_table(files)
@@ -72,9 +71,9 @@ def test_landing_again_and_rebuilding_the_vectors_add_nothing(runs):
     raw_files = {p: p.stat().st_mtime_ns for p in warehouse.raw_dir.rglob("*.parquet")}
     assert "20 batch files, 0 newly landed" in make("land", env)
     assert {p: p.stat().st_mtime_ns for p in warehouse.raw_dir.rglob("*.parquet")} == raw_files
-    built = run_dbt_on(warehouse, ["build", "--select", "text_chunks", "text_embeddings"],
+    built = run_dbt(warehouse, ["build", "--select", "text_chunks", "text_embeddings"],
                        target_path=runs["spark"]["folder"] / "target_again")
     assert "0 chunks to encode, 3596 already encoded" in built.stdout
-    with open_warehouse(warehouse, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         assert con.execute("select count(*) from text_embeddings").fetchone() == (3596,)
         assert con.execute("select count(*) from scores").fetchone() == (7837,)

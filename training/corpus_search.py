@@ -22,6 +22,8 @@ from core.files import sha256_of
 from embeddings.encoders import encode_texts
 from embeddings.model_source import ModelSpec
 from training.judged_corpus import RUN_FIRST, CorpusUnavailable, read_warehouse
+from warehouse import Warehouse
+from warehouse.vectors import fixed_size_vectors
 
 DEPTH = 100
 
@@ -37,7 +39,7 @@ _VECTORS = "left join text_embeddings as vectors on vectors.content_hash = chunk
 
 @dataclass(frozen=True)
 class CorpusChunks:
-    duckdb_path: Path
+    warehouse: Warehouse
     corpus: str
     version: str  # the corpus's landed content hash
     passage_ids: list[str]  # the passages that have chunks, in corpus order
@@ -46,9 +48,9 @@ class CorpusChunks:
     digest: str  # sha256 over the chunks' content hashes: which chunking the cached vectors belong to
 
 
-def read_corpus_chunks(duckdb_path: Path, corpus: str, version: str) -> CorpusChunks:
+def read_corpus_chunks(warehouse: Warehouse, corpus: str, version: str) -> CorpusChunks:
     """The corpus's chunks, after checking they were cut from the staged passages of the landed corpus."""
-    with read_warehouse(duckdb_path) as con:
+    with read_warehouse(warehouse) as con:
         rows = con.execute(
             "select chunks.unit_id, chunks.text, chunks.content_hash, "
             "coalesce(contains(passages.passage_text, chunks.text), false) " + _CORPUS_CHUNKS.format(join=_PASSAGES),
@@ -56,23 +58,25 @@ def read_corpus_chunks(duckdb_path: Path, corpus: str, version: str) -> CorpusCh
         ).fetchall()
         staged = con.execute("select count(*) from stg_corpus_passages where corpus = ? and not is_blank", [corpus]).fetchone()[0]
     if not rows:
-        raise CorpusUnavailable(f"{duckdb_path}: search_chunks holds no chunk of corpus {corpus!r}: {RUN_FIRST}")
+        raise CorpusUnavailable(f"{warehouse}: search_chunks holds no chunk of corpus {corpus!r}: {RUN_FIRST}")
     passage_ids = list(dict.fromkeys(unit_id for unit_id, _, _, _ in rows))
     if len(passage_ids) != staged or not all(inside for *_, inside in rows):
         # search_chunks is a table: a corpus landed again without a build leaves the previous version's chunks
-        raise CorpusUnavailable(f"{duckdb_path}: search_chunks of {corpus!r} are not the landed corpus's passages "
+        raise CorpusUnavailable(f"{warehouse}: search_chunks of {corpus!r} are not the landed corpus's passages "
                                 "(landed again since the last build?): run `make build`")
     unit_ids = [unit_id for unit_id, _, _, _ in rows]
     starts = np.flatnonzero([i == 0 or unit_ids[i] != unit_ids[i - 1] for i in range(len(unit_ids))])
     digest = sha256_of("\n".join(content_hash for _, _, content_hash, _ in rows).encode())
-    return CorpusChunks(Path(duckdb_path), corpus, version, passage_ids, starts, [text for _, text, _, _ in rows], digest)
+    return CorpusChunks(warehouse, corpus, version, passage_ids, starts, [text for _, text, _, _ in rows], digest)
 
 
 def stored_vectors(chunks: CorpusChunks, model_id: str) -> np.ndarray | None:
     """The warehouse's vectors of every chunk under `model_id`, or None if any chunk has none."""
-    with read_warehouse(chunks.duckdb_path) as con:
+    with read_warehouse(chunks.warehouse) as con:
+        # FLOAT[dim] on every engine (pgvector's text form, Spark's plain lists, cast back)
+        embedding = fixed_size_vectors(con, "text_embeddings as vectors", "vectors.embedding")
         column = con.execute(
-            "select vectors.embedding " + _CORPUS_CHUNKS.format(join=_VECTORS), [model_id, chunks.corpus]
+            f"select {embedding} as embedding " + _CORPUS_CHUNKS.format(join=_VECTORS), [model_id, chunks.corpus]
         ).fetchnumpy()["embedding"]
     if len(column) != len(chunks.texts) or np.ma.is_masked(column):  # a chunk without a vector is masked
         return None

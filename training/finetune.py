@@ -92,12 +92,7 @@ def train(
     """Train from the packaged all-MiniLM-L6-v2 on `dataset_dir`'s triplets; return `artifacts_dir/models/v<N>/`."""
     import torch
     from datasets import Dataset
-    from sentence_transformers import (
-        SentenceTransformer,
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
-    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
@@ -105,13 +100,7 @@ def train(
 
     dataset_dir, artifacts_dir = Path(dataset_dir).resolve(), Path(artifacts_dir)
     manifest = verify_dataset(dataset_dir)  # refuse a dataset whose files changed since it was built
-    rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text(encoding="utf-8").split("\n") if line]
-    if not rows:
-        raise ValueError(f"{dataset_dir / 'train.jsonl'} holds no triplet")
-    distinct_queries = len({r["query_id"] for r in rows})
-    if batch_size > distinct_queries:
-        raise ValueError(f"batch_size {batch_size} exceeds the {distinct_queries} distinct training queries: "
-                         "no batch could avoid repeating a query")
+    rows = _read_triplets(dataset_dir, batch_size)
     train_dataset = Dataset.from_dict({column: [r[column] for r in rows] for column in TRAIN_COLUMNS})
 
     threads = threads or DEFAULT_THREADS
@@ -129,26 +118,8 @@ def train(
     staging = Path(tempfile.mkdtemp(prefix=".training-", dir=parent))
     scratch = Path(tempfile.mkdtemp(prefix=".trainer-", dir=parent))
     try:
-        args = SentenceTransformerTrainingArguments(
-            output_dir=str(scratch),
-            num_train_epochs=epochs,
-            max_steps=max_steps if max_steps else -1,
-            per_device_train_batch_size=batch_size,
-            learning_rate=learning_rate,
-            warmup_steps=warmup_fraction,  # a float < 1 is a fraction of the steps (transformers 5)
-            seed=seed,
-            data_seed=seed,
-            batch_sampler=BatchSamplers.NO_DUPLICATES,
-            dataloader_drop_last=True,
-            dataloader_num_workers=0,
-            use_cpu=True,
-            save_strategy="no",
-            eval_strategy="no",
-            logging_steps=logging_steps,
-            logging_first_step=True,
-            report_to="none",
-            disable_tqdm=True,
-        )
+        args = _training_arguments(scratch, epochs, batch_size, learning_rate, max_steps, warmup_fraction, seed,
+                                   logging_steps)
         started = time.perf_counter()
         clock = _step_callback(time_limit_s, started)
         trainer = SentenceTransformerTrainer(
@@ -161,50 +132,13 @@ def train(
         model.save(str(staging))
         history = trainer.state.log_history
         (staging / "training_log.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in history))
-        step_losses = [entry["loss"] for entry in history if "loss" in entry]
         steps = int(trainer.state.global_step)
-        record = {
-            "dataset": {
-                "version": dataset_dir.name,
-                "path": str(dataset_dir),
-                "manifest_sha256": sha256_file(dataset_dir / "manifest.json"),
-                "train_sha256": manifest["files"]["train.jsonl"]["sha256"],
-                "corpus": manifest["source"]["corpus"],
-                "corpus_version": manifest["source"]["landed"]["content_hash"],
-                "validation_query_ids": manifest["split"]["query_ids"]["validation"],
-                "test_query_ids": manifest["split"]["query_ids"]["test"],
-            },
-            "base_model": {"id": base_spec.model_id, "path": str(base_spec.model_dir)},
-            "loss": f"MultipleNegativesRankingLoss(scale={scale:g}, cos_sim) with one hard negative per triplet",
-            "batch_sampler": "NO_DUPLICATES, drop_last",
-            "hyper_parameters": {
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-                "warmup_fraction": warmup_fraction,
-                "loss_scale": scale,
-                "scheduler": "linear",
-                "max_steps": max_steps,
-                "seed": seed,
-                "train_max_seq_length": train_max_seq_length,
-                "saved_max_seq_length": saved_max_seq_length,
-            },
-            "steps": steps,
-            "triplets": len(rows),
-            "samples_seen": steps * batch_size,
-            "stopped_by_time_limit": clock.stopped_early,
-            "time_limit_s": time_limit_s,
-            "wall_time_s": round(wall_s, 1),
-            "seconds_per_step": round(wall_s / max(steps, 1), 2),  # includes the trainer's start-up
-            "step_seconds_median": round(statistics.median(clock.step_seconds), 2) if clock.step_seconds else None,
-            "step_seconds": clock.step_seconds,
-            "final_loss": step_losses[-1] if step_losses else None,
-            "mean_train_loss": float(result.training_loss),
-            "first_loss": step_losses[0] if step_losses else None,
-            "torch_threads": threads,
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-            "libraries": {name: version(name) for name in ("sentence-transformers", "transformers", "torch", "datasets", "tokenizers")},
-        }
+        hyper_parameters = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                warmup_fraction=warmup_fraction, loss_scale=scale, scheduler="linear",
+                                max_steps=max_steps, seed=seed, train_max_seq_length=train_max_seq_length,
+                                saved_max_seq_length=saved_max_seq_length)
+        record = _training_record(dataset_dir, manifest, base_spec, hyper_parameters, len(rows), trainer, result,
+                                  clock, time_limit_s, wall_s, threads)
         (staging / "training.json").write_text(json.dumps(record, indent=2) + "\n")
         target = publish_version(staging, parent)
     except BaseException:
@@ -215,6 +149,86 @@ def train(
     log.info("wrote %s: %d steps in %.0fs (%.2fs/step), final loss %s", target, steps, wall_s,
              wall_s / max(steps, 1), record["final_loss"])
     return target
+
+
+def _read_triplets(dataset_dir: Path, batch_size: int) -> list[dict]:
+    """train.jsonl's triplets; refused when empty or too few queries for one batch without a repeated query."""
+    rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    if not rows:
+        raise ValueError(f"{dataset_dir / 'train.jsonl'} holds no triplet")
+    distinct_queries = len({r["query_id"] for r in rows})
+    if batch_size > distinct_queries:
+        raise ValueError(f"batch_size {batch_size} exceeds the {distinct_queries} distinct training queries: "
+                         "no batch could avoid repeating a query")
+    return rows
+
+
+def _training_arguments(output_dir: Path, epochs: float, batch_size: int, learning_rate: float,
+                        max_steps: int | None, warmup_fraction: float, seed: int, logging_steps: int):
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=epochs,
+        max_steps=max_steps if max_steps else -1,
+        per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=warmup_fraction,  # a float < 1 is a fraction of the steps (transformers 5)
+        seed=seed,
+        data_seed=seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        dataloader_drop_last=True,
+        dataloader_num_workers=0,
+        use_cpu=True,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_steps=logging_steps,
+        logging_first_step=True,
+        report_to="none",
+        disable_tqdm=True,
+    )
+
+
+def _training_record(dataset_dir: Path, manifest: dict, base_spec, hyper_parameters: dict, triplets: int, trainer,
+                     result, clock, time_limit_s: float | None, wall_s: float, threads: int) -> dict:
+    """training.json: what was trained on, how, and how it went."""
+    history = trainer.state.log_history
+    step_losses = [entry["loss"] for entry in history if "loss" in entry]
+    steps = int(trainer.state.global_step)
+    return {
+        "dataset": {
+            "version": dataset_dir.name,
+            "path": str(dataset_dir),
+            "manifest_sha256": sha256_file(dataset_dir / "manifest.json"),
+            "train_sha256": manifest["files"]["train.jsonl"]["sha256"],
+            "corpus": manifest["source"]["corpus"],
+            "corpus_version": manifest["source"]["landed"]["content_hash"],
+            "validation_query_ids": manifest["split"]["query_ids"]["validation"],
+            "test_query_ids": manifest["split"]["query_ids"]["test"],
+        },
+        "base_model": {"id": base_spec.model_id, "path": str(base_spec.model_dir)},
+        "loss": f"MultipleNegativesRankingLoss(scale={hyper_parameters['loss_scale']:g}, cos_sim) with one hard "
+                "negative per triplet",
+        "batch_sampler": "NO_DUPLICATES, drop_last",
+        "hyper_parameters": hyper_parameters,
+        "steps": steps,
+        "triplets": triplets,
+        "samples_seen": steps * hyper_parameters["batch_size"],
+        "stopped_by_time_limit": clock.stopped_early,
+        "time_limit_s": time_limit_s,
+        "wall_time_s": round(wall_s, 1),
+        "seconds_per_step": round(wall_s / max(steps, 1), 2),  # includes the trainer's start-up
+        "step_seconds_median": round(statistics.median(clock.step_seconds), 2) if clock.step_seconds else None,
+        "step_seconds": clock.step_seconds,
+        "final_loss": step_losses[-1] if step_losses else None,
+        "mean_train_loss": float(result.training_loss),
+        "first_loss": step_losses[0] if step_losses else None,
+        "torch_threads": threads,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "libraries": {name: version(name)
+                      for name in ("sentence-transformers", "transformers", "torch", "datasets", "tokenizers")},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

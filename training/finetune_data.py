@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.files import sha256_of
+from core.settings import Settings
 from training.judged_corpus import CorpusUnavailable, JudgedCorpus, read_judged_corpus
 from training.token_lengths import token_length_figures
 from training.triplets import (
@@ -71,6 +72,7 @@ from training.triplets import (
     mine_hard_negatives,
 )
 from training.versions import write_dataset_version
+from warehouse import LandingError, Warehouse, target_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +219,7 @@ def dataset_manifest(corpus: JudgedCorpus, judged: list[str], split: dict[str, l
 
 
 def build_dataset(
-    duckdb_path: Path | str,
+    warehouse: Warehouse,
     artifacts_dir: Path | str,
     corpus: str = CORPUS_NAME,
     seed: int = 0,
@@ -228,13 +230,13 @@ def build_dataset(
     negatives: str = "mixed",
     synthetic_pairs: int = 0,
 ) -> Path:
-    """Build the fine-tuning set of a corpus landed and built in the warehouse at `duckdb_path` into
+    """Build the fine-tuning set of a corpus landed and built in `warehouse` into
     `artifacts_dir/datasets/v<N>/` and return that folder.
 
     If a version with identical files already exists it is returned instead (nothing new is written)."""
     params = DatasetParameters(seed, tuple(splits), negatives_per_query, bm25_depth, max_positives_per_query,
                                negatives, synthetic_pairs)
-    judged_corpus = read_judged_corpus(Path(duckdb_path), corpus)
+    judged_corpus = read_judged_corpus(warehouse, corpus)
     judged = queries_with_a_positive(judged_corpus.qrels)
     split = split_queries(judged, seed, params.splits)
     triplets = make_triplets(judged_corpus, split, params)
@@ -249,13 +251,10 @@ def build_dataset(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.settings import Settings
-
     settings = Settings.from_env()
     defaults = DatasetParameters()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default=CORPUS_NAME, help="a judged corpus landed in the warehouse")
-    parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path)
     parser.add_argument("--artifacts-dir", type=Path, default=settings.artifacts_dir)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--negatives-per-query", type=int, default=defaults.negatives_per_query)
@@ -267,11 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        folder = build_dataset(args.duckdb_path, args.artifacts_dir, corpus=args.corpus, seed=args.seed,
+        folder = build_dataset(target_warehouse(settings), args.artifacts_dir, corpus=args.corpus, seed=args.seed,
                                negatives_per_query=args.negatives_per_query, bm25_depth=args.bm25_depth,
                                max_positives_per_query=args.max_positives_per_query, negatives=args.negatives,
                                synthetic_pairs=args.synthetic_pairs)
-    except CorpusUnavailable as exc:
+    except (CorpusUnavailable, LandingError) as exc:
         print(f"[data] error: {exc}", file=sys.stderr)
         return 1
     manifest = json.loads((folder / "manifest.json").read_text())

@@ -18,12 +18,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
 from landing import corpora
-from warehouse.access import connect
+from search.evaluate import judged_corpora
+from warehouse import LandingError, Warehouse
 
 RUN_FIRST = "land and build it first: `DATA_DIR=../shared/data make run`"
 HASH_RULE = "sha256 of the sha256 hex digests of the files, in this order, joined by ':' (landing.corpora)"
@@ -47,20 +47,22 @@ class JudgedCorpus:
         return self.landed["content_hash"]
 
 
-def _not_built(duckdb_path: Path, error: duckdb.CatalogException) -> CorpusUnavailable:
-    return CorpusUnavailable(f"{duckdb_path} is not built ({str(error).splitlines()[0]}): {RUN_FIRST}")
+def _not_built(warehouse: Warehouse, error: duckdb.CatalogException) -> CorpusUnavailable:
+    return CorpusUnavailable(f"{warehouse} is not built ({str(error).splitlines()[0]}): {RUN_FIRST}")
 
 
 @contextlib.contextmanager
-def read_warehouse(duckdb_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def read_warehouse(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection; a missing warehouse or model is an error naming what to run."""
-    if not Path(duckdb_path).is_file():
-        raise CorpusUnavailable(f"no warehouse at {duckdb_path}: {RUN_FIRST}")
-    with connect(duckdb_path, read_only=True) as con:
+    try:
+        warehouse.require_built()
+    except LandingError:
+        raise CorpusUnavailable(f"no warehouse at {warehouse}: {RUN_FIRST}") from None
+    with warehouse.open(read_only=True) as con:
         try:
             yield con
         except duckdb.CatalogException as exc:
-            raise _not_built(duckdb_path, exc) from None
+            raise _not_built(warehouse, exc) from None
 
 
 def landed_version(con: duckdb.DuckDBPyConnection, corpus: str) -> dict:
@@ -74,16 +76,14 @@ def landed_version(con: duckdb.DuckDBPyConnection, corpus: str) -> dict:
     return {"files": list(corpora.FILES), "content_hash": row[0], "hash": HASH_RULE}
 
 
-def read_judged_corpus(duckdb_path: Path, corpus: str, version: str | None = None) -> JudgedCorpus:
+def read_judged_corpus(warehouse: Warehouse, corpus: str, version: str | None = None) -> JudgedCorpus:
     """Passages, queries, judgments and lineage of one landed and built corpus; with `version` (a dataset
     manifest's content hash), refused unless the warehouse holds that very version."""
-    from search.evaluate import judged_corpora
-
-    with read_warehouse(duckdb_path) as con:
+    with read_warehouse(warehouse) as con:
         landed = landed_version(con, corpus)
         if version is not None and landed["content_hash"] != version:
             raise CorpusUnavailable(
-                f"{duckdb_path} holds corpus {corpus!r} version {landed['content_hash'][:12]}, not the version "
+                f"{warehouse} holds corpus {corpus!r} version {landed['content_hash'][:12]}, not the version "
                 f"{version[:12]} the dataset was built from: land the dataset's files again, or build a new dataset"
             )
         rows = con.execute(
@@ -91,9 +91,9 @@ def read_judged_corpus(duckdb_path: Path, corpus: str, version: str | None = Non
             [corpus],
         ).fetchall()
     try:
-        queries, qrels = judged_corpora(duckdb_path)[corpus]
+        queries, qrels = judged_corpora(warehouse)[corpus]
     except duckdb.CatalogException as exc:
-        raise _not_built(duckdb_path, exc) from None
+        raise _not_built(warehouse, exc) from None
     except KeyError:
         raise CorpusUnavailable(f"corpus {corpus!r} has no judged queries in corpus_queries/corpus_qrels: {RUN_FIRST}") from None
     ids = [passage_id for passage_id, _ in rows]

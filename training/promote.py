@@ -1,7 +1,7 @@
 """`make evaluate`: the fine-tuned candidate against the current model, and the promotion gate.
 
-`python -m training.promote [--candidate DIR] [--duckdb-path PATH]` (default: the newest `artifacts/models/v<N>`)
-retrieves over the **whole** corpus of the candidate's dataset, as the warehouse holds it, for its validation and
+`python -m training.promote [--candidate DIR]` (default: the newest `artifacts/models/v<N>`) retrieves over the
+**whole** corpus of the candidate's dataset, as DBT_TARGET's warehouse holds it, for its validation and
 test queries (never trained on) with the current model (the baseline) and with the candidate: exact cosine search
 over the corpus's chunks, a passage scored by its best chunk, top 100 (training.corpus_search), nDCG@10, MRR@10
 and hit@1 with bootstrap intervals (search.evaluation). The warehouse must still hold the corpus version the
@@ -38,6 +38,7 @@ from search.evaluation import evaluate_run, paired_difference
 from training.corpus_search import chunk_vectors, read_corpus_chunks, search_run
 from training.judged_corpus import read_judged_corpus
 from training.versions import verify_dataset, versions
+from warehouse import LandingError, Warehouse, target_warehouse
 
 DECISION_METRIC = "ndcg@10"
 REPORTED = ("ndcg@10", "mrr@10", "hit@1")
@@ -47,16 +48,16 @@ def _summary(metrics: dict) -> dict:
     return {m: {"mean": metrics[m].mean, "ci_low": metrics[m].ci_low, "ci_high": metrics[m].ci_high} for m in REPORTED}
 
 
-def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, baseline: ModelSpec, duckdb_path: Path) -> dict:
-    """Evaluate `candidate_dir` against `baseline` on the corpus its dataset was built from, as the warehouse at
-    `duckdb_path` holds it; decide, record in `artifacts_dir`'s registry and (if better) promote. Returns the
+def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, baseline: ModelSpec, warehouse: Warehouse) -> dict:
+    """Evaluate `candidate_dir` against `baseline` on the corpus its dataset was built from, as `warehouse` holds
+    it; decide, record in `artifacts_dir`'s registry and (if better) promote. Returns the
     registry entry."""
     candidate_dir = Path(candidate_dir)
     training = json.loads((candidate_dir / "training.json").read_text())
     dataset_dir = Path(training["dataset"]["path"])
     manifest = verify_dataset(dataset_dir)
-    corpus = read_judged_corpus(duckdb_path, manifest["source"]["corpus"], manifest["source"]["landed"]["content_hash"])
-    chunks = read_corpus_chunks(duckdb_path, corpus.name, corpus.version)
+    corpus = read_judged_corpus(warehouse, manifest["source"]["corpus"], manifest["source"]["landed"]["content_hash"])
+    chunks = read_corpus_chunks(warehouse, corpus.name, corpus.version)
     split_ids = manifest["split"]["query_ids"]
     splits = ("validation", "test", "train")  # train: a diagnostic (did it learn its topics?), never a decision input
 
@@ -155,8 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.splitlines()[0])
     parser.add_argument("--candidate", type=Path, help="a model folder (default: the newest artifacts/models/v<N>)")
-    parser.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path,
-                        help="the warehouse holding the dataset's corpus, landed and built (default: DUCKDB_PATH)")
     parser.add_argument("--table", action="store_true", help="print artifacts/registry.json as a markdown table and exit")
     args = parser.parse_args(argv)
     if args.table:
@@ -174,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         candidate = found[-1][1]
     try:
-        entry = evaluate_candidate(candidate, settings.artifacts_dir, settings_model(settings), args.duckdb_path)
-    except (ValueError, FileNotFoundError, ModelSourceError) as exc:
+        warehouse = target_warehouse(settings)
+        entry = evaluate_candidate(candidate, settings.artifacts_dir, settings_model(settings), warehouse)
+    except (ValueError, FileNotFoundError, ModelSourceError, LandingError) as exc:
         print(f"[evaluate] error: {exc}", file=sys.stderr)
         return 1
     for split in entry["metrics"]:

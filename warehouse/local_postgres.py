@@ -32,6 +32,7 @@ from pathlib import Path
 from core.settings import LOCAL_DATABASE as DATABASE
 from core.settings import LOCAL_USER as USER
 from core.settings import PROJECT_ROOT, PostgresServer
+from warehouse.postgres import create_database
 
 STATE_DIR = PROJECT_ROOT / ".engines" / "postgres"
 SERVICE_USER = "pgserver"
@@ -187,36 +188,6 @@ class LocalPostgres:
             return False
         _run_as_owner([_bin("pg_ctl"), "-D", self.data_dir, "-m", "fast", "-w", "stop"], self.data_dir)
         return True
-
-
-def create_database(server: PostgresServer, name: str, fresh: bool = False) -> PostgresServer:
-    """The database `name` on `server`'s server, with the vector extension: created if missing (dropped and
-    created again when `fresh`). Returns `server` pointed at it. Needs the CREATEDB privilege."""
-    import dataclasses
-
-    import psycopg2
-    from psycopg2 import sql
-
-    admin = psycopg2.connect(dataclasses.replace(server, dbname="postgres").dsn())
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            if fresh:
-                cursor.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-            cursor.execute("select 1 from pg_database where datname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    finally:
-        admin.close()
-    database = dataclasses.replace(server, dbname=name)
-    con = psycopg2.connect(database.dsn())
-    con.autocommit = True
-    try:
-        with con.cursor() as cursor:
-            cursor.execute("create extension if not exists vector")
-    finally:
-        con.close()
-    return database
 
 
 def stop_all(engines_dir: Path = STATE_DIR.parent) -> list[str]:

@@ -2,7 +2,7 @@
 
 Layout (all under SPARK_DIR, default `.engines/spark/`, git-ignored):
 
-- `landing.duckdb`: the landing ledger. The project's loaders run unchanged into it (`open_warehouse` hands them
+- `landing.duckdb`: the landing ledger. The project's loaders run unchanged into it (`SparkWarehouse.open` hands them
   its connection), so a file lands whole or not at all, and the refusals (same content, conflicting batch, out of
   order, bad rows) are DuckDB's exactly.
 - `raw/<table>/`: the raw tables as Parquet files, one file per landed unit (a batch, a document, a corpus, the
@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from urllib.parse import quote
 import duckdb
 
 from core.settings import PROJECT_ROOT
+from warehouse.base import Warehouse
+from warehouse.errors import LandingError
 
 STATE_DIR = PROJECT_ROOT / ".engines" / "spark"
 DEFAULT_MASTER = "local[*]"
@@ -59,11 +62,14 @@ class SparkEngineError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class SparkWarehouse:
+class SparkWarehouse(Warehouse):
     """Where DBT_TARGET=spark keeps everything (SPARK_DIR) and which Spark runs the queries (SPARK_MASTER)."""
 
     directory: Path
     master: str = DEFAULT_MASTER
+    shuffle_partitions: int = 4  # engine tuning (core.settings: SPARK_SHUFFLE_PARTITIONS, SPARK_DRIVER_MEMORY)
+    driver_memory: str = "4g"
+    engine = "spark"
 
     @property
     def ledger(self) -> Path:
@@ -77,12 +83,30 @@ class SparkWarehouse:
     def tables_dir(self) -> Path:
         return self.directory / "warehouse"
 
-    def env(self) -> dict[str, str]:
-        """What profiles.yml's `spark` output and the launcher read."""
-        return {"SPARK_DIR": str(self.directory), "SPARK_MASTER": self.master}
-
     def __str__(self) -> str:
         return f"Spark warehouse {self.directory} (master {self.master})"
+
+    def open(self, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """Reading: views over Spark's Parquet files; writing: the landing ledger, mirrored to Parquet on close."""
+        return open_reader(self) if read_only else open_landing(self)
+
+    def attach(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
+        con.execute(f"attach ':memory:' as {alias}")  # views over Spark's Parquet files, in a catalog of their own
+        create_views(con, self, alias)
+
+    def require_built(self) -> None:
+        if not self.raw_dir.is_dir():
+            raise LandingError(f"{self}: nothing landed yet; land and build first (make run)")
+
+    def dbt_env(self) -> dict[str, str]:
+        """What profiles.yml's `spark` output and the launcher read."""
+        return {"DBT_TARGET": self.engine, "SPARK_DIR": str(self.directory), "SPARK_MASTER": self.master}
+
+    def unfinished_build_marker(self) -> Path:
+        return self.directory / "build-unfinished"
+
+    def reset(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- landing: the ledger and its Parquet mirror
@@ -182,10 +206,7 @@ def create_views(con: duckdb.DuckDBPyConnection, warehouse: SparkWarehouse, cata
     """In DuckDB catalog `catalog`, one view per Spark table over its Parquet files: `raw.<table>` for the landed
     tables, `<database>.<table>` for dbt's (database `main` is the default schema, as on DuckDB). Only files are
     read: no JVM, no metastore (which dbt may hold meanwhile)."""
-    if not warehouse.raw_dir.is_dir():
-        from warehouse.errors import LandingError
-
-        raise LandingError(f"{warehouse}: nothing landed yet; land and build first (make run)")
+    warehouse.require_built()
     con.execute(f"create schema if not exists {catalog}.raw")
     for folder in sorted(p for p in warehouse.raw_dir.iterdir() if p.is_dir()):
         _view(con, f"{catalog}.raw", folder)
@@ -235,9 +256,8 @@ def session_conf(warehouse: SparkWarehouse) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # not INT96: DuckDB and Arrow read it as is
         "spark.ui.enabled": "false",
-        # engine tuning, not settings of the project: Spark's own names, read where the session is made
-        "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"),
-        "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),  # local mode: the executors' too
+        "spark.sql.shuffle.partitions": str(warehouse.shuffle_partitions),
+        "spark.driver.memory": warehouse.driver_memory,  # local mode: the executors' too
         "spark.sql.ansi.enabled": "false",  # dbt-spark sets it off in its own session too
         # the executors' Python is this interpreter (its packages: the model, torch): on a cluster, the same
         # virtual environment at the same path on every worker

@@ -11,6 +11,7 @@ A real cluster differs in what the executors can see: see docs/spark.md (cluster
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from warehouse.local_postgres import free_port
 
 STATE_DIR = PROJECT_ROOT / ".engines" / "spark-cluster"
@@ -51,15 +52,14 @@ class LocalSparkCluster:
     def master_url(self) -> str:
         return f"spark://127.0.0.1:{self._state()['port']}"
 
-    def start(self, cores: int | None = None, memory: str | None = None) -> str:
-        """Start the master and a worker (or find them running); the master's URL once the worker registered."""
+    def start(self, cores: int, memory: str) -> str:
+        """Start the master and a worker of `cores` cores and `memory` (SPARK_WORKER_CORES, SPARK_WORKER_MEMORY),
+        or find them running; the master's URL once the worker registered."""
         if self.running():
             return self.master_url()
         self.stop()  # what a killed run left: a dead pid, a lone master
         self.state_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        cores = cores or int(os.environ.get("SPARK_WORKER_CORES") or os.cpu_count() or 1)
-        memory = memory or os.environ.get("SPARK_WORKER_MEMORY") or "2g"
         env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
         url = f"spark://127.0.0.1:{port}"
         commands = {
@@ -122,15 +122,14 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("start", "stop", "status"))
     args = parser.parse_args(argv)
     cluster = LocalSparkCluster()
     if args.action == "start":
         started = time.perf_counter()
-        url = cluster.start()
+        settings = Settings.from_env()
+        url = cluster.start(settings.spark_worker_cores, settings.spark_worker_memory)
         print(f"[spark-cluster] master and worker ready in {time.perf_counter() - started:.1f} s: "
               f"SPARK_MASTER={url}")
     elif args.action == "stop":

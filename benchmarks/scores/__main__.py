@@ -18,6 +18,8 @@ from benchmarks.scores.pandas_baseline import window_batches
 from benchmarks.scores.report import machine, ratio, summary
 from benchmarks.scores.throughput import run_throughput
 from core.settings import PROJECT_ROOT, Settings
+from warehouse import DuckDBWarehouse, PostgresWarehouse
+from warehouse.postgres import create_database
 
 # what a previous run with the same --workdir left there (and nothing else of the folder's)
 SCRATCH_FOLDERS = ("batches", "small", "large", "throughput", "postgres")
@@ -87,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         batches = generate(workdir / "batches", args.large + 2, args.rows, args.seed)
         if server is None:
             small = run_scenario("small", args.small, batches, workdir / "small", args.project_dir)
-            snapshot = workdir / "throughput" / "warehouse.duckdb"
+            snapshot = DuckDBWarehouse(workdir / "throughput" / "warehouse.duckdb")
             large = run_scenario("large", args.large, batches, workdir / "large", args.project_dir,
                                  snapshot=snapshot if args.recompute == args.large else None)
             if args.recompute != args.large:
                 log(f"(b)'s warehouse: {args.recompute} batches of history")
-                snapshot.parent.mkdir(parents=True)
+                snapshot.path.parent.mkdir(parents=True)
                 build_history(Dbt(snapshot, workdir / "throughput" / "build_target", args.project_dir), snapshot,
                               batches[:args.recompute])
         else:
@@ -139,11 +141,9 @@ def postgres_server(state_dir: Path):
     return started, local.stop
 
 
-def scratch_database(server, scenario: str):
+def scratch_database(server, scenario: str) -> PostgresWarehouse:
     """An empty database of its own per scenario, on `server`, dropped first if a previous run left it."""
-    from warehouse.local_postgres import create_database
-
-    return create_database(server, f"bench_scores_{scenario}", fresh=True)
+    return PostgresWarehouse(create_database(server, f"bench_scores_{scenario}", fresh=True))
 
 
 def postgres_versions(server) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The benchmark's data: synthetic score batches written to files, landed through the project's own loader.
 
-A warehouse is what `warehouse.access.open_warehouse` opens: a DuckDB file's Path, or a Postgres Connection
+A warehouse is what `Warehouse.open` opens: a DuckDB file's Path, or a Postgres Connection
 (then the loader runs through `connect_postgres`, as `DBT_TARGET=postgres make land` runs it)."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import numpy as np
 from benchmarks.scores import log
 from landing.score_batches import land_score_batch
 from synthetic.score_batches import write_score_batches
-from warehouse.access import open_warehouse
 
 # what the summary reports of a warehouse after a scenario: raw, validated and every score mart
 COUNTED_TABLES = (
@@ -33,7 +32,7 @@ def generate(folder: Path, batches: int, rows: int, seed: int) -> list[Path]:
 def land(warehouse, paths: list[Path], progress_every: int = 0) -> list[float]:
     """Land the files in order through the project's own loader; return each file's seconds."""
     seconds = []
-    with open_warehouse(warehouse) as con:
+    with warehouse.open() as con:
         for number, path in enumerate(paths, 1):
             start = time.perf_counter()
             result = land_score_batch(con, path)
@@ -47,5 +46,5 @@ def land(warehouse, paths: list[Path], progress_every: int = 0) -> list[float]:
 
 
 def table_rows(warehouse) -> dict[str, int]:
-    with open_warehouse(warehouse, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         return {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in COUNTED_TABLES}

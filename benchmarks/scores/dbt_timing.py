@@ -1,4 +1,4 @@
-"""Timed dbt runs: `pipeline.dbt_runner.run_dbt_on` under a Stopwatch, with dbt's own per-node times.
+"""Timed dbt runs: `pipeline.dbt_runner.run_dbt` under a Stopwatch, with dbt's own per-node times.
 
 dbt runs in a subprocess (dbt-duckdb holds its connection for the life of the process, so in-process dbt would
 lock the file against the benchmark's own landing and reads). Each run's run_results.json is kept under its
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.machine import Stopwatch, share
-from pipeline.dbt_runner import run_dbt_on
+from pipeline.dbt_runner import run_dbt
 
 # The score pipeline and everything downstream of it, seed included: what `dbt build` does when a batch lands.
 # Selected explicitly so that other pipelines (the document models, whose raw tables a score-only warehouse
@@ -55,7 +55,7 @@ class Dbt:
 
     def __call__(self, label: str, *args: str) -> DbtRun:
         with Stopwatch() as watch:
-            run_dbt_on(self.warehouse, list(args), target_path=self.target_path, project_dir=self.project_dir)
+            run_dbt(self.warehouse, list(args), target_path=self.target_path, project_dir=self.project_dir)
         kept = self.results_path / f"{label}.json"
         shutil.copyfile(self.target_path / "run_results.json", kept)
         results = json.loads(kept.read_text())

@@ -11,6 +11,7 @@ import numpy as np
 from benchmarks.scores import log
 from benchmarks.scores.data import land, table_rows
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt, DbtRun, describe
+from warehouse import DuckDBWarehouse, Warehouse
 
 LANDING_SAMPLE = 10  # files at each end of a history whose landing times are compared
 
@@ -37,12 +38,12 @@ def run_scenario(
     """Land `history` batches, build them (untimed), then time one new batch's `dbt build` and a further
     batch's `dbt run`. With `snapshot`, the warehouse is copied there right after the history's build.
 
-    `warehouse`: an empty Postgres database (a Connection) to run on; default a DuckDB file in `folder`."""
+    `warehouse`: an empty warehouse to run on (a Postgres database, say); default a DuckDB file in `folder`."""
     log(f"scenario {name}: {history} batches of history" + (f" on {warehouse}" if warehouse is not None else ""))
     folder.mkdir(parents=True)
     if warehouse is None:
-        warehouse = folder / "warehouse.duckdb"
-    elif snapshot is not None:
+        warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
+    elif snapshot is not None and warehouse.engine != "duckdb":
         raise ValueError("snapshot copies a DuckDB file: not with a Postgres warehouse")
     dbt = Dbt(warehouse, folder / "target", project_dir)
 
@@ -72,7 +73,7 @@ def run_scenario(
     )
 
 
-def build_history(dbt: Dbt, warehouse, batches: list[Path]) -> tuple[list[float], DbtRun]:
+def build_history(dbt: Dbt, warehouse: Warehouse, batches: list[Path]) -> tuple[list[float], DbtRun]:
     """Land `batches` into `warehouse` and build the score pipeline over them once (untimed: reported only);
     return the seconds each file took to land, and the build."""
     per_file = land(warehouse, batches, progress_every=100 if len(batches) >= 200 else 0)

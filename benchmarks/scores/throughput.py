@@ -18,7 +18,7 @@ from benchmarks.machine import Stopwatch, share
 from benchmarks.scores import log
 from benchmarks.scores.dbt_timing import Dbt, DbtRun
 from benchmarks.scores.pandas_baseline import as_frame, percentile_loop
-from warehouse.access import connect
+from warehouse.duckdb_file import connect
 
 MODEL = "percentile_history"
 # every model a full recompute of percentile_history runs, in DAG order (the windows and their statistics are

@@ -27,22 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     from training.interests.data import InterestDataError, land_and_build, load_training_data
     from training.interests.metrics import metrics_markdown
     from training.interests.train import train_on
-    from warehouse.errors import LandingError
+    from warehouse import DuckDBWarehouse, LandingError, target_warehouse
 
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.interests", description=__doc__.splitlines()[0])
-    parser.add_argument("--duckdb-path", type=Path, default=None,
-                        help="the warehouse to train on (default: DBT_TARGET's: DUCKDB_PATH, or Postgres)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when LATEST exists and was trained with the configured embedding model")
     parser.add_argument("--artifacts-dir", type=Path, default=settings.artifacts_dir,
                         help="default: ARTIFACTS_DIR (artifacts/)")
     args = parser.parse_args(argv)
     try:
-        if args.duckdb_path is None:
-            from warehouse.access import target_warehouse
-
-            args.duckdb_path = target_warehouse(settings)
+        warehouse = target_warehouse(settings)  # DBT_TARGET's
         spec = settings_model(settings)
         if args.if_missing:
             version = latest_if_current(args.artifacts_dir, spec.model_id)
@@ -50,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{version} (already trained with the configured embedding model; --if-missing)")
                 return 0
             print("--if-missing: no LATEST model trained with the configured embedding model; training")
-        data = load_training_data(args.duckdb_path, spec.model_id)
-        print(f"data: {args.duckdb_path} ({len(data.users)} users, {len(data.activity)} with activity, "
+        data = load_training_data(warehouse, spec.model_id)
+        print(f"data: {warehouse} ({len(data.users)} users, {len(data.activity)} with activity, "
               f"{len(data.interest_ids)} interests)")
         if not data.users:
             print("no users in the warehouse: nothing to train on, nothing to score (user_interest_scores stays empty)")
@@ -61,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
                   "into a scratch warehouse and built there (dbt embeds its titles: minutes); the warehouse's users "
                   "get its cold-start priors", flush=True)
             with tempfile.TemporaryDirectory(prefix="interests_sample_") as scratch:
-                sample = Path(scratch) / "warehouse.duckdb"
+                sample = DuckDBWarehouse(Path(scratch) / "warehouse.duckdb")
                 land_and_build(SAMPLE_INTERESTS, sample, Path(scratch) / "target")
                 data = load_training_data(sample, spec.model_id)
                 run = train_on(data, args.artifacts_dir, spec)
         elif not data.activity:
-            raise InterestDataError(f"{args.duckdb_path}: {len(data.users)} users but no user activity to learn "
+            raise InterestDataError(f"{warehouse}: {len(data.users)} users but no user activity to learn "
                                     f"from (DATA_DIR/interests/user_activity.csv)")
         else:
             run = train_on(data, args.artifacts_dir, spec)

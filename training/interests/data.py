@@ -16,7 +16,7 @@ import numpy as np
 
 from landing.interests import SOURCE as LANDING_SOURCE
 from training.interests.features import user_title_vectors
-from warehouse.access import connect, open_warehouse
+from warehouse import LandingError, Warehouse
 
 # Building these (and their parents) is what training needs from dbt; cautious: no test of a model left out.
 TRAINING_BUILD = ["--select", "+text_embeddings", "+stg_users", "+stg_interests", "--indirect-selection", "cautious"]
@@ -34,7 +34,7 @@ class Activity:
 
 @dataclass
 class InterestData:
-    warehouse: Path | object  # a DuckDB file, or a Postgres Connection (warehouse.access.open_warehouse)
+    warehouse: Warehouse
     users: dict[str, str]  # handle -> type, by handle
     interest_ids: list[str]  # the catalogue, by id: the column order of every matrix
     labels: list[str]
@@ -50,13 +50,13 @@ class InterestData:
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
     def provenance(self) -> dict:
-        where = str(Path(self.warehouse).resolve()) if isinstance(self.warehouse, (str, Path)) else str(self.warehouse)
+        where = str(self.warehouse)
         return {"warehouse": where, "data_sha256": self.sha256,
                 "landed_files": self.landed_files, "users": len(self.users),
                 "users_with_activity": len(self.activity), "interests": len(self.interest_ids)}
 
 
-def read_training_data(con: duckdb.DuckDBPyConnection, warehouse: Path) -> InterestData:
+def read_training_data(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> InterestData:
     """Users, catalogue and activity (no vectors) from the staged models; every list sorted, so the same data
     gives the same hash and the same model whatever order it landed in."""
     try:
@@ -83,39 +83,38 @@ def read_training_data(con: duckdb.DuckDBPyConnection, warehouse: Path) -> Inter
             raise InterestDataError(f"{warehouse}: stg_user_activity: user {handle} holds an interest id missing "
                                     f"from stg_interests")
         activity[handle] = Activity(tuple(titles.get(handle, ())), interests)
-    return InterestData(Path(warehouse) if isinstance(warehouse, str) else warehouse, users, [i for i, _ in catalogue], [label for _, label in catalogue],
+    return InterestData(warehouse, users, [i for i, _ in catalogue], [label for _, label in catalogue],
                         activity, landed_files)
 
 
-def load_training_data(duckdb_path, embedding_model_id: str) -> InterestData:
+def load_training_data(warehouse: Warehouse, embedding_model_id: str) -> InterestData:
     """read_training_data plus each active user's title vectors of this embedding model, over one read-only
-    connection that is closed before training starts (dbt may build the warehouse meanwhile). `duckdb_path`: a
-    DuckDB file, or a Postgres Connection (DBT_TARGET=postgres)."""
-    if isinstance(duckdb_path, (str, Path)):
-        duckdb_path = Path(duckdb_path)
-        if not duckdb_path.is_file():
-            raise InterestDataError(f"{duckdb_path}: no warehouse; land and build first (make run)")
-    with open_warehouse(duckdb_path, read_only=True) as con:
-        data = read_training_data(con, duckdb_path)
+    connection that is closed before training starts (dbt may build the warehouse meanwhile)."""
+    try:
+        warehouse.require_built()
+    except LandingError as exc:
+        raise InterestDataError(str(exc)) from None
+    with warehouse.open(read_only=True) as con:
+        data = read_training_data(con, warehouse)
         if data.activity:
             data.title_vectors = user_title_vectors(con, embedding_model_id)
     read = sum(len(a.titles) for a in data.activity.values())
     missing = read - sum(len(data.title_vectors.get(handle, ())) for handle in data.activity)
     if missing:
         raise InterestDataError(
-            f"{duckdb_path}: text_embeddings has no {embedding_model_id} vector for {missing} of the {read} titles "
+            f"{warehouse}: text_embeddings has no {embedding_model_id} vector for {missing} of the {read} titles "
             f"users read; build them first (dbt build --exclude user_interest_scores+, as make run does)")
     return data
 
 
-def land_and_build(interests_folder: Path, duckdb_path: Path, target_path: Path) -> None:
+def land_and_build(interests_folder: Path, warehouse: Warehouse, target_path: Path) -> None:
     """Land an interests folder into a warehouse and build what training reads: how a warehouse to train on is
     made outside `make run` (the committed sample for --if-missing, the tests)."""
     from landing.interests import land_interests
     from landing.land import ensure_raw_tables
     from pipeline.dbt_runner import run_dbt
 
-    with connect(duckdb_path) as con:
+    with warehouse.open() as con:
         ensure_raw_tables(con)
         land_interests(con, interests_folder)
-    run_dbt(["build", *TRAINING_BUILD], duckdb_path, target_path)
+    run_dbt(warehouse, ["build", *TRAINING_BUILD], target_path)

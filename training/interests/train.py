@@ -24,6 +24,7 @@ from training.interests.data import InterestData, InterestDataError, load_traini
 from training.interests.features import user_features
 from training.interests.metrics import TOP_K, evaluate
 from training.interests.model import InterestModel, build_net, fit_platt, prevalence_by_type, sigmoid
+from warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,11 @@ class TrainingRun:
     seconds: dict = field(default_factory=dict)
 
 
-def train(duckdb_path: Path, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig = TrainConfig(),
+def train(warehouse: Warehouse, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig = TrainConfig(),
           echo: Callable[[str], None] = print, threads: int = 1) -> TrainingRun:
     """Read the warehouse (read-only, closed before training), train, write the artifact.
     spec: the embedding model the warehouse's title vectors come from; threads: torch threads (torch_threads)."""
-    return train_on(load_training_data(duckdb_path, spec.model_id), artifacts_dir, spec, config, echo, threads)
+    return train_on(load_training_data(warehouse, spec.model_id), artifacts_dir, spec, config, echo, threads)
 
 
 def train_on(data: InterestData, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig = TrainConfig(),

@@ -1,30 +1,55 @@
-"""Opening a warehouse of any engine as a DuckDB connection: the loaders and every reader outside dbt speak
-DuckDB's SQL to all three (a DuckDB file, a Postgres database attached, Spark's Parquet tables as views).
-"""
+"""DBT_TARGET=postgres: the warehouse is a Postgres database (PG*, or the project's local server), which the
+loaders and readers reach through DuckDB's postgres extension (ATTACH ... (TYPE postgres)) and dbt through
+dbt-postgres."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from core.settings import PROJECT_ROOT, PostgresServer
+from warehouse.base import Warehouse
 from warehouse.errors import LandingError, WarehouseUnreachable
 
 
-@contextlib.contextmanager
-def connect(duckdb_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    duckdb_path = Path(duckdb_path)
-    if not read_only:
-        duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(duckdb_path), read_only=read_only)
-    try:
-        yield con
-    finally:
-        con.close()
+@dataclass(frozen=True)
+class PostgresWarehouse(Warehouse):
+    """A Postgres database: the server's address and login (never printed with its password)."""
+
+    server: PostgresServer
+    engine = "postgres"
+    models_schema = "public"
+
+    def __str__(self) -> str:
+        return str(self.server)
+
+    def open(self, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return connect_postgres(self.server.dsn(), read_only=read_only)
+
+    def attach(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
+        attach_postgres(con, self.server.dsn(), alias, read_only=True)
+
+    def require_built(self) -> None:
+        pass  # a server holds no file to look for: reading says what is missing
+
+    def dbt_env(self) -> dict[str, str]:
+        return {"DBT_TARGET": self.engine, **self.server.env()}
+
+    def unfinished_build_marker(self) -> Path:
+        # under .engines/: it knows only of the builds this checkout ran
+        server = self.server
+        return PROJECT_ROOT / ".engines" / f"postgres-{server.host}-{server.port}-{server.dbname}.build-unfinished"
+
+    def reset(self) -> None:
+        create_database(self.server, self.server.dbname, fresh=True)
+        self.unfinished_build_marker().unlink(missing_ok=True)
 
 
 def postgres_extension() -> Path:
@@ -118,43 +143,29 @@ def _one_writer(dsn: str):
     return session
 
 
-def target_warehouse(settings):
-    """What `settings.dbt_target` writes into: the DuckDB file (a Path), or the Postgres server's connection
-    settings (warehouse.local_postgres.Connection: PG*, or the project's local server, started if needed)."""
-    if settings.dbt_target == "postgres":
-        from warehouse.local_postgres import connection
+def create_database(server: PostgresServer, name: str, fresh: bool = False) -> PostgresServer:
+    """The database `name` on `server`'s server, with the vector extension: created if missing (dropped and
+    created again when `fresh`). Returns `server` pointed at it. Needs the CREATEDB privilege."""
+    import psycopg2
+    from psycopg2 import sql
 
-        return connection(settings.postgres_server)
-    if settings.dbt_target == "spark":
-        from warehouse.spark import SparkWarehouse
-
-        return SparkWarehouse(settings.spark_dir, settings.spark_master)
-    return settings.duckdb_path
-
-
-def open_warehouse(warehouse, read_only: bool = False) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection to a warehouse of any engine (a DuckDB file's Path, a Postgres Connection, a
-    SparkWarehouse: its Parquet tables to read, its landing ledger to write): every reader and loader speaks
-    DuckDB's SQL to all three."""
-    from warehouse.spark import SparkWarehouse, open_landing, open_reader
-
-    if isinstance(warehouse, (str, Path)):
-        return connect(Path(warehouse), read_only=read_only)
-    if isinstance(warehouse, SparkWarehouse):
-        return open_reader(warehouse) if read_only else open_landing(warehouse)
-    return connect_postgres(warehouse.dsn(), read_only=read_only)
-
-
-def fixed_size_vectors(con: duckdb.DuckDBPyConnection, relation: str, column: str = "embedding") -> str:
-    """`column` of `relation` as a select expression of type FLOAT[dim] on any engine: on DuckDB the column is
-    FLOAT[dim] already; on Postgres (read through DuckDB) a vector column arrives as its text form '[0.1, ...]',
-    on Spark (Parquet) as a plain list FLOAT[]: both cast back with the dimension of the first row (an empty table
-    keeps its type: there is nothing to cast)."""
-    first = con.execute(
-        f"select typeof({column}), len(cast({column} as float[])) from {relation} where {column} is not null limit 1"
-    ).fetchone()
-    if first is None or first[0] not in ("VARCHAR", "FLOAT[]"):
-        return column
-    return f"cast({column} as float[{first[1]}])"
-
-
+    admin = psycopg2.connect(dataclasses.replace(server, dbname="postgres").dsn())
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            if fresh:
+                cursor.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            cursor.execute("select 1 from pg_database where datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    database = dataclasses.replace(server, dbname=name)
+    con = psycopg2.connect(database.dsn())
+    con.autocommit = True
+    try:
+        with con.cursor() as cursor:
+            cursor.execute("create extension if not exists vector")
+    finally:
+        con.close()
+    return database
