@@ -1,5 +1,5 @@
 # One image for the platform's processes. No Docker engine runs on our development machines or CI, so this
-# file is kept simple and is not built in CI; see README "Containers" and docs/deployment.md for limits/figures.
+# file is kept simple and is not built in CI; docs/deployment.md ("Container") has the commands, limits and figures.
 #
 #   docker build -t ml-platform --build-arg PIP_EXTRA_INDEX_URL=<PyTorch CPU wheel index> .
 #   docker run --rm --cpus=1.5 --memory=2g -v /path/to/data:/data:ro -v ml-platform-work:/work ml-platform
@@ -21,7 +21,14 @@ WORKDIR /app
 COPY requirements.lock pyproject.toml ./
 RUN pip install -r requirements.lock
 COPY dbt_project.yml profiles.yml ./
+# the packages the ingestion and serving targets import (training, quality, benchmarks stay out)
+COPY core/ core/
+COPY warehouse/ warehouse/
+COPY embeddings/ embeddings/
+COPY landing/ landing/
+COPY pipeline/ pipeline/
 COPY ingestion/ ingestion/
+COPY search/ search/
 COPY serving/ serving/
 COPY synthetic/ synthetic/
 COPY models/ models/

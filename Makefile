@@ -1,4 +1,5 @@
-# Two commands for a stranger: `make setup` then `make run`; `make test` proves it.
+# Two commands for a stranger: `make setup` then `make run`; `make test` proves it. `make help` lists the targets by
+# stage: each `##@ <stage>` line below opens a group, each `target: ... ## text` line documents a target.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -11,10 +12,12 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m pipeline.dbt_runner
 
-.PHONY: help setup java run land build publish export serve eval train-interests data train evaluate report docs browser test test-fast bench bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load wrk sample-data clean stop
+.PHONY: help setup java browser run land build publish export serve train-interests finetune-data finetune \
+	promote-model evaluate-retrieval docs report lint test test-fast bench bench-scores bench-scores-postgres \
+	bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load wrk \
+	sample-data stop clean
 
-help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+##@ Setup (once per machine; everything installs here, never in `make test`)
 
 $(BIN)/activate: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +26,35 @@ $(BIN)/activate: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BIN)/activate
 
-setup: $(BIN)/activate java  ## create .venv and install the pinned dependencies (and Java 17 for DBT_TARGET=spark)
+setup: $(BIN)/activate java browser  ## .venv with the pinned packages (requirements.lock), Java 17 and Chromium (Debian)
 
 # Java 17+ for DBT_TARGET=spark (pyspark runs on the JVM): Debian's openjdk-17-jre-headless, installed only when
 # `java -version` reports none or an older one; the other targets work without it, so a failed install only warns
-java:
+java:  ## Java 17 for DBT_TARGET=spark (Debian's openjdk-17-jre-headless, when missing)
 	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { \
 		echo "[setup] DBT_TARGET=spark needs Java 17: installing openjdk-17-jre-headless (apt-get)"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			openjdk-17-jre-headless >/dev/null) || echo "[setup] Java 17 could not be installed: DBT_TARGET=spark will not run"; }
 
-land: setup  ## land every raw source found in DATA_DIR into DUCKDB_PATH
+# only the data-docs browser test needs it, so a failed install only warns (the test skips, saying why)
+browser:  ## headless Chromium for the data-docs browser test (Debian's chromium, when missing)
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "[setup] the data-docs browser test needs Chromium: installing chromium (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium >/dev/null) || echo "[setup] chromium could not be installed: tests/test_data_docs_browser.py will skip"; }
+
+##@ Run the platform
+
+# The interest model trains on the warehouse (users, activity, title vectors) and user_interest_scores scores with
+# it: dbt builds everything else first, then the model is trained if missing, then the mart and its children.
+run: land  ## the main job: land DATA_DIR, dbt build, train if needed, publish, export, GX checkpoint
+	$(DBT) build --exclude user_interest_scores+
+	$(BIN)/python -m training.interests --if-missing
+	$(DBT) build --select user_interest_scores+
+	$(MAKE) publish export
+	$(BIN)/python -m quality.checkpoint
+
+land: setup  ## land every raw source found in DATA_DIR into the warehouse
 	$(BIN)/python -m landing.land
 
 build: setup  ## dbt build: seeds, models, tests and unit tests
@@ -45,23 +66,27 @@ publish: setup  ## copy what the service reads to PUBLISHED_PATH, swapped in ato
 export: setup  ## write the score marts and document vectors as Parquet under OUTPUT_DIR
 	$(BIN)/python -m pipeline.export
 
-# The interest model trains on the warehouse (users, activity, title vectors) and user_interest_scores scores with
-# it: dbt builds everything else first, then the model is trained if missing, then the mart and its children.
-run: land  ## the main job: land DATA_DIR (default: the embedded sample), dbt build, train if needed, publish, export, GX checkpoint
-	$(DBT) build --exclude user_interest_scores+
-	$(BIN)/python -m training.interests --if-missing
-	$(DBT) build --select user_interest_scores+
-	$(MAKE) publish export
-	$(BIN)/python -m quality.checkpoint
+serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index
+	$(BIN)/python -m serving.api --port $${PORT:-8000}
 
-data: setup  ## versioned fine-tuning set from the warehouse's msmarco-trec-dl (landed and built by make run) -> ARTIFACTS_DIR/datasets/v<N>
+##@ Models
+
+train-interests: setup  ## train the interest model on the warehouse's users and activity into artifacts/interests/
+	$(BIN)/python -m training.interests
+
+finetune-data: setup  ## versioned fine-tuning set from the warehouse's msmarco-trec-dl -> ARTIFACTS_DIR/datasets/v<N>
 	$(BIN)/python -m training.finetune_data
 
-train: setup  ## fine-tune all-MiniLM-L6-v2 (MultipleNegativesRankingLoss, CPU, <= 20 min) -> ARTIFACTS_DIR/models/v<N>
+finetune: setup  ## fine-tune all-MiniLM-L6-v2 (MultipleNegativesRankingLoss, CPU, <= 20 min) -> ARTIFACTS_DIR/models/v<N>
 	$(BIN)/python -m training.finetune
 
-evaluate: setup  ## newest candidate vs current model over the warehouse's whole corpus; promote only if better (registry.json)
+promote-model: setup  ## newest fine-tuned candidate vs current model on the warehouse's corpus; promote only if better
 	$(BIN)/python -m training.promote
+
+##@ Quality, docs and monitoring
+
+evaluate-retrieval: setup  ## retrieval quality (BM25, dense, hybrid) on every corpus with queries and qrels -> OUTPUT_DIR/eval
+	$(BIN)/python -m search.evaluate
 
 docs: setup  ## dbt docs (target/) and Great Expectations data docs (gx/uncommitted/data_docs/local_site/index.html)
 	$(DBT) docs generate
@@ -71,19 +96,17 @@ docs: setup  ## dbt docs (target/) and Great Expectations data docs (gx/uncommit
 report: setup  ## monitoring plots of the score marts (distribution, KS drift, growth) -> OUTPUT_DIR/report
 	$(BIN)/python -m quality.report
 
-train-interests: setup  ## train the interest model on the warehouse's users and activity into artifacts/interests/
-	$(BIN)/python -m training.interests
+##@ Tests
 
-serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index
-	$(BIN)/python -m serving.api --port $${PORT:-8000}
-
-eval: setup  ## retrieval quality (BM25, dense, hybrid) on every corpus with queries and qrels -> OUTPUT_DIR/eval
-	$(BIN)/python -m search.evaluate
+lint: setup  ## ruff check, ruff format --check, lint-imports (the package floors in pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Two pytest processes at once, one per core: the engine modules (marked postgres or spark: they start servers and
 # Spark, share the DuckDB reference run and take about as long as the rest) and every other module. The engines'
 # output goes to logs/engine-tests.log and is printed after the others'; the target fails if either failed.
-test: setup browser  ## the whole test suite (pytest: loaders, dbt on the real data, equivalence, API, models)
+test: setup lint  ## lint, then the whole test suite (pytest: loaders, dbt on the real data, engines, API, models)
 	@mkdir -p logs; \
 	$(BIN)/python -m pytest -m "postgres or spark" -p no:cacheprovider > logs/engine-tests.log 2>&1 & engines=$$!; \
 	$(BIN)/python -m pytest -m "not postgres and not spark"; others=$$?; \
@@ -92,27 +115,24 @@ test: setup browser  ## the whole test suite (pytest: loaders, dbt on the real d
 	cat logs/engine-tests.log; \
 	test $$others -eq 0 -a $$engine_status -eq 0
 
-browser:  ## headless Chromium for the data-docs browser test (Debian package; the test skips, saying why, without it)
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends chromium >/dev/null) || \
-		echo "chromium could not be installed: tests/test_data_docs_browser.py will skip"
+test-fast: setup  ## the suite without the slow real-data rebuilds and without Postgres and Spark
+	$(BIN)/python -m pytest -m "not slow and not postgres and not spark"
 
-test-fast: setup  ## the test suite without the slow real-data rebuilds
-	$(BIN)/python -m pytest -m "not slow"
+##@ Benchmarks (figures in docs/benchmarks.md)
 
 bench: bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load  ## all benchmarks: print figures (see docs/benchmarks.md)
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores
 
-bench-scores-postgres: setup  ## the same incremental scenario on Postgres (a throwaway local server, or PG* when PGHOST is set)
+bench-scores-postgres: setup  ## the same incremental scenario on Postgres (a throwaway local server, or PGHOST's)
 	$(BIN)/python -m benchmarks.scores --target postgres
 
-bench-engines: setup  ## DuckDB vs Spark: score pipeline at 100/1,000/5,000 batches (rows/s, peak memory, s per new batch), embedding texts/s on 1 and 2 executor cores
+bench-engines: setup  ## DuckDB vs Spark: score pipeline at 100/1,000/5,000 batches, embedding on 1 and 2 executor cores
 	$(BIN)/python -m benchmarks.engines embedding
 	$(BIN)/python -m benchmarks.engines scores
 
-bench-embedding: setup  ## the dbt embedding node per EMBEDDING_BACKEND vs SentenceTransformer.encode on 3,000 real MS MARCO passages; DL19 quality of the default against the float graph
+bench-embedding: setup  ## the dbt embedding node per EMBEDDING_BACKEND vs SentenceTransformer.encode; DL19 quality
 	$(BIN)/python -m benchmarks.embedding
 	$(BIN)/python -m benchmarks.embedding --quality
 
@@ -122,19 +142,29 @@ bench-documents: setup  ## document ingestion: throughput, peak RSS, cold start,
 bench-search: setup  ## search latency per mode (real corpus size and 100,000 vectors) and HTTP under load
 	$(BIN)/python -m benchmarks.search
 
-bench-pgvector: setup  ## Postgres backend: HNSW recall@10 vs exact on the real queries, p50/p95 at 100,000 vectors vs in memory
+bench-pgvector: setup  ## SEARCH_BACKEND=postgres: HNSW recall@10 vs exact, p50/p95 at 100,000 vectors vs in memory
 	$(BIN)/python -m benchmarks.pgvector
 
 bench-interests: setup  ## GET /interests latency and requests/s under 50 concurrent clients
 	$(BIN)/python -m benchmarks.interests
 
-bench-load: setup wrk  ## GET /interests (50 clients) and GET /search (20 clients) under wrk, a compiled load generator, against issue 15's bars
+bench-load: setup wrk  ## GET /interests (50 clients) and GET /search (20 clients) under wrk, a compiled load generator
 	$(BIN)/python -m benchmarks.load
 
 # wrk for bench-load: Debian's package, installed only when missing
 wrk:
 	@command -v wrk >/dev/null || { echo "[setup] bench-load needs wrk: installing it (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+
+##@ Housekeeping
+
+# Two passes over this file: the first measures the longest target name, the second prints the groups aligned.
+help:  ## list the targets by stage
+	@awk 'BEGIN { FS = ":.*## " } \
+		NR == FNR { if ($$0 ~ /^[a-z-]+:.*## /) width = length($$1) > width ? length($$1) : width; next } \
+		/^##@ / { printf "\n%s\n", substr($$0, 5) } \
+		/^[a-z-]+:.*## / { gsub(/\$$\$$/, "$$", $$2); printf "  make %-*s  %s\n", width, $$1, $$2 }' \
+		$(MAKEFILE_LIST) $(MAKEFILE_LIST)
 
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic

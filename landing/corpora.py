@@ -7,9 +7,9 @@ naming the file and the line, so a half-read corpus never reaches the search ind
 as received but for NUL characters, which are removed and counted (warehouse.storable_free_text).
 
 This module is the platform's one reader of the BEIR files (`read_beir_folder`); everything downstream (search,
-`make eval`, the fine-tuning data and its evaluation) reads the corpus from the warehouse. The corpus's version is
-the `content_hash` landing records in `raw.landed_files`: the sha256 of its three files' sha256 hex digests
-joined by ':' (an absent file counting as empty).
+`make evaluate-retrieval`, the fine-tuning data and its evaluation) reads the corpus from the warehouse. The corpus's
+version is the `content_hash` landing records in `raw.landed_files`: the sha256 of its three files' sha256 hex
+digests joined by ':' (an absent file counting as empty).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
       non-finite  [+-]? (NaN | Inf | Infinity), any case: NaN or +-infinity, the record a `non_finite_score` reject.
     Anything else is not a number (`non_numeric_score`): '1_000', '0x10', ' 1' (surrounding whitespace), '',
     '1d', 'error'; so are JSON true/false, objects and arrays (stg_score_batches casts numbers and strings only),
-    and JSON null is a `missing_score`. Written down in README.md ("Score percentiles") too. -#}
+    and JSON null is a `missing_score`. Written down in docs/scores.md ("Cleaning") too. -#}
 
 {#- the grammar's two forms, as regular expressions (no backslashes: one spelling for every engine) -#}
 {% macro numeral_pattern() %}[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?{% endmacro %}

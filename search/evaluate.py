@@ -1,4 +1,4 @@
-"""`make eval`: BM25, dense and hybrid search on every corpus that has judged queries, scored by search.evaluation.
+"""`make evaluate-retrieval`: BM25, dense and hybrid search on every judged corpus, scored by search.evaluation.
 
 `python -m search.evaluate [--output-dir DIR] [--corpus NAME]` searches the published index (what the
 service serves) for each judged query of each corpus, top 100 within that corpus, and writes

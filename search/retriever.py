@@ -45,7 +45,7 @@ from pipeline.snapshot import PublishedSnapshot, read_published
 log = logging.getLogger(__name__)
 
 MODES = ("dense", "bm25", "hybrid")
-DEFAULT_MODE = "dense"  # the winner of `make eval` on the real corpus (docs/evaluation/)
+DEFAULT_MODE = "dense"  # the winner of `make evaluate-retrieval` on the real corpus (docs/evaluation/)
 SOURCES = ("document", "corpus")
 RRF_K = 60  # reciprocal rank fusion constant
 FUSION_DEPTH = 100  # how deep each ranking goes into the fusion

@@ -213,7 +213,7 @@ def test_train_a_few_steps_writes_a_loadable_model(built):
 
 
 def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
-    """A model folder as `make train` writes one: the packaged model (its weights scrambled for a deliberately
+    """A model folder as `make finetune` writes one: the packaged model (its weights scrambled for a deliberately
     broken candidate) and a training.json naming the dataset."""
     import torch
     from sentence_transformers import SentenceTransformer

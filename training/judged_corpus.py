@@ -3,7 +3,7 @@
 - passages: `stg_corpus_passages`, in corpus order, with its `passage_text`, the text the platform embeds and
   indexes (the title, when there is one, before the passage): the rule lives in that staging model alone;
 - queries and graded judgments: the `corpus_queries` / `corpus_qrels` marts, read by
-  `search.evaluate.judged_corpora` (what `make eval` scores too);
+  `search.evaluate.judged_corpora` (what `make evaluate-retrieval` scores too);
 - the version: the corpus's row in `raw.landed_files`, whose `content_hash` is the sha256 landing computed over
   its three files (landing.corpora). A dataset's manifest records it; evaluation refuses a warehouse that holds
   another version, instead of hashing the files again.

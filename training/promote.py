@@ -1,4 +1,4 @@
-"""`make evaluate`: the fine-tuned candidate against the current model, and the promotion gate.
+"""`make promote-model`: the fine-tuned candidate against the current model, and the promotion gate.
 
 `python -m training.promote [--candidate DIR]` (default: the newest `artifacts/models/v<N>`) retrieves over the
 **whole** corpus of the candidate's dataset, as DBT_TARGET's warehouse holds it, for its validation and
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         path = settings.artifacts_dir / "registry.json"
         if not path.is_file():
-            print(f"[evaluate] error: no {path}: run make evaluate", file=sys.stderr)
+            print(f"[evaluate] error: no {path}: run make promote-model", file=sys.stderr)
             return 1
         print(registry_table(json.loads(path.read_text())["entries"]))
         return 0
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     if candidate is None:
         found = versions(settings.artifacts_dir / "models")
         if not found:
-            print(f"[evaluate] error: no model under {settings.artifacts_dir / 'models'}: run make train", file=sys.stderr)
+            models = settings.artifacts_dir / "models"
+            print(f"[evaluate] error: no model under {models}: run make finetune", file=sys.stderr)
             return 1
         candidate = found[-1][1]
     try:

@@ -10,7 +10,7 @@ Every endpoint's work is bounded by its input's limits (the OpenAPI document sta
   when the client has gone away or the request's deadline (`Budget.deadline_seconds`) has passed (then 503).
 - GET /documents/{doc_id}/chunks: one document's chunks, as many as that document has in the published index.
 - GET /interests/{user_handle}: a dict lookup and at most 100 interests.
-The measured worst cases are in the README ("Search and the HTTP service").
+The measured worst cases are in docs/service.md ("What one request may cost").
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from embeddings.model_source import ModelSpec
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS = 16_384  # ~65 full windows, or 1,000 texts of 16 tokens: a few seconds on 2 cores (README)
+MAX_TOKENS = 16_384  # ~65 full windows, or 1,000 texts of 16 tokens: a few seconds on 2 cores (docs/service.md)
 DEADLINE_SECONDS = 20.0  # a request within the budget takes a few seconds; this is for an overloaded machine
 # encoded between two checks for a gone client or a passed deadline: a fraction of a second of work
 BATCH_TOKENS = 2_048

@@ -48,7 +48,7 @@ async def _request_validation_error(request: Request, exc: RequestValidationErro
 
 async def _http_error(request: Request, exc: StarletteHTTPException):
     # FastAPI answers 400 "There was an error parsing the body" when the body cannot even be decoded (not UTF-8:
-    # a ValueError, where malformed JSON is its own 422); the README and the OpenAPI document promise 422 for any
+    # a ValueError, where malformed JSON is its own 422); docs/service.md and the OpenAPI document promise 422 for any
     # body that is not the request's JSON
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         return JSONResponse({"detail": f"body: not JSON in UTF-8 ({exc.__cause__})"}, status_code=422)

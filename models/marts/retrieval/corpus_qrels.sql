@@ -1,4 +1,4 @@
--- Graded relevance judgments of every retrieval corpus: the evaluation's answers (`make eval`).
+-- Graded relevance judgments of every retrieval corpus: the evaluation's answers (`make evaluate-retrieval`).
 with qrels as (
     select * from {{ ref('stg_corpus_qrels') }}
 ),

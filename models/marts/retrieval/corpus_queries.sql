@@ -1,4 +1,4 @@
--- The judged queries of every retrieval corpus: the evaluation's questions (`make eval`).
+-- The judged queries of every retrieval corpus: the evaluation's questions (`make evaluate-retrieval`).
 with queries as (
     select * from {{ ref('stg_corpus_queries') }}
 ),
