@@ -169,8 +169,12 @@ help:  ## list the targets by stage
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic
 
-stop:  ## stop every local server the project started: Postgres (DBT_TARGET=postgres without PGHOST, interrupted tests; data kept in .engines/), Spark standalone clusters
+stop:  ## stop every local server the project started (Postgres, Spark clusters); their data stays in .engines/
 	$(BIN)/python -m warehouse stop
 
-clean:  ## remove the warehouse, dbt's target/ and outputs (keeps .venv)
-	rm -rf target logs output warehouse.duckdb warehouse.duckdb.wal warehouse.published.duckdb
+# python -m warehouse reset: the DuckDB file and its published copy, the local Postgres database, the Spark
+# warehouse (never a server PGHOST names); without .venv there is no local engine to reset beyond the files
+clean:  ## start over: empty every local engine's warehouse (DuckDB, local Postgres, Spark), remove target/ and outputs
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m warehouse reset; \
+		else rm -f warehouse.duckdb warehouse.duckdb.wal warehouse.published.duckdb; fi
+	rm -rf target logs output

@@ -53,9 +53,9 @@ DEFAULT_BACKEND = "openvino-int8"
 
 
 def check_backend(name: str) -> str:
-    """`name` if it is an embedding backend (EMBEDDING_BACKEND)."""
+    """`name` if it is an embedding backend (EMBEDDING_BACKEND, a ModelSpec's backend)."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown embedding backend {name!r} (EMBEDDING_BACKEND): use one of {', '.join(BACKENDS)}")
+        raise ValueError(f"EMBEDDING_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")
     return name
 
 
