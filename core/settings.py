@@ -40,6 +40,21 @@ def _count(name: str, default: int) -> int:
     return int(value)
 
 
+# Switches read by third-party libraries, not settings of ours: the function that imports a library puts them into
+# the environment (unless the user set them) just before that import, never an import of one of our modules
+HUGGING_FACE_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",  # weights come from disk, never from a hub (huggingface_hub reads it when imported)
+    "TOKENIZERS_PARALLELISM": "false",  # no fork warning from the Rust tokenizers
+}
+GX_DEFAULTS = {"GX_ANALYTICS_ENABLED": "false"}  # no Great Expectations telemetry
+
+
+def library_defaults(defaults: dict[str, str]) -> None:
+    """Each of `defaults` into os.environ where unset: call it before importing the library that reads them."""
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
+
+
 ENGINES = ("duckdb", "postgres", "spark")  # what DBT_TARGET may name: profiles.yml's outputs
 
 # EMBEDDING_BACKEND: sentence-transformers on PyTorch, or the model exported to ONNX (float, or int8 weights) and

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import HUGGING_FACE_DEFAULTS, library_defaults
 from embeddings.model_source import ModelSpec
 
 CHUNK_OVERLAP_TOKENS = 32  # consecutive chunks of a long text share this many tokens, so no sentence is cut blind
@@ -14,6 +15,7 @@ CHUNK_OVERLAP_TOKENS = 32  # consecutive chunks of a long text share this many t
 
 @functools.lru_cache(maxsize=4)
 def load_tokenizer(tokenizer_dir: Path):
+    library_defaults(HUGGING_FACE_DEFAULTS)
     from transformers import AutoTokenizer
     from transformers.utils import logging as transformers_logging
 

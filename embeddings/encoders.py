@@ -8,7 +8,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import os
 import re
 import time
 from dataclasses import replace
@@ -16,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.settings import HUGGING_FACE_DEFAULTS, library_defaults
 from embeddings.model_source import ModelSpec, graph_file
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +41,7 @@ class HashingEncoder:
 
 class SentenceTransformerEncoder:
     def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None):
+        library_defaults(HUGGING_FACE_DEFAULTS)
         import torch
         from sentence_transformers import SentenceTransformer
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.settings import HUGGING_FACE_DEFAULTS, library_defaults
 from embeddings.chunking import max_seq_length
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
     its weight MatMuls quantized to int8 (per output channel) when `quantize`. Written under a temporary name
     and renamed, so a reader never sees half a file and two processes exporting at once both end well.
     Changing this recipe means bumping embeddings.model_source.ONNX_EXPORT_RECIPE (the graph's path, the model id)."""
+    library_defaults(HUGGING_FACE_DEFAULTS)
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -122,6 +124,7 @@ def unpadded_tokenizer(model_dir: Path):
     """The model's fast tokenizer itself, without importing transformers (2.3 s of a 20 s encoding job): the same
     ids sentence-transformers feeds the model (its tokenizer reads this file too), truncated to the model's window,
     unpadded."""
+    library_defaults(HUGGING_FACE_DEFAULTS)
     from tokenizers import Tokenizer
 
     if not (model_dir / "tokenizer.json").is_file():

@@ -282,9 +282,3 @@ def folder_contents(folder: Path) -> FolderContents:
             continue
         units.append(LandingUnit(str(sub), lambda con, sub=sub: land_corpus(con, sub)))
     return FolderContents(units, ignored)
-
-
-def land_corpora(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CorpusLandResult]:
-    """Every corpus folder under `retrieval/`, in name order; stops at the first refused one (the land command,
-    landing.land, goes on past it and reports every refusal)."""
-    return [unit.land(con) for unit in folder_contents(folder).units]

@@ -214,9 +214,3 @@ def land_document(con: duckdb.DuckDBPyConnection, folder: Path, doc_id: str) -> 
         record_landing(con, SOURCE, doc_id, str(texts_path), document_hash, len(texts))
     return DocumentLandResult(doc_id, len(texts), len(pages), "replaced" if previous else "landed",
                               parsed.texts_without_nul)
-
-
-def land_documents(con: duckdb.DuckDBPyConnection, folder: Path) -> list[DocumentLandResult]:
-    """Every document of a folder, one transaction each; stops at the first refused one (the land command,
-    landing.land, goes on past it and reports every refusal)."""
-    return [unit.land(con) for unit in folder_contents(folder).units]

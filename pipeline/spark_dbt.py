@@ -29,7 +29,7 @@ import pyarrow as pa
 from core.settings import PROJECT_ROOT, Settings
 from pipeline.dbt_runner import PHASED_COMMANDS, python_phases, resource_type_flags, split_selection
 from warehouse import target_warehouse
-from warehouse.spark import SparkWarehouse, register_raw_tables, start_session
+from warehouse.spark import SparkWarehouse, ignore_pandas_version_warning, register_raw_tables, start_session
 
 ENCODE_PARTITIONS_PER_CORE = 4  # a few tasks per core: the stage's progress bar moves, stragglers stay short
 
@@ -206,6 +206,7 @@ def encode_on_executors(spark, spec, texts: list[str]) -> np.ndarray:
 def _encode_partition(spec, batches):
     """In an executor's Python worker: one model per worker process (load_encoder caches it), one thread per task
     (Spark runs a task per core: more threads would fight over the same cores)."""
+    ignore_pandas_version_warning()  # a worker process of its own: the driver's filter does not reach it
     from embeddings.encoders import load_encoder
 
     encoder = load_encoder(spec, threads=1)

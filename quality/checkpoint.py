@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is imported: no telemetry
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from core.settings import PROJECT_ROOT, Settings  # noqa: E402
-from embeddings.model_source import embedding_dimension, settings_model  # noqa: E402
-from quality.expectations import EMBEDDING_DIM_PARAMETER, SUITES, suite_text  # noqa: E402
-from warehouse import LandingError, Warehouse, target_warehouse  # noqa: E402
+from core.settings import PROJECT_ROOT, Settings
+from embeddings.model_source import embedding_dimension, settings_model
+from quality.expectations import EMBEDDING_DIM_PARAMETER, SUITES, before_importing_gx, suite_text
+from warehouse import LandingError, Warehouse, target_warehouse
 
 GX_DIR = PROJECT_ROOT / "gx"
 DATASOURCE = "warehouse"
@@ -81,6 +78,7 @@ def load_tables(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
 
 
 def _context(gx_dir: Path):
+    before_importing_gx()
     import great_expectations as gx
 
     context = gx.get_context(mode="file", context_root_dir=str(gx_dir))
@@ -141,6 +139,7 @@ def _severity(config) -> str:
 
 def run_checkpoint(warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_DIR) -> int:
     """Validate every covered table; `embedding_dim` is the vector length document_chunks must have."""
+    before_importing_gx()
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 

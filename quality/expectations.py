@@ -19,6 +19,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from core.settings import GX_DEFAULTS, library_defaults
+from warehouse.spark import ignore_pandas_version_warning
+
 # The vector length depends on the embedding model the warehouse was built with (384 for the packaged
 # all-MiniLM-L6-v2, any size for `hashing:<dim>`): a GX suite parameter, which the checkpoint sets to the
 # dimension of the model EMBEDDING_MODEL resolves to.
@@ -199,8 +202,16 @@ def suite_json(definition: dict) -> dict:
     }
 
 
+def before_importing_gx() -> None:
+    """GX's telemetry off (unless GX_ANALYTICS_ENABLED says otherwise) and pyspark's pandas warning silenced (GX
+    imports pyspark whenever it is installed): call it in the function that imports great_expectations."""
+    library_defaults(GX_DEFAULTS)
+    ignore_pandas_version_warning()
+
+
 def suite_text(definition: dict) -> str:
     """The file's text exactly as GX's expectations store writes it, so GX re-saving a suite changes nothing."""
+    before_importing_gx()
     from great_expectations.core.expectation_suite import ExpectationSuite, ExpectationSuiteSchema
 
     schema = ExpectationSuiteSchema()

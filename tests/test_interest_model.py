@@ -228,9 +228,9 @@ def test_if_missing_gives_users_without_activity_the_sample_model_once(built, ru
     warehouse = copy_warehouse(built, tmp_path, "delete from raw.user_activity", "delete from raw.interests")
     landed = []
 
-    def land_and_build_sample(monkeypatch, folder, duckdb_path, target_path):
+    def land_and_build_sample(folder, warehouse, target_path):
         landed.append(folder)
-        shutil.copy(built.warehouse, duckdb_path)
+        shutil.copy(built.warehouse, warehouse)
 
     monkeypatch.setattr(data_module, "land_and_build", land_and_build_sample)
     monkeypatch.setenv("DUCKDB_PATH", str(warehouse))

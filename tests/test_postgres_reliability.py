@@ -256,13 +256,13 @@ def test_bad_input_fails_the_same_on_every_engine(postgres, tmp_path, case):
     prior.mkdir()
     bad.mkdir()
     make(prior, bad)
-    duckdb_path = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    duckdb_warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     server = fresh_database(postgres, "bad_input")
 
     def read_duckdb() -> dict:
-        if not duckdb_path.path.exists():
+        if not duckdb_warehouse.path.exists():
             return {}
-        with connect(duckdb_path, read_only=True) as con:
+        with connect(duckdb_warehouse, read_only=True) as con:
             return raw_contents(con)
 
     def read_postgres() -> dict:
@@ -278,7 +278,7 @@ def test_bad_input_fails_the_same_on_every_engine(postgres, tmp_path, case):
             return raw_contents(con)
 
     engines = {
-        "duckdb": ({"DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_path)}, duckdb_path, read_duckdb),
+        "duckdb": ({"DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_warehouse)}, duckdb_warehouse, read_duckdb),
         # DUCKDB_PATH set, to show the Postgres landing never creates it
         "postgres": ({"DBT_TARGET": "postgres", "DUCKDB_PATH": str(tmp_path / "unused.duckdb"), **server.env()},
                      PostgresWarehouse(server), read_postgres),

@@ -152,7 +152,6 @@ def test_two_loaders_at_once_queue_up(postgres, tmp_path):
         con.execute("call postgres_execute('warehouse', 'drop schema if exists raw cascade')")
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from warehouse.local_postgres import Connection\n"
         "from landing.land import ensure_raw_tables\n"
         "from landing.score_batches import land_score_batches\n"
         "from warehouse import connect_postgres\n"

@@ -49,10 +49,10 @@ def sample_warehouse(tmp_path_factory) -> tuple[DuckDBWarehouse, Dbt]:
 
 
 def test_sample_builds_with_upward_drift(sample_warehouse):
-    duckdb_path, _ = sample_warehouse
-    (last,) = query(duckdb_path, "select max(iteration) from industry_distribution_history")[0]
+    warehouse, _ = sample_warehouse
+    (last,) = query(warehouse, "select max(iteration) from industry_distribution_history")[0]
     shifts = query(
-        duckdb_path, "select industry, mean_shift_vs_first from industry_distribution_history where iteration = ?", [last]
+        warehouse, "select industry, mean_shift_vs_first from industry_distribution_history where iteration = ?", [last]
     )
     assert len(shifts) == 4 and all(shift > 0.02 for _, shift in shifts)  # 0.01 per batch in the generator
 
@@ -65,9 +65,9 @@ def test_sample_builds_with_upward_drift(sample_warehouse):
     ],
 )
 def test_conservation_test_catches_a_lost_or_duplicated_row(sample_warehouse, tmp_path: Path, corruption, problem):
-    duckdb_path, dbt = sample_warehouse
-    broken = tmp_path / duckdb_path.path.name  # same file name: dbt's views refer to the catalog by it
-    broken.write_bytes(duckdb_path.path.read_bytes())
+    warehouse, dbt = sample_warehouse
+    broken = tmp_path / warehouse.path.name  # same file name: dbt's views refer to the catalog by it
+    broken.write_bytes(warehouse.path.read_bytes())
     con = duckdb.connect(str(broken))
     con.execute(corruption)
     con.close()
@@ -85,9 +85,9 @@ def test_conservation_test_catches_a_lost_or_duplicated_row(sample_warehouse, tm
 @pytest.mark.parametrize(("duplicated_iteration", "scoped_run_fails"), [(7, True), (2, False)])
 def test_scoped_data_tests_check_the_new_batches_only(sample_warehouse, tmp_path: Path, duplicated_iteration, scoped_run_fails):
     """`--vars {test_since_batch: N}` narrows data tests on append-only tables to rows >= N; without it, all rows."""
-    duckdb_path, _ = sample_warehouse
-    broken = tmp_path / duckdb_path.path.name
-    broken.write_bytes(duckdb_path.path.read_bytes())
+    warehouse, _ = sample_warehouse
+    broken = tmp_path / warehouse.path.name
+    broken.write_bytes(warehouse.path.read_bytes())
     con = duckdb.connect(str(broken))
     con.execute("insert into percentile_history select * from percentile_history where iteration = ? limit 1", [duplicated_iteration])
     con.close()

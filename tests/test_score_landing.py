@@ -13,6 +13,7 @@ from landing.score_batches import batch_files, land_score_batch, land_score_batc
 from tests.conftest import REAL_SCORE_BATCHES, query, require_real
 from warehouse.duckdb_file import connect
 from warehouse.errors import LandingError
+from warehouse import DuckDBWarehouse
 
 GOOD = {"id": "01GH6QHVN37Q57K67PQRH2T4X8", "score": 0.471, "industry": "clothing"}
 
@@ -24,16 +25,16 @@ def write(folder: Path, name: str, content: object | str) -> Path:
     return path
 
 
-def snapshot(duckdb_path: Path) -> dict[str, list[tuple]]:
+def snapshot(warehouse: DuckDBWarehouse) -> dict[str, list[tuple]]:
     """Everything in the warehouse: every table's rows, so 'unchanged' can be asserted exactly."""
-    if not Path(duckdb_path).exists():
+    if not warehouse.path.exists():
         return {}
-    tables = query(duckdb_path, "select table_schema, table_name from information_schema.tables order by all")
-    return {f"{s}.{t}": sorted(query(duckdb_path, f'select * from "{s}"."{t}"'), key=repr) for s, t in tables}
+    tables = query(warehouse, "select table_schema, table_name from information_schema.tables order by all")
+    return {f"{s}.{t}": sorted(query(warehouse, f'select * from "{s}"."{t}"'), key=repr) for s, t in tables}
 
 
-def land(duckdb_path: Path, path: Path):
-    with connect(duckdb_path) as con:
+def land(warehouse: DuckDBWarehouse, path: Path):
+    with warehouse.open() as con:
         return land_score_batch(con, path)
 
 

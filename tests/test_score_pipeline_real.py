@@ -197,8 +197,8 @@ MARTS = {
 }
 
 
-def mart(duckdb_path: Path, table: str) -> pd.DataFrame:
-    con = __import__("duckdb").connect(str(duckdb_path), read_only=True)
+def mart(duckdb_warehouse: Path, table: str) -> pd.DataFrame:
+    con = __import__("duckdb").connect(str(duckdb_warehouse), read_only=True)
     try:
         frame = con.execute(f"select * exclude (loaded_at) from {table} order by {MARTS[table]}").df() \
             if table == "score_rejects" else con.execute(f"select * from {table} order by {MARTS[table]}").df()
@@ -209,19 +209,19 @@ def mart(duckdb_path: Path, table: str) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_one_batch_at_a_time_equals_all_at_once(built: Path, tmp_path: Path):
-    duckdb_path = DuckDBWarehouse(tmp_path / "one_at_a_time.duckdb")
-    dbt = Dbt(duckdb_path, tmp_path / "target")
+    duckdb_warehouse = DuckDBWarehouse(tmp_path / "one_at_a_time.duckdb")
+    dbt = Dbt(duckdb_warehouse, tmp_path / "target")
     for path in batch_files(REAL_SCORE_BATCHES):
-        with connect(duckdb_path) as con:
+        with connect(duckdb_warehouse) as con:
             ensure_raw_tables(con)
             assert land_score_batch(con, path).status == "landed"
         # the models and their data tests on every batch; the unit tests, which read fixed inputs and never the
         # warehouse, once at the end (every run of them is the same; 20 runs were a third of this test's time)
         dbt("build", "--select", SCORE_PIPELINE, "--exclude-resource-type", "unit_test")
         if path.name == "batch_1.json":  # cold start: two batches, no percentiles yet
-            assert query(duckdb_path, "select count(*) from scores") == [(0,)]
-            assert query(duckdb_path, "select count(*) from percentile_history") == [(0,)]
+            assert query(duckdb_warehouse, "select count(*) from scores") == [(0,)]
+            assert query(duckdb_warehouse, "select count(*) from percentile_history") == [(0,)]
     # a build with nothing new appends nothing
     dbt("build", "--select", SCORE_PIPELINE)
     for table in MARTS:
-        pd.testing.assert_frame_equal(mart(duckdb_path, table), mart(built, table), check_exact=True)
+        pd.testing.assert_frame_equal(mart(duckdb_warehouse, table), mart(built, table), check_exact=True)

@@ -36,11 +36,9 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from core.files import sha256_file  # noqa: E402
-from training.versions import latest_dataset, publish_version, verify_dataset  # noqa: E402
+from core.files import sha256_file
+from core.settings import HUGGING_FACE_DEFAULTS, library_defaults
+from training.versions import latest_dataset, publish_version, verify_dataset
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +49,7 @@ TRAIN_COLUMNS = ("anchor", "positive", "negative")
 
 def _step_callback(limit_s: float | None, started: float):
     """Times every optimiser step and stops training (keeping what it learnt) once `limit_s` has passed."""
+    library_defaults(HUGGING_FACE_DEFAULTS)
     from transformers import TrainerCallback
 
     class StepClock(TrainerCallback):
@@ -90,6 +89,7 @@ def train(
     logging_steps: int = 1,
 ) -> Path:
     """Train from the packaged all-MiniLM-L6-v2 on `dataset_dir`'s triplets; return `artifacts_dir/models/v<N>/`."""
+    library_defaults(HUGGING_FACE_DEFAULTS)
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer

@@ -11,7 +11,9 @@ Python steps, dbt again) that must all reach the same server:
 - `pg_ctl start` detaches the postmaster (own session), so it outlives every step; `stop()` (`make stop`) ends it;
 - trust authentication, loopback only: a scratch database for one developer or CI run, never a shared one;
 - Postgres refuses to run as root: as root, the server runs as the system user `pgserver` (the user the
-  pgserver package itself creates), which owns the data folder.
+  pgserver package itself creates) with its own group only, which owns the state folder; every parent folder of
+  it and of the binaries gets the search (x) bit that applies to that user, so a checkout in a private folder
+  (`mktemp -d`, /root) works.
 
 `connection(settings.postgres_server)` is what everything else calls: the PG* settings when PGHOST is set (an
 external server, never started nor stopped here), else this server, started if needed.
@@ -25,6 +27,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -53,16 +56,34 @@ def _bin(name: str) -> Path:
     return path
 
 
+def _service_account() -> pwd.struct_passwd | None:
+    """The account the server binaries run as: the system user `pgserver` when we are root, else None (ourselves)."""
+    return pwd.getpwnam(SERVICE_USER) if os.geteuid() == 0 else None
+
+
 def _run_as_owner(args: list[str], data_dir: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a server binary as the data folder's owner (not root), output captured into the error if it fails."""
-    user = SERVICE_USER if os.geteuid() == 0 else None
+    account = _service_account()
+    # with the service user's own group and no supplementary ones: left with root's (gid 0), the group bits of a
+    # root:root parent (--- on a 700 `mktemp -d` folder) would apply instead of the bit _ensure_service_user grants;
+    # pg_ctl's detached postmaster inherits these credentials
+    as_owner = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
     result = subprocess.run(
-        [str(a) for a in args], user=user, cwd=data_dir.parent, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+        [str(a) for a in args], cwd=data_dir.parent, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, **as_owner,
     )
     if result.returncode != 0:
         raise EngineError(f"{' '.join(map(str, args))} failed (exit {result.returncode}):\n{result.stdout[-3000:]}")
     return result
+
+
+def _grant_search(folder: Path, uid: int, gid: int) -> None:
+    """x on `folder` for a process of uid/gid without supplementary groups: the owner, group or other bit, the one
+    the kernel checks for it (only that class: a private folder stays unlistable)."""
+    info = folder.stat()
+    bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
+    if not info.st_mode & bit:
+        folder.chmod(stat.S_IMODE(info.st_mode) | bit)
 
 
 def _ensure_service_user(state_dir: Path) -> None:
@@ -74,12 +95,13 @@ def _ensure_service_user(state_dir: Path) -> None:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
                        check=True, capture_output=True)
     entry = pwd.getpwnam(SERVICE_USER)
-    # the service user must reach the data folder and the binaries: every parent needs o+x
-    for folder in [state_dir, *state_dir.parents, *Path(_bin("postgres")).parents]:
-        mode = folder.stat().st_mode
-        if not mode & 0o001:
-            folder.chmod(mode | 0o001)
-    os.chown(state_dir, entry.pw_uid, entry.pw_gid)
+    os.chown(state_dir, entry.pw_uid, entry.pw_gid)  # initdb makes data/ in it, the postmaster writes the log there
+    # the service user must reach the state folder and the binaries: every parent, along the path as given and
+    # along the resolved one (a symlinked .venv or checkout is traversed on both)
+    paths = (Path(state_dir).absolute(), _bin("postgres").absolute())
+    folders = [folder for path in paths for start in (path, path.resolve()) for folder in start.parents]
+    for folder in dict.fromkeys([Path(state_dir).absolute(), *folders]):
+        _grant_search(folder, entry.pw_uid, entry.pw_gid)
 
 
 def free_port() -> int:
@@ -156,8 +178,9 @@ class LocalPostgres:
                            "--locale=C", "--no-instructions"], self.data_dir)
         port = self._port()
         options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories=''"
-        if self.log.exists() and os.geteuid() == 0:
-            os.chown(self.log, pwd.getpwnam(SERVICE_USER).pw_uid, -1)
+        account = _service_account()
+        if account is not None and self.log.exists():  # the postmaster appends to it (made by root before)
+            os.chown(self.log, account.pw_uid, account.pw_gid)
         try:
             _run_as_owner([_bin("pg_ctl"), "-D", self.data_dir, "-l", self.log, "-o", options, "-w", "-t", "60",
                            "start"], self.data_dir, timeout=90)
