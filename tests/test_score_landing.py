@@ -11,9 +11,9 @@ import pytest
 from landing.land import main as land_main
 from landing.score_batches import batch_files, land_score_batch, land_score_batches
 from tests.conftest import REAL_SCORE_BATCHES, query, require_real
+from warehouse import DuckDBWarehouse
 from warehouse.duckdb_file import connect
 from warehouse.errors import LandingError
-from warehouse import DuckDBWarehouse
 
 GOOD = {"id": "01GH6QHVN37Q57K67PQRH2T4X8", "score": 0.471, "industry": "clothing"}
 
