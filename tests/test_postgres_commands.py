@@ -1,5 +1,5 @@
 """Every make target that reads the warehouse follows DBT_TARGET: on a Postgres warehouse built by `make run` from
-the 20 real score batches and a real judged corpus (8 TREC DL 2019 queries and their passages), `make report`,
+the 20 real score batches and a real judged corpus (5 TREC DL 2019 queries and their judged passages), `make report`,
 `make docs`, `make evaluate-retrieval`, `make finetune-data` and `make promote-model` read Postgres, never a DuckDB
 file (DUCKDB_PATH points at a file that must never appear)."""
 
@@ -12,12 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REAL_SCORE_BATCHES, make, require_real, throwaway_postgres, write_corpus_subset
+from tests.conftest import (
+    REAL_SCORE_BATCHES,
+    SEARCH_TEST_QUERY_IDS,
+    make,
+    require_real,
+    throwaway_postgres,
+    write_corpus_subset,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 CORPUS = "msmarco-trec-dl"
-QUERY_IDS = ("19335", "47923", "87181", "1110199", "1129237", "104861", "130510", "131843")
+QUERY_IDS = SEARCH_TEST_QUERY_IDS  # five real judged queries and their passages: enough for every command
 
 
 @pytest.fixture(scope="module")
