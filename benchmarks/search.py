@@ -25,7 +25,9 @@ from benchmarks.machine import describe_machine
 from benchmarks.service import percentiles, start_service, stop_service
 from core.settings import Settings
 from embeddings.model_source import settings_model
-from search.retriever import MODES, Retriever, SearchIndex
+from search.memory_index import SearchIndex
+from search.results import MODES
+from search.retriever import Retriever
 from warehouse.access import connect
 
 FALLBACK_QUERIES = [
