@@ -4,7 +4,7 @@
     `--scale` vectors (the real index plus synthetic unit vectors, and synthetic texts drawn from the real
     vocabulary so BM25 scores over as many documents): p50/p95/p99 over the judged queries, repeated.
 (b) `GET /search` under `--clients` concurrent clients on loopback for `--http-seconds`: the service
-    (`uvicorn serving.api:app`, as `make serve` runs it) in a subprocess over the same published index.
+    (`python -m serving.api`, as `make serve` runs it) in a subprocess over the same published index.
 
 Reads the published index of DUCKDB_PATH (PUBLISHED_PATH); queries are the judged queries of the warehouse's
 corpora (or a fixed list when there are none). Prints figures; asserts nothing about time.
