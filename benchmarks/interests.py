@@ -5,7 +5,7 @@
 (b) `GET /interests/{handle}` with one client for `--single-seconds`: the service time of one request
     (HTTP parsing, validation, JSON) without queueing.
 (c) `GET /interests/{handle}` under `--clients` concurrent clients (asyncio, httpx by default) on
-    loopback for `--seconds`: the service (`uvicorn serving.api:app`, as `make serve` runs it) in a
+    loopback for `--seconds`: the service (`python -m serving.api`, as `make serve` runs it) in a
     subprocess over the published copy, each request for a random real handle of the published table.
 
 Reads the published copy of DUCKDB_PATH (PUBLISHED_PATH). The load generator runs on the same machine as the

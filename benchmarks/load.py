@@ -1,6 +1,6 @@
 """The service under load, measured by a compiled load generator: `python -m benchmarks.load` (`make bench-load`).
 
-`wrk` (Debian's package; C, event-driven) drives the service as `make serve` runs it (`uvicorn serving.api:app`,
+`wrk` (Debian's package; C, event-driven) drives the service as `make serve` runs it (`python -m serving.api`,
 over the published copy PUBLISHED_PATH) on the same machine, so the client does not take the cores a Python
 client would: a closed loop of N connections for a fixed time per endpoint, each request for a random real
 value (a handle of the published `user_interest_scores`, a judged query of the warehouse's corpora), latencies

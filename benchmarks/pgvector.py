@@ -37,8 +37,9 @@ from benchmarks.service import percentiles
 from core.settings import PROJECT_ROOT, Settings
 from embeddings.model_source import settings_model
 from pipeline.publish import publish
-from search import retriever as retrieval
-from search.retriever import Retriever, SearchIndex
+from search import pgvector
+from search.memory_index import SearchIndex
+from search.retriever import Retriever
 from warehouse import DuckDBWarehouse
 from warehouse.postgres import postgres_extension
 
@@ -75,7 +76,7 @@ def bench_server(settings: Settings):
     con.close()
 
     def clean_up() -> None:
-        retrieval._pools.pop(bench.dsn(), None)  # its connections close with it
+        pgvector._pools.pop(bench.dsn(), None)  # its connections close with it
         import gc
 
         gc.collect()
@@ -143,8 +144,8 @@ def query_plan(server, vector: np.ndarray) -> str:
     con = psycopg2.connect(server.dsn())
     try:
         with con.cursor() as cursor:
-            cursor.execute(f"set hnsw.ef_search = {retrieval.EF_SEARCH}; explain select chunk_id from search_chunks "
-                           "order by embedding <=> %s::vector limit 30", [retrieval.vector_literal(vector)])
+            cursor.execute(f"set hnsw.ef_search = {pgvector.EF_SEARCH}; explain select chunk_id from search_chunks "
+                           "order by embedding <=> %s::vector limit 30", [pgvector.vector_literal(vector)])
             lines = [row[0].strip(" ->") for row in cursor.fetchall()]
     finally:
         con.close()
@@ -168,7 +169,7 @@ def recall(memory: Retriever, postgres: Retriever, vectors: list[np.ndarray], qu
         exact = [(r.document_id, r.score) for r in memory.search(text, 10)]
         found = [(r.document_id, r.score) for r in postgres.search(text, 10)]
         by_results.append(tie_aware_recall(found, exact))
-        literal = retrieval.vector_literal(vector)
+        literal = pgvector.vector_literal(vector)
         hnsw = zip(*index.nearest(literal, 10, None, None, exact=False))
         scan = zip(*index.nearest(literal, 10, None, None, exact=True))
         by_chunks.append(tie_aware_recall(list(hnsw), list(scan)))
@@ -225,13 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(a) HNSW index over {memory.index.size:,} real vectors built in {seconds:.1f} s")
         postgres = Retriever(model=model, backend="postgres", postgres=server)
         print(f"  plan: {query_plan(server, vectors[0])}")
-        default = retrieval.EF_SEARCH
+        default = pgvector.EF_SEARCH
         for ef_search in EF_SEARCH_SETTINGS:
-            retrieval.EF_SEARCH = ef_search
+            pgvector.EF_SEARCH = ef_search
             by_results, by_chunks = recall(memory, postgres, vectors, queries)
             print(f"  ef_search {ef_search:>4}{' (default)' if ef_search == default else '':<10}: recall@10 "
                   f"{by_results:.3f} (Retriever.search vs in-memory exact), {by_chunks:.3f} (HNSW scan vs exact scan)")
-        retrieval.EF_SEARCH = default
+        pgvector.EF_SEARCH = default
 
         started = time.perf_counter()
         memory.index = scaled_index(memory.index, args.scale)
@@ -245,14 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  memory (exact, torch.mv)  dense ranking alone: {percentiles(exact)}  "
               f"[other processes: {share(watch.foreign)}]")
         for ef_search in EF_SEARCH_SETTINGS:
-            retrieval.EF_SEARCH = ef_search
+            pgvector.EF_SEARCH = ef_search
             by_results, by_chunks = recall(memory, postgres, vectors, queries)
             with Stopwatch() as watch:
                 hnsw = ranking_latency(postgres, vectors, args.rounds)
             print(f"  postgres HNSW ef_search {ef_search:>4}{'*' if ef_search == default else ' '} "
                   f"dense ranking alone: {percentiles(hnsw)}  recall@10 {by_results:.3f} / {by_chunks:.3f}  "
                   f"[other processes, the server included: {share(watch.foreign)}]")
-        retrieval.EF_SEARCH = default
+        pgvector.EF_SEARCH = default
         for name, retriever in (("memory", memory), ("postgres", postgres)):
             with Stopwatch() as watch:
                 searches = search_latency(retriever, queries, args.rounds)

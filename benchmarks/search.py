@@ -4,7 +4,7 @@
     `--scale` vectors (the real index plus synthetic unit vectors, and synthetic texts drawn from the real
     vocabulary so BM25 scores over as many documents): p50/p95/p99 over the judged queries, repeated.
 (b) `GET /search` under `--clients` concurrent clients on loopback for `--http-seconds`: the service
-    (`uvicorn serving.api:app`, as `make serve` runs it) in a subprocess over the same published index.
+    (`python -m serving.api`, as `make serve` runs it) in a subprocess over the same published index.
 
 Reads the published index of DUCKDB_PATH (PUBLISHED_PATH); queries are the judged queries of the warehouse's
 corpora (or a fixed list when there are none). Prints figures; asserts nothing about time.
@@ -25,7 +25,9 @@ from benchmarks.machine import describe_machine
 from benchmarks.service import percentiles, start_service, stop_service
 from core.settings import Settings
 from embeddings.model_source import settings_model
-from search.retriever import MODES, Retriever, SearchIndex
+from search.memory_index import SearchIndex
+from search.results import MODES
+from search.retriever import Retriever
 from warehouse import Warehouse, target_warehouse
 
 FALLBACK_QUERIES = [

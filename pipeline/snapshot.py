@@ -68,7 +68,7 @@ class PublishedSnapshot(Generic[T]):
         self._load = load
         self.what = what  # for the log: "search index", "interest scores"
         # what identifies one publication of `path` (None: nothing published): the published file's key by
-        # default; the Postgres search backend passes its table's (search.retriever.PostgresIndex.key)
+        # default; the Postgres search backend passes its table's (search.pgvector.PostgresIndex.key)
         self._file_key = key or (lambda path: published_file_key(Path(path)))
         self.current: T | None = None
         self.error: str | None = None  # why the last refresh failed; cleared by the next successful load

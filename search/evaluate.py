@@ -20,7 +20,8 @@ import numpy as np
 
 from core.settings import Settings
 from search.evaluation import METRICS, EvaluationReport, evaluate_run, paired_difference
-from search.retriever import DEFAULT_MODE, MODES, Retriever, RetrieverError
+from search.results import DEFAULT_MODE, MODES, RetrieverError
+from search.retriever import Retriever
 from warehouse import LandingError, Warehouse, target_warehouse
 
 DEPTH = 100  # recall@100 needs 100 results per query

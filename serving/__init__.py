@@ -3,6 +3,7 @@
 `from serving import Retriever, Result`; the service is `serving.api` (`make serve`).
 """
 
-from search.retriever import Result, Retriever
+from search.results import Result
+from search.retriever import Retriever
 
 __all__ = ["Result", "Retriever"]

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import PROJECT_ROOT
 from embeddings.model_source import ModelSourceError
 from serving.api import create_app
 from serving.api.errors import MAX_BODY_BYTES, BodyLimitMiddleware
@@ -51,6 +55,22 @@ def test_a_bad_model_source_fails_the_start_not_the_app_factory(monkeypatch, tmp
     with pytest.raises(ModelSourceError, match="no-such-model"):
         with TestClient(app):
             pass
+
+
+def test_a_bad_setting_ends_the_service_command_with_one_line():
+    """`python -m serving.api` (make serve) with API_TOKEN too short: one line naming it, exit 1, no traceback, the
+    token not echoed; importing the package alone builds nothing, so it does not fail."""
+    env = {**os.environ, "API_TOKEN": "short", "SERVE_WORKERS": "1"}
+    served = subprocess.run([sys.executable, "-m", "serving.api", "--port", "0"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert served.returncode == 1, served.stderr[-2000:]
+    assert served.stderr.splitlines() == [
+        "python -m serving.api: API_TOKEN must be at least 16 visible ASCII characters without spaces "
+        "(it has 5 characters)"
+    ], served.stderr[-2000:]
+    imported = subprocess.run([sys.executable, "-c", "import serving.api as api; print(hasattr(api, 'app'))"],
+                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert (imported.returncode, imported.stdout) == (0, "False\n"), imported.stderr[-2000:]
 
 
 # ---------------------------------------------------------------- the body limit

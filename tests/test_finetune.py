@@ -262,7 +262,8 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Su
     assert query(warehouse, "select distinct model_id from document_chunks") == [(promoted["candidate_model_id"],)]
     # ... and search uses it: the published index is served with the promoted model, and refused with another one
     from pipeline.publish import publish
-    from search.retriever import Retriever, RetrieverError
+    from search.results import RetrieverError
+    from search.retriever import Retriever
 
     publish(warehouse, tmp_path / "published.duckdb")
     retriever = Retriever(tmp_path / "published.duckdb", model=resolve_model("", artifacts))

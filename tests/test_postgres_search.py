@@ -20,7 +20,9 @@ from core.settings import PROJECT_ROOT
 from landing.land import land_all
 from pipeline.dbt_runner import run_dbt
 from pipeline.publish import publish
-from search.retriever import PostgresRanking, Retriever, RetrieverError, vector_literal
+from search.pgvector import PostgresRanking, vector_literal
+from search.results import RetrieverError
+from search.retriever import Retriever
 from tests.conftest import (
     REAL_CORPUS,
     SEARCH_TEST_QUERY_IDS,

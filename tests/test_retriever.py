@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.publish import publish
-from search.retriever import MODES, RetrieverError
+from search.results import MODES, RetrieverError
 from serving import Result, Retriever
 from tests.conftest import model, query
 

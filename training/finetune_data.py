@@ -188,7 +188,7 @@ def dataset_manifest(corpus: JudgedCorpus, judged: list[str], split: dict[str, l
         },
         "negatives": {
             "method": "per training query, the highest BM25 scores (bm25s, Porter stemmer, English stopwords, "
-                      "k1/b of search.retriever) over the whole corpus among passages judged 0 for the query or "
+                      "k1/b of search.bm25) over the whole corpus among passages judged 0 for the query or "
                       f"unjudged within its BM25 top {p.bm25_depth} (pool: {p.negatives}); passages judged >= 1 are "
                       "never negatives; positives take them round robin",
             "pool": p.negatives,

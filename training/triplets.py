@@ -36,7 +36,7 @@ class Triplets:
 def bm25_rankings(texts: list[str], queries: list[str], depth: int, keep_scores: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per query: the indices of the top `depth` passages by BM25 (ties broken by corpus order), and for the first
     `keep_scores` queries every passage's score too (30,005 floats a query: not kept for thousands of them)."""
-    from search.retriever import BM25Index
+    from search.bm25 import BM25Index
 
     index = BM25Index(texts)
     all_scores, tops = [], []

@@ -1,8 +1,10 @@
 """The platform's one HTTP service (FastAPI): search, find-similar, a document's chunks, a user's interests
 and health.
 
-`make serve` runs `uvicorn serving.api:app`; OpenAPI at /docs. The service reads only the *published* copy of
-the search index (pipeline.publish, PUBLISHED_PATH), never the warehouse, so `dbt build` never waits for it.
+`make serve` runs `python -m serving.api`: uvicorn workers, each building its app with the factory
+`serving.api:create_app` (importing the package builds nothing and reads no setting); OpenAPI at /docs. The
+service reads only the *published* copy of the search index (pipeline.publish, PUBLISHED_PATH), never the
+warehouse, so `dbt build` never waits for it.
 A background thread polls that file every SEARCH_REFRESH_SECONDS (default 2) and swaps a newly published copy
 in off the request path (pipeline.snapshot); searches keep answering from the old snapshot until the new one is
 fully loaded. The same thread reloads the published `user_interest_scores` (serving.interests.InterestStore),
@@ -104,5 +106,3 @@ def create_app(
     add_authentication(app, check_api_token(api_token) if api_token is not None else settings.api_token)  # outermost
     return app
 
-
-app = create_app()

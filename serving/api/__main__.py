@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 
 from core.settings import Settings
+from serving.api import create_app
 from serving.api.workers import run_workers
+
+APP_FACTORY = "serving.api:create_app"  # each worker builds its own app (uvicorn's factory=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,9 +21,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     args = parser.parse_args(argv)
-    workers = Settings.from_env().serve_workers
-    run_workers("serving.api:app", host=args.host, port=args.port, workers=workers, log_level=args.log_level,
-                access_log=args.access_log)
+    try:
+        workers = Settings.from_env().serve_workers
+        # every setting the workers' factory reads, checked once here (it loads nothing): a bad one ends the
+        # command with one line, not a traceback from each worker
+        create_app()
+    except ValueError as exc:
+        raise SystemExit(f"python -m serving.api: {exc}") from None
+    run_workers(APP_FACTORY, host=args.host, port=args.port, workers=workers, factory=True,
+                log_level=args.log_level, access_log=args.access_log)
 
 
 if __name__ == "__main__":

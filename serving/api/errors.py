@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search.retriever import RetrieverError
+from search.results import RetrieverError
 from serving.api.schemas import ErrorResponse
 
 log = logging.getLogger(__name__)

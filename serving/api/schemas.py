@@ -7,7 +7,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.text import VISIBLE_CHARACTER, is_blank
-from search.retriever import MODES, SOURCES
+from search.results import MODES, SOURCES
 
 MAX_DOCUMENTS = 1_000  # find_similar; its encoding work is bounded by serving.api.budget's tokens
 MAX_DOCUMENT_CHARS = 20_000
@@ -16,7 +16,7 @@ Mode = Literal["dense", "bm25", "hybrid"]
 Source = Literal["document", "corpus"]
 SourceFilter = Literal[Source, ""]  # GET /search's `source`: "" (a form's empty field) means no filter
 if set(get_args(Mode)) != set(MODES) or set(get_args(Source)) != set(SOURCES):  # the API mirrors the retriever
-    raise RuntimeError(f"serving.api lists other modes/sources than search.retriever: {MODES}, {SOURCES}")
+    raise RuntimeError(f"serving.api lists other modes/sources than search.results: {MODES}, {SOURCES}")
 
 
 BLANK = "is blank: empty, or only whitespace, control or invisible characters"

@@ -17,7 +17,8 @@ from typing import Callable
 from embeddings.encoders import encode_texts, load_encoder
 from embeddings.model_source import ModelSpec
 from pipeline.snapshot import PublishedSnapshot
-from search.retriever import Retriever, RetrieverError, index_key
+from search.results import RetrieverError
+from search.retriever import Retriever, index_key
 from serving.interests import InterestStore
 
 log = logging.getLogger(__name__)

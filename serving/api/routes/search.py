@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
 from core.text import VISIBLE_CHARACTER
-from search.retriever import DEFAULT_MODE
+from search.results import DEFAULT_MODE
 from serving.api.deps import ServiceDep
 from serving.api.errors import NEEDS_INDEX
 from serving.api.schemas import Mode, SearchHit, SearchResponse, SourceFilter, check_text
