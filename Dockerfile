@@ -25,7 +25,6 @@ COPY ingestion/ ingestion/
 COPY serving/ serving/
 COPY synthetic/ synthetic/
 COPY models/ models/
-COPY python_models/ python_models/
 COPY macros/ macros/
 COPY seeds/ seeds/
 RUN pip install --no-deps --no-build-isolation -e . && dbt parse --quiet
