@@ -32,7 +32,6 @@ COPY search/ search/
 COPY serving/ serving/
 COPY synthetic/ synthetic/
 COPY models/ models/
-COPY python_models/ python_models/
 COPY macros/ macros/
 COPY seeds/ seeds/
 RUN pip install --no-deps --no-build-isolation -e . && dbt parse --quiet

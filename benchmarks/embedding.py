@@ -6,8 +6,8 @@ Side by side in one run, on the first --passages passages of the real MS MARCO c
 - the library default: in a fresh process, `SentenceTransformer(<packaged model>).encode(texts, batch_size=32)`
   on the passages' texts (loading the model is timed apart and not counted: the comparison is kind to it);
 - per backend (EMBEDDING_BACKEND): the passages landed as a corpus; on a copy of that warehouse per backend
-  `dbt run --select +text_chunks` (the chunks carry the model id, backend included), then
-  `dbt run --select text_embeddings`, and the node's time from run_results.json (dbt's node time: reading the
+  `dbt run --select +int_text_chunks` (the chunks carry the model id, backend included), then
+  `dbt run --select int_text_embeddings`, and the node's time from run_results.json (dbt's node time: reading the
   chunks, loading the model, encoding, writing the vectors). An ONNX backend's graph is exported beforehand (once
   per model files, a cached artifact): its time is printed apart. Each line says how much of the machine other
   processes took meanwhile.
@@ -113,16 +113,17 @@ def speed(passages: int, backends: list[str]) -> int:
             shutil.copyfile(landed, warehouse)
             dbt = Dbt(warehouse, workdir / "target", PROJECT_ROOT)
             os.environ["EMBEDDING_BACKEND"] = backend
-            dbt(f"{backend}-chunks", "run", "--select", "+text_chunks")  # chunks are keyed by the model id too
-            run = dbt(backend, "run", "--select", "text_embeddings")
-            node = next(seconds for unique_id, seconds in run.nodes.items() if unique_id.endswith(".text_embeddings"))
+            dbt(f"{backend}-chunks", "run", "--select", "+int_text_chunks")  # chunks are keyed by the model id too
+            run = dbt(backend, "run", "--select", "int_text_embeddings")
+            node = next(seconds for unique_id, seconds in run.nodes.items()
+                        if unique_id.endswith(".int_text_embeddings"))
             encoded = json.loads(subprocess.run(
                 [sys.executable, "-c", "import duckdb, sys, json; print(json.dumps(duckdb.connect(sys.argv[1], "
-                 "read_only=True).sql('select count(*) from text_embeddings').fetchone()[0]))", str(warehouse)],
+                 "read_only=True).sql('select count(*) from int_text_embeddings').fetchone()[0]))", str(warehouse)],
                 capture_output=True, text=True, check=True).stdout)
-            log(f"{backend}: text_embeddings node {node:.1f} s for {encoded} chunks ({encoded / node:.1f} "
+            log(f"{backend}: int_text_embeddings node {node:.1f} s for {encoded} chunks ({encoded / node:.1f} "
                 f"chunks/s), {baseline / node:.2f}x the library default; other processes {share(run.foreign)}")
-            rows.append((f"dbt node text_embeddings, EMBEDDING_BACKEND={backend}", encoded, node, baseline / node))
+            rows.append((f"dbt node int_text_embeddings, EMBEDDING_BACKEND={backend}", encoded, node, baseline / node))
 
     print("\n| what | texts | seconds | texts/s | speed-up |\n|---|---|---|---|---|")
     for what, count, seconds, ratio in rows:

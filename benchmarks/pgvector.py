@@ -14,7 +14,7 @@
 The vectors are not encoded again: they are read from the DuckDB warehouse at DUCKDB_PATH (built by
 `make run` with `DATA_DIR=../shared/data`; about 15 minutes of encoding) through its published form, and
 copied into `search_chunks` of a database `pgvector_bench` (vector(384), the same HNSW index as
-macros/portability.sql `vector_index`: `using hnsw (embedding vector_cosine_ops)`, pgvector's defaults m 16,
+macros/vectors.sql `vector_index`: `using hnsw (embedding vector_cosine_ops)`, pgvector's defaults m 16,
 ef_construction 64). The server: PG* when PGHOST is set (the database is created there and dropped after),
 else a throwaway local server under .engines/postgres-bench/, stopped and removed after. Prints figures;
 asserts nothing about time.

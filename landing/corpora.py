@@ -4,7 +4,7 @@
 A corpus is one unit: its three files land together in one transaction, replacing the corpus's previous rows,
 and landing identical files again changes nothing. Any malformed line refuses the whole corpus with an error
 naming the file and the line, so a half-read corpus never reaches the search index. Passage and query texts land
-as received but for NUL characters, which are removed and counted (warehouse.storable_free_text).
+as received but for NUL characters, which are removed and counted (landing.ledger.storable_free_text).
 
 This module is the platform's one reader of the BEIR files (`read_beir_folder`); everything downstream (search,
 `make evaluate-retrieval`, the fine-tuning data and its evaluation) reads the corpus from the warehouse. The corpus's

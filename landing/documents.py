@@ -4,7 +4,7 @@
 File-level problems (invalid JSON, wrong shape, a record without text, a malformed or ambiguous page map)
 refuse the document with an error naming the file; record-level problems (an empty text, a text without
 pages, a page ref that does not resolve) are landed as they are and become reject rows in dbt. Texts land as
-received but for NUL characters, which are removed and counted (warehouse.storable_free_text).
+received but for NUL characters, which are removed and counted (landing.ledger.storable_free_text).
 """
 
 from __future__ import annotations

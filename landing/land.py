@@ -36,7 +36,7 @@ def _score_batches_summary(results: list[score_batches.LandResult], refused: int
 
 
 def _nul_removed(count: int, where: str) -> str:
-    """The report of `count` texts landed without their NUL characters (warehouse.storable_free_text)."""
+    """The report of `count` texts landed without their NUL characters (landing.ledger.storable_free_text)."""
     return (f"; {where}: NUL characters (U+0000) removed from {count} text{'s' if count != 1 else ''} "
             "(Postgres text cannot hold them)") if count else ""
 

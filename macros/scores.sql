@@ -11,7 +11,7 @@
 {% macro default__mangled_name_pattern(normalized_name) -%}
     replace(replace(replace(replace({{ normalized_name }}, '\', '\\'), '%', '\%'), '_', '\_'), 'xxxx', '_')
 {%- endmacro %}
-{#- the same pattern in Spark's literals, where a backslash is written twice (macros/portability.sql, like_escape) -#}
+{#- the same pattern in Spark's literals, where a backslash is written twice (macros/cross_database.sql, like_escape) -#}
 {% macro spark__mangled_name_pattern(normalized_name) -%}
     replace(replace(replace(replace({{ normalized_name }}, '\\', '\\\\'), '%', '\\%'), '_', '\\_'), 'xxxx', '_')
 {%- endmacro %}

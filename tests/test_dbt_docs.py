@@ -51,31 +51,33 @@ def listing(problems: list[str]) -> str:
 def test_the_project_has_models_of_every_layer(docs):
     manifest, _ = docs
     paths = [node["original_file_path"] for node in project_resources(manifest).values()]
-    for folder in ("models/staging/", "models/intermediate/", "models/marts/", "python_models/", "seeds/"):
+    for folder in ("models/staging/", "models/intermediate/", "models/marts/", "seeds/"):
         assert any(path.startswith(folder) for path in paths), f"nothing found under {folder}"
+    assert any(path.startswith("models/") and path.endswith(".py") for path in paths), "no Python model in models/"
     assert any(node["resource_type"] == "source" for node in project_resources(manifest).values())
 
 
-LAYER_PREFIXES = {"staging": "stg_", "intermediate": "int_", "marts": ""}  # SQL model name prefixes per layer
+LAYER_PREFIXES = {"staging": "stg_", "intermediate": "int_", "marts": ""}  # model name prefixes per layer
 
 
 def test_every_model_sits_in_its_layer_and_domain_beside_its_yaml(docs):
-    """<model path>/<layer>/<domain>/<model>, a staging or intermediate SQL model named for its layer, and the
-    YAML describing it in the same folder."""
+    """models/<layer>/<domain>/<model>, SQL and Python alike, a staging or intermediate model named for its
+    layer, and the YAML describing it in the same folder: that folder's one _<domain>__models.yml."""
     manifest, _ = docs
     problems = []
     for uid, node in sorted(project_resources(manifest).items()):
         if node["resource_type"] != "model":
             continue
         path = Path(node["original_file_path"])
-        if len(path.parts) != 4 or path.parts[0] not in ("models", "python_models") or path.parts[1] not in LAYER_PREFIXES:
-            problems.append(f"{uid}: {path} is not <models|python_models>/<layer>/<domain>/<file>")
+        if len(path.parts) != 4 or path.parts[0] != "models" or path.parts[1] not in LAYER_PREFIXES:
+            problems.append(f"{uid}: {path} is not models/<layer>/<domain>/<file>")
             continue
-        if path.suffix == ".sql" and not node["name"].startswith(LAYER_PREFIXES[path.parts[1]]):
+        if not node["name"].startswith(LAYER_PREFIXES[path.parts[1]]):
             problems.append(f"{uid}: a {path.parts[1]} model is named {LAYER_PREFIXES[path.parts[1]]}<name>")
         yaml_path = (node.get("patch_path") or "").split("://")[-1]
-        if Path(yaml_path).parent != path.parent:
-            problems.append(f"{uid}: described in {yaml_path or 'no YAML'}, not beside {path}")
+        expected = path.parent / f"_{path.parts[2]}__models.yml"
+        if Path(yaml_path) != expected:
+            problems.append(f"{uid}: described in {yaml_path or 'no YAML'}, not in {expected}")
     assert not problems, "\n  ".join([f"{len(problems)} misplaced:", *problems])
 
 

@@ -92,7 +92,7 @@ def test_a_passage_is_indexed_or_rejected_with_its_reason(scratch):
     con = duckdb.connect(str(intact), read_only=True)
     try:
         rejects = con.execute("select passage_id, reason from corpus_rejects order by 1").fetchall()
-        chunked = con.execute("select unit_id from text_chunks where source = 'corpus' order by 1").fetchall()
+        chunked = con.execute("select unit_id from int_text_chunks where source = 'corpus' order by 1").fetchall()
     finally:
         con.close()
     assert rejects == [("p2", "blank_text"), ("p4", "no_model_tokens")]

@@ -160,10 +160,10 @@ def test_export_writes_vector_store_ready_parquet(real_document, tmp_path: Path)
 
 def test_a_second_build_encodes_nothing(real_document):
     warehouse, _ = real_document
-    before = query(warehouse, "select count(*) from text_embeddings")
+    before = query(warehouse, "select count(*) from int_text_embeddings")
     result = run_dbt(warehouse, ["build", *DOCUMENT_BUILD], warehouse.path.parent / "target")
     assert "0 chunks to encode, 3596 already encoded" in result.stdout
-    assert query(warehouse, "select count(*) from text_embeddings") == before == [(3596,)]
+    assert query(warehouse, "select count(*) from int_text_embeddings") == before == [(3596,)]
 
 
 def test_switching_the_model_re_encodes_everything(tmp_path: Path):
@@ -175,13 +175,13 @@ def test_switching_the_model_re_encodes_everything(tmp_path: Path):
                      extra_env={"EMBEDDING_MODEL": "hashing:384"})
     assert "hashing-384: 2 chunks to encode, 0 already encoded" in result.stdout
     assert query(warehouse, "select distinct model_id from document_chunks") == [("hashing-384",)]
-    assert query(warehouse, "select count(*) from text_embeddings") == [(4,)]  # both models' vectors kept
+    assert query(warehouse, "select count(*) from int_text_embeddings") == [(4,)]  # both models' vectors kept
     # the same model files run by another backend are another model: its vectors are never mixed with these
     result = run_dbt(warehouse, ["build", *DOCUMENT_BUILD], tmp_path / "target",
                      extra_env={"EMBEDDING_BACKEND": "torch"})
     torch_id = resolve_model("", Settings.from_env().artifacts_dir, "torch").model_id
     assert torch_id != model().model_id and f"{torch_id}: 2 chunks to encode, 0 already encoded" in result.stdout
-    assert query(warehouse, "select count(*) from text_embeddings") == [(6,)]
+    assert query(warehouse, "select count(*) from int_text_embeddings") == [(6,)]
 
 
 def test_record_level_problems_become_document_rejects(tmp_path: Path):

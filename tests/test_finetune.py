@@ -200,7 +200,7 @@ def test_train_a_few_steps_writes_a_loadable_model(built):
 
     spec = resolve_model(model_dir, artifacts)
     assert spec.model_dir == model_dir and spec.model_id != record["base_model"]["id"]
-    assert embedding_dimension(spec) == 384  # what text_embeddings sizes its FLOAT[n] column with
+    assert embedding_dimension(spec) == 384  # what int_text_embeddings sizes its FLOAT[n] column with
     vectors = encode_texts(spec, ["causes of left ventricular hypertrophy", "an axon terminal"], progress=False)
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

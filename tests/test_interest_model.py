@@ -1,5 +1,5 @@
 """The interest model trained on a warehouse built from the committed sample: it reads the warehouse only (the
-CSV folder is gone when it trains), encodes no title (text_embeddings did), beats its baselines, gives real
+CSV folder is gone when it trains), encodes no title (int_text_embeddings did), beats its baselines, gives real
 probabilities, and its artifact is versioned by its inputs, loads back identically and refuses another embedding
 model. The mart, built after it as `make run` does, scores with exactly the features training used."""
 
@@ -90,13 +90,13 @@ def test_training_reads_the_warehouse_not_the_csv_files(built):
     assert (training["users"], training["users_with_activity"], training["interests"]) == (2000, 1898, 300)
 
 
-def test_titles_are_encoded_once_by_text_embeddings_and_training_encodes_only_labels(built):
+def test_titles_are_encoded_once_by_int_text_embeddings_and_training_encodes_only_labels(built):
     assert built.encoded == [built.run.model.labels]
     titles, embedded = query(built.warehouse, """
         select count(distinct titles.title), count(distinct embeddings.content_hash)
         from int_user_activity_titles as titles
-        left join text_chunks as chunks on chunks.source = 'title' and chunks.text = titles.title
-        left join text_embeddings as embeddings
+        left join int_text_chunks as chunks on chunks.source = 'title' and chunks.text = titles.title
+        left join int_text_embeddings as embeddings
             on embeddings.content_hash = chunks.content_hash and embeddings.model_id = chunks.model_id
     """)[0]
     assert titles == embedded > 5000
@@ -204,7 +204,7 @@ def test_the_mart_scores_with_the_features_training_used(built, run):
 @pytest.mark.parametrize("case, statements, message", [
     ("no warehouse", None, "no warehouse"),
     ("users, no activity", ["delete from raw.user_activity"], "no user activity to learn from"),
-    ("titles not embedded", ["delete from text_embeddings"], "text_embeddings has no"),
+    ("titles not embedded", ["delete from int_text_embeddings"], "int_text_embeddings has no"),
 ])
 def test_cli_refuses_what_it_cannot_train_on(monkeypatch, built, tmp_path, capsys, case, statements, message):
     warehouse = tmp_path / "none.duckdb" if statements is None else copy_warehouse(built, tmp_path, *statements)
@@ -259,10 +259,10 @@ def test_user_title_vectors_one_row_per_title_read_of_that_model_only():
     con = duckdb.connect()
     con.execute("create table int_user_activity_titles as select * from (values "
                 "('u2', 'b'), ('u1', 'b'), ('u1', 'a'), ('u1', 'a'), ('u3', 'unembedded')) t(user_handle, title)")
-    con.execute("create table text_chunks as select * from (values ('title', 'a', 0, 'ha', 'm'), "
+    con.execute("create table int_text_chunks as select * from (values ('title', 'a', 0, 'ha', 'm'), "
                 "('title', 'b', 0, 'hb', 'm'), ('title', 'b', 0, 'hb2', 'other'), ('document', 'a', 0, 'hd', 'm')) "
                 "t(source, text, chunk_index, content_hash, model_id)")
-    con.execute("create table text_embeddings as select content_hash, model_id, embedding::float[2] as embedding "
+    con.execute("create table int_text_embeddings as select content_hash, model_id, embedding::float[2] as embedding "
                 "from (values ('ha', 'm', [1, 0]), ('hb', 'm', [0, 1]), ('hb2', 'other', [5, 5]), "
                 "('hd', 'm', [9, 9])) t(content_hash, model_id, embedding)")
     vectors = user_title_vectors(con, "m")

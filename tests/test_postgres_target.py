@@ -53,7 +53,7 @@ def runs(postgres, duckdb_reference_run, tmp_path_factory) -> dict[str, dict]:
 def test_make_run_on_postgres_runs_every_step(runs):
     log = runs["postgres"]["log"]
     assert "DBT_TARGET=postgres" in log
-    assert "postgres python phase: text_embeddings" in log  # the Python models ran, between SQL phases
+    assert "postgres python phase: int_text_embeddings" in log  # the Python models ran, between SQL phases
     assert "3596 chunks to encode, 0 already encoded" in log
     assert "[quality] checkpoint passed" in log
 
@@ -88,7 +88,7 @@ def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
     encoded again (the make run above embedded them)."""
     from pipeline.ingest import ingest_document
 
-    embedded_sql = "select count(*), max(embedded_at) from text_embeddings"
+    embedded_sql = "select count(*), max(embedded_at) from int_text_embeddings"
     with runs["postgres"]["warehouse"].open(read_only=True) as con:
         embedded = con.execute(embedded_sql).fetchone()
     ours = ingest_document(REAL_DOCUMENT, runs["duckdb"]["data"], runs["duckdb"]["warehouse"])
@@ -102,13 +102,14 @@ def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
 
 
 def test_landing_again_and_rebuilding_the_vectors_add_nothing(runs, postgres):
-    """`make land` again lands nothing; text_embeddings, built again (through the postgres_python output), finds every
-    (content_hash, model_id) in Postgres and encodes none (the steps of a second `make run` that could duplicate)."""
-    count = "select count(*) from text_embeddings"
+    """`make land` again lands nothing; int_text_embeddings, built again (through the postgres_python output), finds
+    every (content_hash, model_id) in Postgres and encodes none (the steps of a second `make run` that could
+    duplicate)."""
+    count = "select count(*) from int_text_embeddings"
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         before = con.execute(count).fetchone()
     assert "20 batch files, 0 newly landed" in make("land", runs["postgres"]["env"])
-    built = run_dbt(PostgresWarehouse(postgres), ["build", "--select", "text_chunks", "text_embeddings"],
+    built = run_dbt(PostgresWarehouse(postgres), ["build", "--select", "int_text_chunks", "int_text_embeddings"],
                        target_path=runs["postgres"]["folder"] / "target_again")
     assert "0 chunks to encode, 3596 already encoded" in built.stdout
     with connect_postgres(postgres.dsn(), read_only=True) as con:

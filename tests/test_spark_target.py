@@ -30,7 +30,7 @@ def runs(duckdb_reference_run, tmp_path_factory) -> dict[str, dict]:
 def test_make_run_on_spark_runs_every_step(runs):
     log = runs["spark"]["log"]
     assert "DBT_TARGET=spark" in log
-    assert "[spark_dbt] python phase: text_embeddings" in log  # the Python models ran, between SQL phases
+    assert "[spark_dbt] python phase: int_text_embeddings" in log  # the Python models ran, between SQL phases
     assert "3596 chunks to encode, 0 already encoded" in log
     assert "encoded 3596 texts on the executors" in log
     assert "[quality] checkpoint passed" in log
@@ -49,13 +49,13 @@ def test_make_export_writes_the_same_parquet(runs, export):
 
 
 def test_document_rejects_and_vectors_on_spark(runs):
-    """The same rejected texts and refs; on Spark, text_embeddings holds array<float> of 384 unit-norm values."""
+    """The same rejected texts and refs; on Spark, int_text_embeddings holds array<float> of 384 unit-norm values."""
     with runs["duckdb"]["warehouse"].open(read_only=True) as con:
         rejects = con.execute("select * from document_rejects order by all").fetchall()
     warehouse = runs["spark"]["warehouse"]
     with warehouse.open(read_only=True) as con:
         assert con.execute("select * from document_rejects order by all").fetchall() == rejects
-    files = sorted((warehouse.tables_dir / "main.db" / "text_embeddings").glob("*.parquet"))
+    files = sorted((warehouse.tables_dir / "main.db" / "int_text_embeddings").glob("*.parquet"))
     table = pq.read_table(files)
     assert str(table.schema.field("embedding").type) == "list<element: float>"  # Spark's array<float>
     vectors = table.column("embedding").to_pylist()
@@ -65,15 +65,15 @@ def test_document_rejects_and_vectors_on_spark(runs):
 
 
 def test_landing_again_and_rebuilding_the_vectors_add_nothing(runs):
-    """`make land` again rewrites no raw file; text_embeddings, built again, finds every (content_hash, model_id)
+    """`make land` again rewrites no raw file; int_text_embeddings, built again, finds every (content_hash, model_id)
     and appends none (the steps of a second `make run` that could duplicate anything)."""
     warehouse, env = runs["spark"]["warehouse"], runs["spark"]["env"]
     raw_files = {p: p.stat().st_mtime_ns for p in warehouse.raw_dir.rglob("*.parquet")}
     assert "20 batch files, 0 newly landed" in make("land", env)
     assert {p: p.stat().st_mtime_ns for p in warehouse.raw_dir.rglob("*.parquet")} == raw_files
-    built = run_dbt(warehouse, ["build", "--select", "text_chunks", "text_embeddings"],
+    built = run_dbt(warehouse, ["build", "--select", "int_text_chunks", "int_text_embeddings"],
                        target_path=runs["spark"]["folder"] / "target_again")
     assert "0 chunks to encode, 3596 already encoded" in built.stdout
     with warehouse.open(read_only=True) as con:
-        assert con.execute("select count(*) from text_embeddings").fetchone() == (3596,)
+        assert con.execute("select count(*) from int_text_embeddings").fetchone() == (3596,)
         assert con.execute("select count(*) from scores").fetchone() == (7837,)

@@ -5,7 +5,7 @@ split there as the index splits it, and a passage scores its best chunk's cosine
 baseline and the candidate are compared on the same units. Fine-tuned models keep the base model's tokenizer and
 window (training.finetune), so these are the chunks either model would index.
 
-Vectors: a model whose id has vectors for every chunk in `text_embeddings` (the model the warehouse was built
+Vectors: a model whose id has vectors for every chunk in `int_text_embeddings` (the model the warehouse was built
 with, or one it was built with before) encodes nothing; any other model encodes the chunks once, cached under
 `cache_dir` per (model id, corpus version, chunks).
 """
@@ -34,7 +34,8 @@ _CORPUS_CHUNKS = """
     order by chunks.source_position, chunks.chunk_index
 """
 _PASSAGES = "left join stg_corpus_passages as passages on passages.corpus = chunks.doc_id and passages.passage_id = chunks.unit_id"
-_VECTORS = "left join text_embeddings as vectors on vectors.content_hash = chunks.content_hash and vectors.model_id = ?"
+_VECTORS = ("left join int_text_embeddings as vectors"
+            " on vectors.content_hash = chunks.content_hash and vectors.model_id = ?")
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def stored_vectors(chunks: CorpusChunks, model_id: str) -> np.ndarray | None:
     """The warehouse's vectors of every chunk under `model_id`, or None if any chunk has none."""
     with read_warehouse(chunks.warehouse) as con:
         # FLOAT[dim] on every engine (pgvector's text form, Spark's plain lists, cast back)
-        embedding = fixed_size_vectors(con, "text_embeddings as vectors", "vectors.embedding")
+        embedding = fixed_size_vectors(con, "int_text_embeddings as vectors", "vectors.embedding")
         column = con.execute(
             f"select {embedding} as embedding " + _CORPUS_CHUNKS.format(join=_VECTORS), [model_id, chunks.corpus]
         ).fetchnumpy()["embedding"]

@@ -1,6 +1,6 @@
 """Per-user interest probabilities: a small multi-label classifier on what users read, with calibrated output.
 
-A user's features are the mean vector of the content titles they read (from the warehouse's `text_embeddings`:
+A user's features are the mean vector of the content titles they read (from the warehouse's `int_text_embeddings`:
 each title is embedded once, by dbt) plus their type; a linear multi-label layer (BCEWithLogits) scores every
 interest, and one global Platt scaling fitted on held-out users turns scores into probabilities that mean what
 they say (checked with a reliability table and ECE on other held-out users). Two baselines are scored on the same

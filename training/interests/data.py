@@ -1,6 +1,6 @@
 """What the interest model trains on, read from the warehouse (never from the raw files: landing is their one
 reader and checker): users and types (`stg_users`), the catalogue (`stg_interests`), each active user's interests
-(`stg_user_activity`) and titles (`int_user_activity_titles`), and the titles' vectors from `text_embeddings`
+(`stg_user_activity`) and titles (`int_user_activity_titles`), and the titles' vectors from `int_text_embeddings`
 (training.interests.features.user_title_vectors, the query scoring uses too).
 """
 
@@ -19,7 +19,9 @@ from training.interests.features import user_title_vectors
 from warehouse import LandingError, Warehouse
 
 # Building these (and their parents) is what training needs from dbt; cautious: no test of a model left out.
-TRAINING_BUILD = ["--select", "+text_embeddings", "+stg_users", "+stg_interests", "--indirect-selection", "cautious"]
+TRAINING_BUILD = [
+    "--select", "+int_text_embeddings", "+stg_users", "+stg_interests", "--indirect-selection", "cautious",
+]
 
 
 class InterestDataError(ValueError):
@@ -102,7 +104,7 @@ def load_training_data(warehouse: Warehouse, embedding_model_id: str) -> Interes
     missing = read - sum(len(data.title_vectors.get(handle, ())) for handle in data.activity)
     if missing:
         raise InterestDataError(
-            f"{warehouse}: text_embeddings has no {embedding_model_id} vector for {missing} of the {read} titles "
+            f"{warehouse}: int_text_embeddings has no {embedding_model_id} vector for {missing} of the {read} titles "
             f"users read; build them first (dbt build --exclude user_interest_scores+, as make run does)")
     return data
 

@@ -1,5 +1,5 @@
 """A user's features, defined once for training and scoring: the vectors of the titles they read, as the warehouse
-holds them (`text_embeddings`, encoded once per title by dbt), averaged, plus a one-hot of their type."""
+holds them (`int_text_embeddings`, encoded once per title by dbt), averaged, plus a one-hot of their type."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ order by titles.user_handle, titles.title
 """
 
 
-def user_title_vectors(con, model_id: str, titles: str = "int_user_activity_titles", chunks: str = "text_chunks",
-                       embeddings: str = "text_embeddings") -> dict[str, np.ndarray]:
+def user_title_vectors(con, model_id: str, titles: str = "int_user_activity_titles", chunks: str = "int_text_chunks",
+                       embeddings: str = "int_text_embeddings") -> dict[str, np.ndarray]:
     """handle -> (titles read x dim) float32 vectors of `model_id`, one row per title the user read (a title read
     twice counts twice). con: a DuckDB connection; the relations are table names, or parenthesised queries (a dbt
     Python model passes `(dbt.ref(...).sql_query())`). A title without a vector of that model is left out."""

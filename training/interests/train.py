@@ -1,7 +1,7 @@
 """One training run: split the active users, fit the net, calibrate it on other users, score it and two baselines
 (per-type popularity, title/label cosine) on held-out users, write the artifact.
 
-Titles are never encoded here: their vectors come from the warehouse (`text_embeddings`, built by dbt). Only the
+Titles are never encoded here: their vectors come from the warehouse (`int_text_embeddings`, built by dbt). Only the
 interest labels are encoded, for the cosine baseline; nothing else encodes them.
 """
 
@@ -128,7 +128,7 @@ def _train(data: InterestData, artifacts_dir: Path, spec: ModelSpec, config: Tra
         raise InterestDataError(f"{data.warehouse}: too few users with activity to split into "
                                 f"train/calibration/test")
 
-    echo(f"encoding {len(data.labels)} interest labels with {spec.model_id} (titles: text_embeddings)...")
+    echo(f"encoding {len(data.labels)} interest labels with {spec.model_id} (titles: int_text_embeddings)...")
     t0 = time.perf_counter()
     label_vectors = encode_texts(spec, data.labels, progress=False)
     encode_seconds = time.perf_counter() - t0

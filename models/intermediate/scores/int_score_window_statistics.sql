@@ -2,7 +2,7 @@
 -- quantiles), computed once at the window's own grain. percentile_history reads the mean and the standard
 -- deviation from here for its normal percentiles, industry_distribution_history reads all of it.
 -- Incremental: a new iteration appends its own windows.
--- The mean and the spread are exact sums (macros/portability.sql, exact_sum_*): they do not depend on the order
+-- The mean and the spread are exact sums (macros/exact_sums.sql, exact_sum): they do not depend on the order
 -- the rows arrive in, so a batch-by-batch build and an all-at-once build give bit-identical marts without
 -- sorting any window; the spread is two-pass (squared deviations from the mean, summed exactly), accurate
 -- whatever the scores' scale and spread.
@@ -13,34 +13,17 @@ with windows as (
     where {{ after_high_water_mark('iteration') }}
 ),
 
-score_terms as (
-    select
-        iteration,
-        industry,
-        {{ exact_sum_exponent('score') }} as exponent,
-        score
-    from windows
-),
-
 score_sums as (
-    select
-        iteration,
-        industry,
-        exponent,
-        count(*) as n,
-        sum({{ exact_sum_mantissa('score', 'exponent') }}) as mantissa_sum
-    from score_terms
-    group by iteration, industry, exponent
+    {{ exact_sum('windows', 'score', ['iteration', 'industry'], sum_as='score_sum', count_as='n') }}
 ),
 
 means as (
     select
         iteration,
         industry,
-        cast(sum(n) as bigint) as n,
-        {{ exact_sum_total('mantissa_sum', 'exponent') }} / sum(n) as mean
+        n,
+        score_sum / n as mean
     from score_sums
-    group by iteration, industry
 ),
 
 deviations as (
@@ -66,32 +49,9 @@ squared_deviations as (
     from deviations
 ),
 
-squared_deviation_terms as (
-    select
-        iteration,
-        industry,
-        {{ exact_sum_exponent('squared_deviation') }} as exponent,
-        squared_deviation
-    from squared_deviations
-),
-
-squared_deviation_sums as (
-    select
-        iteration,
-        industry,
-        exponent,
-        sum({{ exact_sum_mantissa('squared_deviation', 'exponent') }}) as mantissa_sum
-    from squared_deviation_terms
-    group by iteration, industry, exponent
-),
-
 spreads as (
-    select
-        iteration,
-        industry,
-        {{ exact_sum_total('mantissa_sum', 'exponent') }} as sum_of_squared_deviations
-    from squared_deviation_sums
-    group by iteration, industry
+    {{ exact_sum('squared_deviations', 'squared_deviation', ['iteration', 'industry'],
+                 sum_as='sum_of_squared_deviations') }}
 ),
 
 quantiles as (

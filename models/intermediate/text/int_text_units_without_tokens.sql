@@ -1,4 +1,4 @@
--- The texts text_chunks cut into no chunk: not blank, yet the model's tokenizer reads them as nothing (private-use
+-- The texts int_text_chunks cut into no chunk: not blank, yet the model's tokenizer reads them as nothing (private-use
 -- glyphs, lone combining marks). The one definition of "no model token": document_rejects and corpus_rejects
 -- reject these as no_model_tokens; a title among them is left out of the interest features.
 with units as (
@@ -6,7 +6,7 @@ with units as (
 ),
 
 first_chunks as (
-    select * from {{ ref('text_chunks') }}
+    select * from {{ ref('int_text_chunks') }}
     where chunk_index = 0
 ),
 

@@ -1,6 +1,6 @@
 -- The searchable unit of every ingested document: its chunks in document order with their real page
--- numbers and the vector of the current embedding model. DuckDB-specific by design: `pages` is an
--- INTEGER[] list and `embedding` a fixed-size FLOAT[<dim>] array (the vector-store export keeps both).
+-- numbers and the vector of the current embedding model. `pages` is an integer array and `embedding` the
+-- engine's vector type, as search_chunks makes it (macros/vectors.sql); the vector-store export keeps both.
 {{ config(post_hook="{{ vector_index('embedding') }}") }}
 
 with search_chunks as (

@@ -1,6 +1,6 @@
 -- Document texts that cannot be embedded and page refs that do not resolve, each with a reason: nothing a
 -- document file contains is silently dropped. A text the model's tokenizer reads as nothing (private-use glyphs,
--- lone combining marks: not blank, yet no token) is known only once text_chunks has cut it into no chunk.
+-- lone combining marks: not blank, yet no token) is known only once int_text_chunks has cut it into no chunk.
 with texts as (
     select * from {{ ref('int_document_texts_resolved') }}
 ),

@@ -1,16 +1,17 @@
 -- The search index's source of truth: every chunk of every source (document texts, corpus passages) with the
 -- current embedding model's vector. `result_id` is what a search returns: a corpus passage's own id, or
--- `<doc_id>:<chunk_id>` for a document chunk. DuckDB-specific by design (FLOAT[<dim>], INTEGER[]), like
--- document_chunks, which is this table's document part.
+-- `<doc_id>:<chunk_id>` for a document chunk. document_chunks is this table's document part. Portable: the
+-- vector is the engine's own type through as_vector (FLOAT[<dim>] on DuckDB, pgvector's vector(<dim>) on
+-- Postgres, array<float> on Spark; macros/vectors.sql), with an HNSW index where the engine has one in SQL.
 {{ config(pre_hook="{{ ensure_vector_type() }}", post_hook="{{ vector_index('embedding') }}") }}
 
 with chunks as (
-    select * from {{ ref('text_chunks') }}
+    select * from {{ ref('int_text_chunks') }}
     where source in ('document', 'corpus')  -- content titles are embedded for the interest model, not searched
 ),
 
 embeddings as (
-    select content_hash, model_id, embedding from {{ ref('text_embeddings') }}
+    select content_hash, model_id, embedding from {{ ref('int_text_embeddings') }}
 ),
 
 final as (

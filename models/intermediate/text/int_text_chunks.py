@@ -46,7 +46,7 @@ def model(dbt, session):
             columns["token_count"].append(chunk.token_count)
             columns["content_hash"].append(hashlib.sha256(chunk_text_value.encode()).hexdigest())
             columns["model_id"].append(spec.model_id)
-    print(f"[text_chunks] {len(units)} texts -> {len(columns['text'])} chunks (at most {max_tokens} tokens each)"
+    print(f"[int_text_chunks] {len(units)} texts -> {len(columns['text'])} chunks (at most {max_tokens} tokens each)"
           + "".join(f"; {n} {source} texts hold no model token" for source, n in sorted(untokenized.items()))
           + (" (documents and passages: rejects with reason no_model_tokens; titles: left out of the interest "
              "features)" if untokenized else ""))

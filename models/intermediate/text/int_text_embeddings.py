@@ -21,7 +21,7 @@ def model(dbt, session):
 
     spec = settings_model(Settings.from_env())  # this model is an entry point: settings resolved here, once
     dim = embedding_dimension(spec)
-    chunks = dbt.ref("text_chunks")
+    chunks = dbt.ref("int_text_chunks")
     wanted = session.sql(
         f"select content_hash, min(text) as text from ({chunks.sql_query()}) "
         "where model_id = $model_id group by content_hash order by content_hash",
@@ -33,17 +33,19 @@ def model(dbt, session):
             f"select content_hash from {dbt.this} where model_id = ?", [spec.model_id]
         ).fetchall()}
     todo = [(content_hash, text) for content_hash, text in wanted if content_hash not in done]
-    print(f"[text_embeddings] {spec.model_id}: {len(todo)} chunks to encode, {len(wanted) - len(todo)} already encoded")
+    print(f"[int_text_embeddings] {spec.model_id}: {len(todo)} chunks to encode, "
+          f"{len(wanted) - len(todo)} already encoded")
 
     if todo:
         started = time.perf_counter()
         load_encoder(spec)  # loading is timed apart from encoding
-        print(f"[text_embeddings] model loaded in {time.perf_counter() - started:.1f}s")
+        print(f"[int_text_embeddings] model loaded in {time.perf_counter() - started:.1f}s")
     started = time.perf_counter()
     vectors = encode_texts(spec, [text for _, text in todo]) if todo else np.zeros((0, dim), np.float32)
     if todo:
         seconds = time.perf_counter() - started
-        print(f"[text_embeddings] encoded {len(todo)} chunks in {seconds:.1f}s ({len(todo) / seconds:.1f} chunks/s)")
+        print(f"[int_text_embeddings] encoded {len(todo)} chunks in {seconds:.1f}s "
+              f"({len(todo) / seconds:.1f} chunks/s)")
     if vectors.shape[1] != dim:
         raise ValueError(f"{spec.model_id} produced {vectors.shape[1]}-dimensional vectors, config says {dim}")
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)

@@ -1,6 +1,6 @@
 """Every user scored against every interest of the trained interest model: a calibrated probability and a rank.
 
-Users with activity: the model reads the mean vector of the titles they consumed (from text_embeddings, so
+Users with activity: the model reads the mean vector of the titles they consumed (from int_text_embeddings, so
 each title is embedded once, by the platform's one embedding model) and their type. Users without activity
 (cold start): the model's per-type prior, the share of training users of that type holding the interest. A
 table rebuilt on every build, so it always matches the current users, activity and model version.
@@ -37,7 +37,8 @@ def model(dbt, session):
     # the query training reads its features with (dbt finds refs by their literal names: one call each)
     vectors_by_user = user_title_vectors(
         session, spec.model_id, titles=f"({dbt.ref('int_user_activity_titles').sql_query()})",
-        chunks=f"({dbt.ref('text_chunks').sql_query()})", embeddings=f"({dbt.ref('text_embeddings').sql_query()})")
+        chunks=f"({dbt.ref('int_text_chunks').sql_query()})",
+        embeddings=f"({dbt.ref('int_text_embeddings').sql_query()})")
 
     active = [u for u in users if u["user_handle"] in vectors_by_user]
     probabilities = np.zeros((len(users), len(interest_model.interest_ids)), np.float64)
@@ -74,6 +75,7 @@ def model(dbt, session):
         "label": pa.array(np.tile(interest_model.labels, n_users), pa.string()),
         "probability": pa.array(probabilities.ravel(), pa.float64()),
         "rank": pa.array(ranks.ravel(), pa.int32()),
-        "is_cold_start": pa.array(np.repeat([u["user_handle"] not in position for u in users], n_interests), pa.bool_()),
+        "is_cold_start": pa.array(
+            np.repeat([u["user_handle"] not in position for u in users], n_interests), pa.bool_()),
         "model_version": pa.array([interest_model.version] * (n_users * n_interests), pa.string()),
     })
