@@ -41,7 +41,7 @@ browser:  ## headless Chromium for the data-docs browser test (Debian's chromium
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "[setup] the data-docs browser test needs Chromium: installing chromium (apt-get)"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			chromium >/dev/null) || echo "[setup] chromium could not be installed: tests/test_data_docs_browser.py will skip"; }
+			chromium >/dev/null) || echo "[setup] chromium could not be installed: tests/quality/test_data_docs_browser.py will skip"; }
 
 ##@ Run the platform
 

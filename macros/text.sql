@@ -1,7 +1,7 @@
 {#- Blank after normalisation: a text is blank when every character of it renders as nothing, i.e. belongs to
     var('blank_text_characters') (dbt_project.yml: Unicode White_Space, control characters, default-ignorable
     characters such as U+200B, U+2060, U+FEFF). The same definition as core.text.is_blank, which the loaders
-    and the service use; tests/test_blank_text.py checks the two agree on every code point and every engine. -#}
+    and the service use; tests/models/test_blank_text.py checks the two agree on every code point and every engine. -#}
 {% macro is_blank_text(expression) -%}
     {%- set ranges = [] -%}
     {%- for item in var('blank_text_characters') -%}

@@ -62,7 +62,7 @@ def ignore_pandas_version_warning() -> None:
     """Silence pyspark 4.3.0's "does not yet fully support pandas >= 3.0.0" (a FutureWarning at each pandas
     conversion, and when Great Expectations imports pyspark, which it does whenever pyspark is installed): what this
     project runs through it (Arrow conversions, mapInArrow) works with pandas 3.1.1, tested by
-    tests/test_spark_target.py (docs/spark.md). Call it before the import or the conversion."""
+    tests/engines/spark/test_spark_target.py (docs/spark.md). Call it before the import or the conversion."""
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 

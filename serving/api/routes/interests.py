@@ -46,7 +46,7 @@ async def user_interests(
     The body is serialised here, not by FastAPI from `UserInterestsResponse` (which stays the documented
     schema): building and re-validating models from a snapshot that was checked when it was loaded is work on
     every request that buys nothing (the route's share of the cost under load: docs/benchmarks.md, "The service
-    under load"); tests/test_interests_api.py reads every body back through the schema."""
+    under load"); tests/serving/test_interests_api.py reads every body back through the schema."""
     try:
         validate_handle(user_handle)
     except ValueError as exc:
