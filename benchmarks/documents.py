@@ -28,7 +28,12 @@ DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
 def full_ingest(doc_id: str, data_dir: Path, workdir: Path) -> dict:
-    env = {**os.environ, "DATA_DIR": str(data_dir), "DUCKDB_PATH": str(workdir / "warehouse.duckdb"), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+        "HF_HUB_OFFLINE": "1",
+    }
     command = ["/usr/bin/time", "-v", sys.executable, "-m", "ingestion", doc_id]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -41,8 +46,12 @@ def full_ingest(doc_id: str, data_dir: Path, workdir: Path) -> dict:
     encoded = re.search(r"encoded (\d+) chunks in ([\d.]+)s", text)
     texts = len(json.loads((data_dir / "documents" / f"texts_{doc_id}.json").read_text()))
     return {
-        "texts": texts, "chunks": chunks, "wall_s": seconds, "peak_rss_mb": rss_kb / 1024,
-        "texts_per_s": texts / seconds, "encoded_chunks": int(encoded.group(1)) if encoded else 0,
+        "texts": texts,
+        "chunks": chunks,
+        "wall_s": seconds,
+        "peak_rss_mb": rss_kb / 1024,
+        "texts_per_s": texts / seconds,
+        "encoded_chunks": int(encoded.group(1)) if encoded else 0,
         "encode_s": float(encoded.group(2)) if encoded else 0.0,
     }
 
@@ -62,8 +71,9 @@ print(imported - started, loaded - imported, time.perf_counter() - loaded)
 
 def cold_start() -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", COLD_START], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_START], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     imported, loaded, first = map(float, out[-3:])
     return {"import_s": imported, "load_s": loaded, "first_encode_s": first}
 
@@ -97,16 +107,22 @@ def main() -> None:
     print(f"machine: {describe_machine()}")
     with tempfile.TemporaryDirectory(prefix="bench-documents-") as workdir:
         full = full_ingest(args.doc_id, args.data_dir, Path(workdir))
-    print(f"(a) python -m ingestion {args.doc_id}: {full['texts']} texts -> {full['chunks']} chunks in "
-          f"{full['wall_s']:.1f}s = {full['texts_per_s']:.1f} texts/s; encoding {full['encoded_chunks']} distinct "
-          f"chunks took {full['encode_s']:.1f}s ({full['encoded_chunks'] / max(full['encode_s'], 1e-9):.1f} chunks/s); "
-          f"peak RSS {full['peak_rss_mb']:.0f} MB ({'under' if full['peak_rss_mb'] < 2048 else 'OVER'} the 2 GB limit)")
+    print(
+        f"(a) python -m ingestion {args.doc_id}: {full['texts']} texts -> {full['chunks']} chunks in "
+        f"{full['wall_s']:.1f}s = {full['texts_per_s']:.1f} texts/s; encoding {full['encoded_chunks']} distinct "
+        f"chunks took {full['encode_s']:.1f}s ({full['encoded_chunks'] / max(full['encode_s'], 1e-9):.1f} chunks/s); "
+        f"peak RSS {full['peak_rss_mb']:.0f} MB ({'under' if full['peak_rss_mb'] < 2048 else 'OVER'} the 2 GB limit)"
+    )
     cold = cold_start()
-    print(f"(b) cold start: import sentence-transformers {cold['import_s']:.1f}s, load model {cold['load_s']:.2f}s, "
-          f"first encode {cold['first_encode_s']:.2f}s")
+    print(
+        f"(b) cold start: import sentence-transformers {cold['import_s']:.1f}s, load model {cold['load_s']:.2f}s, "
+        f"first encode {cold['first_encode_s']:.2f}s"
+    )
     naive = naive_vs_batched(args.doc_id, args.data_dir, args.naive_texts, Settings.from_env().artifacts_dir)
-    print(f"(c) first {naive['texts']} texts: predict.py style (reload per call, one at a time) {naive['naive_s']:.1f}s, "
-          f"load once + batched {naive['batched_s']:.1f}s: {naive['ratio']:.1f}x faster")
+    print(
+        f"(c) first {naive['texts']} texts: predict.py style (reload per call, one at a time) {naive['naive_s']:.1f}s, "
+        f"load once + batched {naive['batched_s']:.1f}s: {naive['ratio']:.1f}x faster"
+    )
     print(json.dumps({"full_ingest": full, "cold_start": cold, "naive_vs_batched": naive}))
 
 

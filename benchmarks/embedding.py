@@ -58,8 +58,13 @@ print("RESULT", len(texts), loaded, time.perf_counter() - started)
 
 
 def library_default(corpus: Path) -> tuple[int, float, float]:
-    result = subprocess.run([sys.executable, "-c", LIBRARY_DEFAULT, str(corpus)], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", LIBRARY_DEFAULT, str(corpus)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     line = next((line for line in result.stdout.splitlines() if line.startswith("RESULT")), None)
     if result.returncode or line is None:
         raise SystemExit(f"the library default failed:\n{result.stderr[-3000:]}")
@@ -70,8 +75,12 @@ def library_default(corpus: Path) -> tuple[int, float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.embedding", description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, default=3000)
-    parser.add_argument("--backends", nargs="+", choices=BACKENDS,
-                        help="default: every backend; with --quality, the float graph and the default backend")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=BACKENDS,
+        help="default: every backend; with --quality, the float graph and the default backend",
+    )
     parser.add_argument("--quality", action="store_true", help="retrieval quality per backend on the whole corpus")
     args = parser.parse_args(argv)
     log(describe_machine())
@@ -98,8 +107,10 @@ def speed(passages: int, backends: list[str]) -> int:
         rows = []
         with Stopwatch() as watch:
             texts, loaded, seconds = library_default(folder / "corpus.jsonl")
-        log(f"library default: {texts} texts in {seconds:.1f} s ({texts / seconds:.1f} texts/s; model load "
-            f"{loaded:.1f} s not counted), other processes {share(watch.foreign)} of the machine")
+        log(
+            f"library default: {texts} texts in {seconds:.1f} s ({texts / seconds:.1f} texts/s; model load "
+            f"{loaded:.1f} s not counted), other processes {share(watch.foreign)} of the machine"
+        )
         rows.append(("SentenceTransformer.encode(batch_size=32)", texts, seconds, 1.0))
         baseline = seconds
 
@@ -115,14 +126,27 @@ def speed(passages: int, backends: list[str]) -> int:
             os.environ["EMBEDDING_BACKEND"] = backend
             dbt(f"{backend}-chunks", "run", "--select", "+int_text_chunks")  # chunks are keyed by the model id too
             run = dbt(backend, "run", "--select", "int_text_embeddings")
-            node = next(seconds for unique_id, seconds in run.nodes.items()
-                        if unique_id.endswith(".int_text_embeddings"))
-            encoded = json.loads(subprocess.run(
-                [sys.executable, "-c", "import duckdb, sys, json; print(json.dumps(duckdb.connect(sys.argv[1], "
-                 "read_only=True).sql('select count(*) from int_text_embeddings').fetchone()[0]))", str(warehouse)],
-                capture_output=True, text=True, check=True).stdout)
-            log(f"{backend}: int_text_embeddings node {node:.1f} s for {encoded} chunks ({encoded / node:.1f} "
-                f"chunks/s), {baseline / node:.2f}x the library default; other processes {share(run.foreign)}")
+            node = next(
+                seconds for unique_id, seconds in run.nodes.items() if unique_id.endswith(".int_text_embeddings")
+            )
+            encoded = json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import duckdb, sys, json; print(json.dumps(duckdb.connect(sys.argv[1], "
+                        "read_only=True).sql('select count(*) from int_text_embeddings').fetchone()[0]))",
+                        str(warehouse),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            log(
+                f"{backend}: int_text_embeddings node {node:.1f} s for {encoded} chunks ({encoded / node:.1f} "
+                f"chunks/s), {baseline / node:.2f}x the library default; other processes {share(run.foreign)}"
+            )
             rows.append((f"dbt node int_text_embeddings, EMBEDDING_BACKEND={backend}", encoded, node, baseline / node))
 
     print("\n| what | texts | seconds | texts/s | speed-up |\n|---|---|---|---|---|")
@@ -147,7 +171,8 @@ def quality(backends: list[str]) -> int:
         # the chunks as the index cuts them; their stored vectors are hashing ones, so every backend encodes
         os.environ["EMBEDDING_MODEL"] = "hashing:384"
         Dbt(warehouse, workdir / "target", PROJECT_ROOT)(
-            "chunks", "run", "--select", "+search_chunks", "+corpus_queries", "+corpus_qrels")
+            "chunks", "run", "--select", "+search_chunks", "+corpus_queries", "+corpus_qrels"
+        )
         del os.environ["EMBEDDING_MODEL"]
         corpus = read_judged_corpus(warehouse, CORPUS.parent.name)
         chunks = read_corpus_chunks(warehouse, corpus.name, corpus.version)
@@ -157,14 +182,20 @@ def quality(backends: list[str]) -> int:
             started = time.perf_counter()
             vectors = chunk_vectors(spec, chunks, artifacts / "eval_cache")
             metrics[backend] = evaluate_run(corpus.qrels, search_run(spec, chunks, vectors, corpus.queries))
-            log(f"{backend}: {len(chunks.texts):,} chunks, nDCG@10 {metrics[backend]['ndcg@10'].mean:.4f} "
-                f"({time.perf_counter() - started:.0f} s)")
-    print(f"\n{corpus.name}: {len(chunks.texts):,} chunks, {len(metrics[reference]['ndcg@10'].per_query)} judged "
-          f"queries; mean [95% bootstrap interval]; difference: paired, to {reference}\n")
+            log(
+                f"{backend}: {len(chunks.texts):,} chunks, nDCG@10 {metrics[backend]['ndcg@10'].mean:.4f} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
+    print(
+        f"\n{corpus.name}: {len(chunks.texts):,} chunks, {len(metrics[reference]['ndcg@10'].per_query)} judged "
+        f"queries; mean [95% bootstrap interval]; difference: paired, to {reference}\n"
+    )
     print(f"| backend | nDCG@10 | MRR@10 | recall@100 | nDCG@10 - {reference} |\n|---|---|---|---|---|")
     for backend, result in metrics.items():
-        cells = [f"{result[m].mean:.4f} [{result[m].ci_low:.3f}, {result[m].ci_high:.3f}]"
-                 for m in ("ndcg@10", "mrr@10", "recall@100")]
+        cells = [
+            f"{result[m].mean:.4f} [{result[m].ci_low:.3f}, {result[m].ci_high:.3f}]"
+            for m in ("ndcg@10", "mrr@10", "recall@100")
+        ]
         gap = paired_difference(result["ndcg@10"], metrics[reference]["ndcg@10"])
         print(f"| {backend} | {' | '.join(cells)} | {gap.mean:+.4f} [{gap.ci_low:+.4f}, {gap.ci_high:+.4f}] |")
     return 0

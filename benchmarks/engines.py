@@ -88,7 +88,7 @@ def bench_scores(sizes: list[int], rows: int, targets: list[str], workdir: Path)
         # every target's runs at this size follow each other (full rebuild, then one new batch), so one target can
         # be measured in an invocation of its own (--targets spark) with the same figures
         log(f"landing batches {landed}..{size} into DuckDB")
-        land(duckdb_warehouse, paths[landed:size + 1], progress_every=500)  # the N batches and the new one
+        land(duckdb_warehouse, paths[landed : size + 1], progress_every=500)  # the N batches and the new one
         landed = size + 1
         for target in targets:
             dbt = Dbt(warehouses[target], workdir / target / "target", PROJECT_ROOT)
@@ -98,15 +98,19 @@ def bench_scores(sizes: list[int], rows: int, targets: list[str], workdir: Path)
                 _set_aside_newest(duckdb_warehouse.path, hide=True)
             log(f"{target}: full rebuild over {size} batches")
             full = timed_run(dbt, f"{target}-{size}-full", "build", "--full-refresh", "--select", *SCORE_MODELS)
-            log(f"{target}: {size} batches in {full['wall']:.1f} s wall ({size * rows / full['wall']:,.0f} rows/s), "
-                f"peak {full['peak_gib']:.2f} GiB, other processes {share(full['foreign'])} of the machine")
+            log(
+                f"{target}: {size} batches in {full['wall']:.1f} s wall ({size * rows / full['wall']:,.0f} rows/s), "
+                f"peak {full['peak_gib']:.2f} GiB, other processes {share(full['foreign'])} of the machine"
+            )
             if target == "spark":
                 _ledger_from(duckdb_warehouse.path, spark, batches=size + 1)
             else:
                 _set_aside_newest(duckdb_warehouse.path, hide=False)
             new = timed_run(dbt, f"{target}-{size}-new", "build", "--select", *SCORE_MODELS)
-            log(f"{target}: one new batch after {size}: {new['wall']:.1f} s wall, peak {new['peak_gib']:.2f} GiB, "
-                f"other processes {share(new['foreign'])} of the machine")
+            log(
+                f"{target}: one new batch after {size}: {new['wall']:.1f} s wall, peak {new['peak_gib']:.2f} GiB, "
+                f"other processes {share(new['foreign'])} of the machine"
+            )
             results.append({"target": target, "batches": size, "rows": size * rows, "full": full, "new": new})
     return results
 
@@ -117,14 +121,20 @@ def _set_aside_newest(duckdb_path: Path, hide: bool) -> None:
     with connect(duckdb_path) as con:
         con.execute("begin")
         if hide:
-            con.execute("create or replace table main.bench_newest as select * from raw.score_batches "
-                        "where batch = (select max(batch) from raw.score_batches)")
-            con.execute("create or replace table main.bench_newest_landing as select * from raw.landed_files "
-                        "where source = 'score_batches' and landing_key in (select distinct batch::varchar "
-                        "from main.bench_newest)")
+            con.execute(
+                "create or replace table main.bench_newest as select * from raw.score_batches "
+                "where batch = (select max(batch) from raw.score_batches)"
+            )
+            con.execute(
+                "create or replace table main.bench_newest_landing as select * from raw.landed_files "
+                "where source = 'score_batches' and landing_key in (select distinct batch::varchar "
+                "from main.bench_newest)"
+            )
             con.execute("delete from raw.score_batches where batch in (select batch from main.bench_newest)")
-            con.execute("delete from raw.landed_files where source = 'score_batches' and landing_key in "
-                        "(select landing_key from main.bench_newest_landing)")
+            con.execute(
+                "delete from raw.landed_files where source = 'score_batches' and landing_key in "
+                "(select landing_key from main.bench_newest_landing)"
+            )
         else:
             con.execute("insert into raw.score_batches select * from main.bench_newest")
             con.execute("insert into raw.landed_files select * from main.bench_newest_landing")
@@ -142,16 +152,21 @@ def _ledger_from(duckdb_path: Path, spark: SparkWarehouse, batches: int) -> None
         con.execute(f"attach '{duckdb_path}' as landed (read_only)")
         con.execute("create schema if not exists raw")
         kept = f"(select distinct batch from landed.raw.score_batches order by batch limit {batches})"
-        for (table,) in con.execute("select table_name from information_schema.tables where "
-                                    "table_catalog = 'landed' and table_schema = 'raw'").fetchall():
-            where = {"score_batches": f"where batch in {kept}",
-                     "landed_files": f"where source != 'score_batches' or landing_key in "
-                                     f"(select batch::varchar from {kept})"}.get(table, "")
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_catalog = 'landed' and table_schema = 'raw'"
+        ).fetchall():
+            where = {
+                "score_batches": f"where batch in {kept}",
+                "landed_files": f"where source != 'score_batches' or landing_key in "
+                f"(select batch::varchar from {kept})",
+            }.get(table, "")
             con.execute(f"create or replace table raw.{table} as select * from landed.raw.{table} {where}")
         con.execute("detach landed")
         written = mirror_raw(con, spark.raw_dir)
-    log(f"spark: ledger of {batches} batches copied and {len(written)} raw files mirrored in "
-        f"{time.perf_counter() - started:.1f} s")
+    log(
+        f"spark: ledger of {batches} batches copied and {len(written)} raw files mirrored in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,13 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    print("\n| target | batches | rows | full rebuild (s) | rows/s | peak memory (GiB) | one new batch (s) "
-          "| peak (GiB) |")
+    print(
+        "\n| target | batches | rows | full rebuild (s) | rows/s | peak memory (GiB) | one new batch (s) | peak (GiB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['target']} | {r['batches']:,} | {r['rows']:,} | {r['full']['wall']:.1f} | "
-              f"{r['rows'] / r['full']['wall']:,.0f} | {r['full']['peak_gib']:.2f} | {r['new']['wall']:.1f} | "
-              f"{r['new']['peak_gib']:.2f} |")
+        print(
+            f"| {r['target']} | {r['batches']:,} | {r['rows']:,} | {r['full']['wall']:.1f} | "
+            f"{r['rows'] / r['full']['wall']:,.0f} | {r['full']['peak_gib']:.2f} | {r['new']['wall']:.1f} | "
+            f"{r['new']['peak_gib']:.2f} |"
+        )
     return 0
 
 
@@ -213,9 +231,13 @@ def bench_embedding(count: int) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for mode in ("in-process", "local[1]", "local[2]"):
-            result = subprocess.run([sys.executable, "-c", EMBED_SCRIPT, mode, str(texts_file), str(count),
-                                     str(Path(scratch) / mode)], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                                    env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+            result = subprocess.run(
+                [sys.executable, "-c", EMBED_SCRIPT, mode, str(texts_file), str(count), str(Path(scratch) / mode)],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+            )
             line = next((line for line in result.stdout.splitlines() if line.startswith("RESULT")), None)
             if result.returncode or line is None:
                 print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)

@@ -48,8 +48,12 @@ def verdict(milliseconds: list[float]) -> str:
 def published_handles(published_path: Path) -> list[str]:
     """Every user handle of the published `user_interest_scores`, sorted (a seeded pick is then reproducible)."""
     with connect(published_path, read_only=True) as con:
-        return [row[0] for row in con.execute(
-            "select distinct user_handle from user_interest_scores order by user_handle").fetchall()]
+        return [
+            row[0]
+            for row in con.execute(
+                "select distinct user_handle from user_interest_scores order by user_handle"
+            ).fetchall()
+        ]
 
 
 def measure_store(published_path: Path, handles: list[str], lookups: int, limit: int) -> tuple[str, InterestStore]:
@@ -99,7 +103,12 @@ class RawConnection:
 
 
 async def load_test(
-    base: str, handles: list[str], clients: int, seconds: float, limit: int, kind: str = "httpx",
+    base: str,
+    handles: list[str],
+    clients: int,
+    seconds: float,
+    limit: int,
+    kind: str = "httpx",
 ) -> tuple[list[float], int, list[str]]:
     """`clients` closed-loop clients, each on its own keep-alive connection, for `seconds` after all of them
     connected (connection set-up is not measured)."""
@@ -133,7 +142,8 @@ async def load_test(
             # one keep-alive connection per client: one AsyncClient shared by 50 clients spends more CPU in its
             # connection pool than the service spends answering (measured: 2.4 ms vs 0.4 ms per request)
             connection = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), timeout=60)
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), timeout=60
+            )
         try:
             await get(connection, pick.choice(handles))  # connect and warm up, unmeasured
             connected += 1
@@ -163,7 +173,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_load(
-    server: subprocess.Popen, base: str, handles: list[str], clients: int, seconds: float, limit: int, kind: str,
+    server: subprocess.Popen,
+    base: str,
+    handles: list[str],
+    clients: int,
+    seconds: float,
+    limit: int,
+    kind: str,
 ) -> str:
     label = ("1 client" if clients == 1 else f"{clients} concurrent clients") + f" ({kind} client)"
     server_cpu, own_cpu = cpu_seconds(server.pid), time.process_time()
@@ -190,8 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single-seconds", type=float, default=5, help="duration of the one-client run (0: skip)")
     parser.add_argument("--limit", type=int, default=10, help="interests per request")
     parser.add_argument("--lookups", type=int, default=100_000, help="in-process lookups")
-    parser.add_argument("--client", choices=("httpx", "raw", "both"), default="httpx",
-                        help="load generator: httpx.AsyncClient, a minimal asyncio HTTP/1.1 client, or both in turn")
+    parser.add_argument(
+        "--client",
+        choices=("httpx", "raw", "both"),
+        default="httpx",
+        help="load generator: httpx.AsyncClient, a minimal asyncio HTTP/1.1 client, or both in turn",
+    )
     args = parser.parse_args(argv)
 
     published = settings.published_path
@@ -204,9 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     summary, _ = measure_store(published, handles, args.lookups, args.limit)
     print(summary)
 
-    server, base = start_service(
-        published, lambda health: health.get("interest_users", 0) > 0, "serve interest scores"
-    )
+    server, base = start_service(published, lambda health: health.get("interest_users", 0) > 0, "serve interest scores")
     try:
         import httpx
 

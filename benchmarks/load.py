@@ -93,8 +93,10 @@ def interest_paths(published_path: Path, count: int, rng: random.Random) -> list
 def search_paths(warehouse: Warehouse, count: int, rng: random.Random) -> list[str]:
     """The judged queries of the warehouse's corpora (what benchmarks.search measures in process)."""
     # q last: the distinct-query run appends to it
-    return [f"/search?{urllib.parse.urlencode({'k': 10, 'mode': 'dense', 'q': q})}"
-            for q in rng.choices(benchmark_queries(warehouse), k=count)]
+    return [
+        f"/search?{urllib.parse.urlencode({'k': 10, 'mode': 'dense', 'q': q})}"
+        for q in rng.choices(benchmark_queries(warehouse), k=count)
+    ]
 
 
 def run_wrk(base: str, paths: list[str], clients: int, seconds: float, threads: int, distinct: bool = False) -> dict:
@@ -103,9 +105,19 @@ def run_wrk(base: str, paths: list[str], clients: int, seconds: float, threads: 
         script.write_text(WRK_SCRIPT)
         listing.write_text("\n".join(paths) + "\n")
         completed = subprocess.run(
-            [wrk_path(), f"--threads={threads}", f"--connections={clients}", f"--duration={seconds:.0f}s",
-             "--timeout=10s", f"--script={script}", base],
-            capture_output=True, text=True, env={"LOAD_PATHS": str(listing), "LOAD_DISTINCT": "1" if distinct else "0", "PATH": "/usr/bin:/bin"}, check=True,
+            [
+                wrk_path(),
+                f"--threads={threads}",
+                f"--connections={clients}",
+                f"--duration={seconds:.0f}s",
+                "--timeout=10s",
+                f"--script={script}",
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            env={"LOAD_PATHS": str(listing), "LOAD_DISTINCT": "1" if distinct else "0", "PATH": "/usr/bin:/bin"},
+            check=True,
         )
     line = next(line for line in completed.stdout.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
@@ -121,14 +133,18 @@ def report(name: str, clients: int, result: dict) -> str:
     if "p95_ms" in bars:
         verdicts.append(f"p95 < {bars['p95_ms']:.0f} ms: {'met' if result['p95_ms'] < bars['p95_ms'] else 'MISSED'}")
     if "rps" in bars:
-        verdicts.append(f">= {bars['rps']:.1f} requests/s ({result['rps'] / SEARCH_BASELINE_RPS:.2f}x "
-                        f"{SEARCH_BASELINE_RPS}): {'met' if result['rps'] >= bars['rps'] else 'MISSED'}")
+        verdicts.append(
+            f">= {bars['rps']:.1f} requests/s ({result['rps'] / SEARCH_BASELINE_RPS:.2f}x "
+            f"{SEARCH_BASELINE_RPS}): {'met' if result['rps'] >= bars['rps'] else 'MISSED'}"
+        )
     errors = result["non_2xx"] + result["socket_errors"]
     verdicts.append(f"0 errors: {'met' if errors == 0 else 'MISSED'}")
-    return (f"{name}: {clients} connections, {result['seconds']:.0f} s, {result['requests']:,} requests, "
-            f"{result['rps']:,.1f} requests/s, {result['non_2xx']} non-2xx, {result['socket_errors']} socket errors\n"
-            f"  p50 {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms  "
-            f"max {result['max_ms']:.1f} ms\n  " + "; ".join(verdicts))
+    return (
+        f"{name}: {clients} connections, {result['seconds']:.0f} s, {result['requests']:,} requests, "
+        f"{result['rps']:,.1f} requests/s, {result['non_2xx']} non-2xx, {result['socket_errors']} socket errors\n"
+        f"  p50 {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms  "
+        f"max {result['max_ms']:.1f} ms\n  " + "; ".join(verdicts)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interests-clients", type=int, default=50)
     parser.add_argument("--search-clients", type=int, default=20)
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's threads (each drives its connections)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="uvicorn worker processes (default: SERVE_WORKERS, as `make serve`)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="uvicorn worker processes (default: SERVE_WORKERS, as `make serve`)"
+    )
     parser.add_argument("--endpoints", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     args = parser.parse_args(argv)
     wrk_path()  # before starting anything
@@ -147,12 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     workers = settings.serve_workers if args.workers is None else args.workers
     rng = random.Random(0)
     print(f"machine: {describe_machine()}; service over {published}, {workers} worker(s)", flush=True)
-    server, base = start_service(published, lambda health: health.get("status") == "ok", "become healthy",
-                                 workers=workers)
+    server, base = start_service(
+        published, lambda health: health.get("status") == "ok", "become healthy", workers=workers
+    )
     try:
         for name in args.endpoints:
-            paths = (interest_paths(published, 5_000, rng) if name == "interests"
-                     else search_paths(target_warehouse(settings), 5_000, rng))
+            paths = (
+                interest_paths(published, 5_000, rng)
+                if name == "interests"
+                else search_paths(target_warehouse(settings), 5_000, rng)
+            )
             clients = args.interests_clients if name == "interests" else args.search_clients
             distinct = name == "search-distinct"
             run_wrk(base, paths[:200], clients, 3, args.wrk_threads, distinct)  # warm-up: encoder, caches, JIT paths

@@ -32,7 +32,8 @@ def memory() -> str:
     """Total memory (/proc/meminfo) as "23.5 GiB", "unknown" where it cannot be read."""
     try:
         kib = next(
-            int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
             if line.startswith("MemTotal:")
         )
     except (OSError, StopIteration):
@@ -43,8 +44,7 @@ def memory() -> str:
 def describe_machine() -> str:
     """One line for a benchmark's header: CPU model, CPUs (and those usable), memory, Python."""
     return (
-        f"{cpu_model()}, {os.cpu_count()} CPUs (nproc {usable_cpus()}), {memory()}, "
-        f"Python {platform.python_version()}"
+        f"{cpu_model()}, {os.cpu_count()} CPUs (nproc {usable_cpus()}), {memory()}, Python {platform.python_version()}"
     )
 
 

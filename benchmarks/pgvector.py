@@ -98,20 +98,27 @@ def copy_to_postgres(index: SearchIndex, server) -> float:
 
     dim = index.vectors.shape[1]
     order = np.arange(index.size)
-    table = pa.table({
-        "source": pa.array(index.sources.tolist(), pa.string()),
-        "doc_id": pa.array(index.doc_ids.tolist(), pa.string()),
-        # scaled_index gives every synthetic row chunk "0-0": made unique, as a chunk's key is
-        "chunk_id": pa.array([chunk if doc != "synthetic" else f"{chunk}#{row}"
-                              for row, (chunk, doc) in enumerate(zip(index.chunk_ids, index.doc_ids))], pa.string()),
-        "result_id": pa.array(index.result_ids.tolist(), pa.string()),
-        "chunk_index": pa.array(order, pa.int32()),  # the index's order: the loaded snapshot keeps it
-        "source_position": pa.array(np.zeros(index.size, np.int32)),
-        "text": pa.array(index.texts, pa.string()),
-        "pages": pa.array(index.pages, pa.list_(pa.int32())),
-        "model_id": pa.array([index.model_ids[0]] * index.size, pa.string()),
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(index.vectors.reshape(-1)), dim),
-    })
+    table = pa.table(
+        {
+            "source": pa.array(index.sources.tolist(), pa.string()),
+            "doc_id": pa.array(index.doc_ids.tolist(), pa.string()),
+            # scaled_index gives every synthetic row chunk "0-0": made unique, as a chunk's key is
+            "chunk_id": pa.array(
+                [
+                    chunk if doc != "synthetic" else f"{chunk}#{row}"
+                    for row, (chunk, doc) in enumerate(zip(index.chunk_ids, index.doc_ids))
+                ],
+                pa.string(),
+            ),
+            "result_id": pa.array(index.result_ids.tolist(), pa.string()),
+            "chunk_index": pa.array(order, pa.int32()),  # the index's order: the loaded snapshot keeps it
+            "source_position": pa.array(np.zeros(index.size, np.int32)),
+            "text": pa.array(index.texts, pa.string()),
+            "pages": pa.array(index.pages, pa.list_(pa.int32())),
+            "model_id": pa.array([index.model_ids[0]] * index.size, pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(index.vectors.reshape(-1)), dim),
+        }
+    )
     con = psycopg2.connect(server.dsn())
     con.autocommit = True
     with con.cursor() as cursor:
@@ -121,16 +128,19 @@ def copy_to_postgres(index: SearchIndex, server) -> float:
     duck.execute(f"attach '{server.dsn()}' as pg (type postgres)")
     duck.register("rows", table)
     # the vectors as pgvector's text form, cast in Postgres (as the dbt model's as_vector does)
-    duck.execute("create table pg.public.search_chunks as select * replace (cast(embedding as varchar) as embedding) "
-                 "from rows")
+    duck.execute(
+        "create table pg.public.search_chunks as select * replace (cast(embedding as varchar) as embedding) from rows"
+    )
     duck.close()
     with con.cursor() as cursor:
-        cursor.execute(f"alter table search_chunks alter column embedding type vector({dim}) "
-                       f"using embedding::vector({dim})")
+        cursor.execute(
+            f"alter table search_chunks alter column embedding type vector({dim}) using embedding::vector({dim})"
+        )
         cursor.execute("set maintenance_work_mem = '1GB'")  # the graph in memory: no slow spill past 64 MB
         started = time.perf_counter()
-        cursor.execute("create index search_chunks_embedding_hnsw on search_chunks "
-                       "using hnsw (embedding vector_cosine_ops)")
+        cursor.execute(
+            "create index search_chunks_embedding_hnsw on search_chunks using hnsw (embedding vector_cosine_ops)"
+        )
         seconds = time.perf_counter() - started
         cursor.execute("analyze search_chunks")
     con.close()
@@ -144,8 +154,11 @@ def query_plan(server, vector: np.ndarray) -> str:
     con = psycopg2.connect(server.dsn())
     try:
         with con.cursor() as cursor:
-            cursor.execute(f"set hnsw.ef_search = {pgvector.EF_SEARCH}; explain select chunk_id from search_chunks "
-                           "order by embedding <=> %s::vector limit 30", [pgvector.vector_literal(vector)])
+            cursor.execute(
+                f"set hnsw.ef_search = {pgvector.EF_SEARCH}; explain select chunk_id from search_chunks "
+                "order by embedding <=> %s::vector limit 30",
+                [pgvector.vector_literal(vector)],
+            )
             lines = [row[0].strip(" ->") for row in cursor.fetchall()]
     finally:
         con.close()
@@ -160,7 +173,9 @@ def tie_aware_recall(found: list[tuple[str, float]], exact: list[tuple[str, floa
     return sum(item in ids or score >= floor for item, score in found) / len(exact)
 
 
-def recall(memory: Retriever, postgres: Retriever, vectors: list[np.ndarray], queries: list[str]) -> tuple[float, float]:
+def recall(
+    memory: Retriever, postgres: Retriever, vectors: list[np.ndarray], queries: list[str]
+) -> tuple[float, float]:
     """Mean recall@10 of (result ids of Retriever.search vs the memory backend's, chunks of the HNSW scan vs an
     exact scan of the same table)."""
     by_results, by_chunks = [], []
@@ -220,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     vectors = [memory.encode_query(text) for text in queries]
     server, clean_up = bench_server(settings)
     try:
-        print(f"warehouse {warehouse}: {memory.index.size:,} chunks, model {model.model_id}; "
-              f"{len(queries)} judged queries, k=10; Postgres {server}")
+        print(
+            f"warehouse {warehouse}: {memory.index.size:,} chunks, model {model.model_id}; "
+            f"{len(queries)} judged queries, k=10; Postgres {server}"
+        )
         seconds = copy_to_postgres(memory.index, server)
         print(f"(a) HNSW index over {memory.index.size:,} real vectors built in {seconds:.1f} s")
         postgres = Retriever(model=model, backend="postgres", postgres=server)
@@ -230,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         for ef_search in EF_SEARCH_SETTINGS:
             pgvector.EF_SEARCH = ef_search
             by_results, by_chunks = recall(memory, postgres, vectors, queries)
-            print(f"  ef_search {ef_search:>4}{' (default)' if ef_search == default else '':<10}: recall@10 "
-                  f"{by_results:.3f} (Retriever.search vs in-memory exact), {by_chunks:.3f} (HNSW scan vs exact scan)")
+            print(
+                f"  ef_search {ef_search:>4}{' (default)' if ef_search == default else '':<10}: recall@10 "
+                f"{by_results:.3f} (Retriever.search vs in-memory exact), {by_chunks:.3f} (HNSW scan vs exact scan)"
+            )
         pgvector.EF_SEARCH = default
 
         started = time.perf_counter()
@@ -243,22 +262,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  plan: {query_plan(server, vectors[0])}")
         with Stopwatch() as watch:
             exact = ranking_latency(memory, vectors, args.rounds)
-        print(f"  memory (exact, torch.mv)  dense ranking alone: {percentiles(exact)}  "
-              f"[other processes: {share(watch.foreign)}]")
+        print(
+            f"  memory (exact, torch.mv)  dense ranking alone: {percentiles(exact)}  "
+            f"[other processes: {share(watch.foreign)}]"
+        )
         for ef_search in EF_SEARCH_SETTINGS:
             pgvector.EF_SEARCH = ef_search
             by_results, by_chunks = recall(memory, postgres, vectors, queries)
             with Stopwatch() as watch:
                 hnsw = ranking_latency(postgres, vectors, args.rounds)
-            print(f"  postgres HNSW ef_search {ef_search:>4}{'*' if ef_search == default else ' '} "
-                  f"dense ranking alone: {percentiles(hnsw)}  recall@10 {by_results:.3f} / {by_chunks:.3f}  "
-                  f"[other processes, the server included: {share(watch.foreign)}]")
+            print(
+                f"  postgres HNSW ef_search {ef_search:>4}{'*' if ef_search == default else ' '} "
+                f"dense ranking alone: {percentiles(hnsw)}  recall@10 {by_results:.3f} / {by_chunks:.3f}  "
+                f"[other processes, the server included: {share(watch.foreign)}]"
+            )
         pgvector.EF_SEARCH = default
         for name, retriever in (("memory", memory), ("postgres", postgres)):
             with Stopwatch() as watch:
                 searches = search_latency(retriever, queries, args.rounds)
-            print(f"  Retriever.search dense, {name:<8} at {retriever.index.size:,} (query encoding included): "
-                  f"{percentiles(searches)}  [other processes: {share(watch.foreign)}]")
+            print(
+                f"  Retriever.search dense, {name:<8} at {retriever.index.size:,} (query encoding included): "
+                f"{percentiles(searches)}  [other processes: {share(watch.foreign)}]"
+            )
     finally:
         clean_up()
     return 0

@@ -31,15 +31,24 @@ from search.retriever import Retriever
 from warehouse import Warehouse, target_warehouse
 
 FALLBACK_QUERIES = [
-    "what is the interest rate", "how are payments made", "definition of default", "who is the issuer",
-    "tax treatment of the notes", "risk factors", "governing law", "redemption at the option of the holder",
+    "what is the interest rate",
+    "how are payments made",
+    "definition of default",
+    "who is the issuer",
+    "tax treatment of the notes",
+    "risk factors",
+    "governing law",
+    "redemption at the option of the holder",
 ]
 
 
 def benchmark_queries(warehouse: Warehouse) -> list[str]:
     try:
         with warehouse.open(read_only=True) as con:
-            queries = [row[0] for row in con.execute("select query_text from corpus_queries order by corpus, query_id").fetchall()]
+            queries = [
+                row[0]
+                for row in con.execute("select query_text from corpus_queries order by corpus, query_id").fetchall()
+            ]
     except Exception:  # no warehouse or no corpus marts: the fixed list still measures the mechanics
         queries = []
     return queries or FALLBACK_QUERIES
@@ -136,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     retriever = Retriever(settings.published_path, settings_model(settings), query_cache_size=0)  # encoder timed
     retriever.warm_up()
     queries = benchmark_queries(target_warehouse(settings))
-    print(f"index {settings.published_path}: {retriever.index.size:,} chunks, model {', '.join(retriever.index.model_ids)}; "
-          f"{len(queries)} queries x {args.rounds} rounds, k=10")
+    print(
+        f"index {settings.published_path}: {retriever.index.size:,} chunks, "
+        f"model {', '.join(retriever.index.model_ids)}; "
+        f"{len(queries)} queries x {args.rounds} rounds, k=10"
+    )
     real_size = retriever.index.size
     for size in (real_size, args.scale):
         if size != real_size:

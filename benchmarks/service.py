@@ -34,7 +34,10 @@ def free_port() -> int:
 
 
 def start_service(
-    published_path: Path, ready: Callable[[dict], bool], waiting_for: str, workers: int = 1,
+    published_path: Path,
+    ready: Callable[[dict], bool],
+    waiting_for: str,
+    workers: int = 1,
 ) -> tuple[subprocess.Popen, str]:
     """Start the service (`workers` uvicorn processes) and wait until its /health answer satisfies `ready`; return
     it and its base URL. With several workers, /health answers from whichever worker takes the connection; each
@@ -48,7 +51,8 @@ def start_service(
     env = {**os.environ, "PUBLISHED_PATH": str(published_path), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
         [sys.executable, "-m", "serving.api", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=PROJECT_ROOT, env={**env, "SERVE_WORKERS": str(workers)},
+        cwd=PROJECT_ROOT,
+        env={**env, "SERVE_WORKERS": str(workers)},
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(int(START_TIMEOUT_SECONDS / _POLL_SECONDS)):

@@ -109,8 +109,13 @@ class PostgresServer:
 
     def env(self) -> dict[str, str]:
         """The PG* variables libpq, psycopg and profiles.yml read."""
-        return {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user,
-                "PGPASSWORD": self.password, "PGDATABASE": self.dbname}
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGDATABASE": self.dbname,
+        }
 
     def dsn(self) -> str:
         """libpq key=value string (psycopg, DuckDB's ATTACH ... (TYPE postgres))."""
@@ -128,8 +133,13 @@ def external_server(env: dict[str, str]) -> PostgresServer | None:
     """The server the PG* variables of `env` name, None without PGHOST."""
     if not env.get("PGHOST"):
         return None
-    return PostgresServer(env["PGHOST"], int(env.get("PGPORT") or "5432"), env.get("PGUSER") or LOCAL_USER,
-                          env.get("PGPASSWORD", ""), env.get("PGDATABASE") or LOCAL_DATABASE)
+    return PostgresServer(
+        env["PGHOST"],
+        int(env.get("PGPORT") or "5432"),
+        env.get("PGUSER") or LOCAL_USER,
+        env.get("PGPASSWORD", ""),
+        env.get("PGDATABASE") or LOCAL_DATABASE,
+    )
 
 
 MIN_API_TOKEN_LENGTH = 16
@@ -141,8 +151,10 @@ def check_api_token(token: str) -> str | None:
     if not token:
         return None
     if len(token) < MIN_API_TOKEN_LENGTH or not all("!" <= ch <= "~" for ch in token):
-        raise ValueError(f"API_TOKEN must be at least {MIN_API_TOKEN_LENGTH} visible ASCII characters without "
-                         f"spaces (it has {len(token)} characters)")
+        raise ValueError(
+            f"API_TOKEN must be at least {MIN_API_TOKEN_LENGTH} visible ASCII characters without "
+            f"spaces (it has {len(token)} characters)"
+        )
     return token
 
 

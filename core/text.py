@@ -26,8 +26,9 @@ def _blank_ranges() -> list[tuple[int, int]]:
 
 
 def _blank_pattern() -> re.Pattern[str]:
-    parts = [re.escape(chr(first)) + (f"-{re.escape(chr(last))}" if last != first else "")
-             for first, last in _blank_ranges()]
+    parts = [
+        re.escape(chr(first)) + (f"-{re.escape(chr(last))}" if last != first else "") for first, last in _blank_ranges()
+    ]
     return re.compile(f"[{''.join(parts)}]*")
 
 

@@ -83,4 +83,4 @@ def text_windows(spec: ModelSpec, texts: list[str]) -> Iterator[tuple[int, str, 
     tokenizer, max_tokens = load_tokenizer(spec.tokenizer_dir), max_content_tokens(spec)
     for index, text in enumerate(texts):
         for chunk in chunk_text(text, tokenizer, max_tokens):
-            yield index, text[chunk.start:chunk.end], chunk.token_count
+            yield index, text[chunk.start : chunk.end], chunk.token_count

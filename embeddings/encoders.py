@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- encoding
 
+
 class HashingEncoder:
     """Signed bag-of-words hashing into `dim` buckets, L2-normalised: deterministic, weights-free."""
 
@@ -50,13 +51,19 @@ class SentenceTransformerEncoder:
         started = time.perf_counter()
         self.model = SentenceTransformer(str(model_dir), device="cpu")
         self.batch_size = batch_size
-        self.dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") \
+        self.dim = (
+            self.model.get_embedding_dimension()
+            if hasattr(self.model, "get_embedding_dimension")
             else self.model.get_sentence_embedding_dimension()
+        )
         log.info("loaded %s in %.2fs", model_dir, time.perf_counter() - started)
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=progress,
         ).astype(np.float32)
 
@@ -72,8 +79,9 @@ def load_encoder(spec: ModelSpec, threads: int | None = None):
     from embeddings.onnx_encoder import OnnxEncoder, OpenVinoEncoder
 
     if spec.backend.startswith("openvino"):
-        return OpenVinoEncoder(prepare_model(spec), spec.model_dir, threads=threads,
-                               quantize_activations=spec.backend == "openvino-int8")
+        return OpenVinoEncoder(
+            prepare_model(spec), spec.model_dir, threads=threads, quantize_activations=spec.backend == "openvino-int8"
+        )
     return OnnxEncoder(prepare_model(spec), spec.model_dir, threads=threads)
 
 
@@ -124,6 +132,11 @@ def encode_texts(spec: ModelSpec, texts: list[str], progress: bool = True) -> np
         vectors = encoder.encode(texts, progress=progress and len(texts) > 0)
     seconds = time.perf_counter() - started
     if texts:
-        log.info("encoded %d texts with %s in %.1fs (%.1f texts/s)", len(texts), spec.model_id, seconds,
-                 len(texts) / max(seconds, 1e-9))
+        log.info(
+            "encoded %d texts with %s in %.1fs (%.1f texts/s)",
+            len(texts),
+            spec.model_id,
+            seconds,
+            len(texts) / max(seconds, 1e-9),
+        )
     return vectors

@@ -135,9 +135,7 @@ def promote_model(model_dir: Path, artifacts_dir: Path) -> Path:
     return pointer
 
 
-def resolve_model(
-    source: str | os.PathLike | None, artifacts_dir: Path, backend: str = DEFAULT_BACKEND
-) -> ModelSpec:
+def resolve_model(source: str | os.PathLike | None, artifacts_dir: Path, backend: str = DEFAULT_BACKEND) -> ModelSpec:
     """The model a source names (see the module docstring), run by `backend` (entry points pass the settings' one);
     `artifacts_dir` holds the promotion pointer, the archive cache and the exported ONNX graphs."""
     check_backend(backend)
@@ -166,15 +164,18 @@ def resolve_model(
             model_dir = extract_model_archive(path, Path(artifacts_dir) / "model_cache")
             name = re.sub(r"\.(tar\.gz|tgz)$", "", path.name)
         else:
-            raise ModelSourceError(
-                f"EMBEDDING_MODEL={source!r}: not a model directory or a .tar.gz archive of one"
-            )
+            raise ModelSourceError(f"EMBEDDING_MODEL={source!r}: not a model directory or a .tar.gz archive of one")
     fingerprint = _cached_fingerprint(model_dir)
     if backend == "torch":
         return ModelSpec(f"{name}@{fingerprint[:12]}", model_dir, model_dir)
     graph = "onnx" if backend == "openvino" else backend  # OpenVINO compiles the float graph `onnx` runs
-    return ModelSpec(f"{name}@{fingerprint[:12]}+{backend}-r{ONNX_EXPORT_RECIPE}", model_dir, model_dir,
-                     backend=backend, graph_path=graph_file(Path(artifacts_dir) / "onnx" / fingerprint[:16], graph))
+    return ModelSpec(
+        f"{name}@{fingerprint[:12]}+{backend}-r{ONNX_EXPORT_RECIPE}",
+        model_dir,
+        model_dir,
+        backend=backend,
+        graph_path=graph_file(Path(artifacts_dir) / "onnx" / fingerprint[:16], graph),
+    )
 
 
 def graph_file(folder: Path, graph: str) -> Path:

@@ -29,6 +29,7 @@ from embeddings.chunking import max_seq_length
 
 log = logging.getLogger(__name__)
 
+
 class _DropMessage(logging.Filter):
     def __init__(self, fragment: str):
         super().__init__()
@@ -52,8 +53,9 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
     # eager attention: the traced graph then takes the attention mask as an input instead of baking in a shape
     model = SentenceTransformer(str(model_dir), device="cpu", model_kwargs={"attn_implementation": "eager"}).eval()
     names = list(model.tokenizer.model_input_names)
-    sample = model.tokenizer(["a short text", "a somewhat longer text, padded to the longest"], padding=True,
-                             return_tensors="pt")
+    sample = model.tokenizer(
+        ["a short text", "a somewhat longer text, padded to the longest"], padding=True, return_tensors="pt"
+    )
 
     class Pipeline(torch.nn.Module):
         def __init__(self):
@@ -67,10 +69,16 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
     with torch.no_grad(), warnings.catch_warnings():
         # the tracer's notes on Python-side checks it records as constants (the mask always matches the tokens)
         warnings.simplefilter("ignore")
-        torch.onnx.export(Pipeline(), tuple(sample[name] for name in names), str(fp32), input_names=names,
-                          output_names=["sentence_embedding"], opset_version=17, dynamo=False,
-                          dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in names},
-                                        "sentence_embedding": {0: "batch"}})
+        torch.onnx.export(
+            Pipeline(),
+            tuple(sample[name] for name in names),
+            str(fp32),
+            input_names=names,
+            output_names=["sentence_embedding"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in names}, "sentence_embedding": {0: "batch"}},
+        )
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     if quantize:
         import onnx
@@ -79,13 +87,22 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
         graph = onnx.load(str(fp32))
         weights = {tensor.name for tensor in graph.graph.initializer}
         # only products with a weight matrix: the attention products of two activations stay float
-        activation_products = [node.name for node in graph.graph.node
-                               if node.op_type == "MatMul" and not any(i in weights for i in node.input)]
+        activation_products = [
+            node.name
+            for node in graph.graph.node
+            if node.op_type == "MatMul" and not any(i in weights for i in node.input)
+        ]
         hint = _DropMessage("pre-processing before quantization")  # a hint for static quantization: not ours
         logging.getLogger().addFilter(hint)
         try:
-            quantize_dynamic(str(fp32), str(staging), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"], nodes_to_exclude=activation_products)
+            quantize_dynamic(
+                str(fp32),
+                str(staging),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+                nodes_to_exclude=activation_products,
+            )
         finally:
             logging.getLogger().removeFilter(hint)
         fp32.unlink()
@@ -128,8 +145,10 @@ def unpadded_tokenizer(model_dir: Path):
     from tokenizers import Tokenizer
 
     if not (model_dir / "tokenizer.json").is_file():
-        raise FileNotFoundError(f"{model_dir} has no tokenizer.json, which every EMBEDDING_BACKEND but torch "
-                                "reads: use EMBEDDING_BACKEND=torch for this model")
+        raise FileNotFoundError(
+            f"{model_dir} has no tokenizer.json, which every EMBEDDING_BACKEND but torch "
+            "reads: use EMBEDDING_BACKEND=torch for this model"
+        )
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_seq_length(model_dir))
@@ -213,15 +232,19 @@ class OpenVinoEncoder:
     BATCH = 32
     ACTIVATION_GROUP = 128  # 32 and 64: closer to float but slower; per whole token (384): faster, further
 
-    def __init__(self, graph_path: Path, model_dir: Path, threads: int | None = None,
-                 quantize_activations: bool = False):
+    def __init__(
+        self, graph_path: Path, model_dir: Path, threads: int | None = None, quantize_activations: bool = False
+    ):
         """quantize_activations: for a model with int8 weights (export_openvino_int8), quantize the activations that
         meet them."""
         import openvino as ov
 
         started = time.perf_counter()
-        config = {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "THROUGHPUT",
-                  "INFERENCE_NUM_THREADS": threads or len(os.sched_getaffinity(0))}
+        config = {
+            "INFERENCE_PRECISION_HINT": "bf16",
+            "PERFORMANCE_HINT": "THROUGHPUT",
+            "INFERENCE_NUM_THREADS": threads or len(os.sched_getaffinity(0)),
+        }
         if quantize_activations:
             config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = self.ACTIVATION_GROUP
         self.compiled = ov.Core().compile_model(str(graph_path), "CPU", config)
@@ -232,8 +255,12 @@ class OpenVinoEncoder:
         # One text encoded here, on this thread: OpenVINO's Python binding sets up its numpy bridge on first use, and
         # two encode threads doing that at once deadlocked (one holding the GIL, the other the setup's lock)
         self.encode(["warm-up"])
-        log.info("compiled %s for OpenVINO (%s) in %.2fs", graph_path,
-                 self.compiled.get_property("INFERENCE_PRECISION_HINT"), time.perf_counter() - started)
+        log.info(
+            "compiled %s for OpenVINO (%s) in %.2fs",
+            graph_path,
+            self.compiled.get_property("INFERENCE_PRECISION_HINT"),
+            time.perf_counter() - started,
+        )
 
     def _inputs(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
         ids = np.asarray(batch, np.int64)  # one length: a rectangle, nothing padded
@@ -245,9 +272,11 @@ class OpenVinoEncoder:
         by_length: dict[int, list[int]] = {}
         for row, ids in enumerate(token_ids):
             by_length.setdefault(len(ids), []).append(row)
-        return [np.asarray(rows[start:start + self.BATCH])
-                for length, rows in sorted(by_length.items(), reverse=True)
-                for start in range(0, len(rows), self.BATCH)]
+        return [
+            np.asarray(rows[start : start + self.BATCH])
+            for length, rows in sorted(by_length.items(), reverse=True)
+            for start in range(0, len(rows), self.BATCH)
+        ]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dim), np.float32)

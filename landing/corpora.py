@@ -135,7 +135,7 @@ def parse_passages(path: Path, data: bytes) -> tuple[list[tuple[str, str, str]],
     records, repaired = _json_lines(path, data, ("_id", "text"))
     for line_number, record in enumerate(records, start=1):
         if not isinstance(record.get("title", ""), str):
-            raise LandingError(f"{path}: record {line_number}: \"title\" must be a string")
+            raise LandingError(f'{path}: record {line_number}: "title" must be a string')
     return [(r["_id"], r.get("title", ""), r["text"]) for r in records], repaired
 
 
@@ -223,27 +223,34 @@ def land_corpus(con: duckdb.DuckDBPyConnection, folder: Path) -> CorpusLandResul
         for table in ("corpus_passages", "corpus_queries", "corpus_qrels"):
             con.execute(f"delete from raw.{table} where corpus = ?", [corpus.name])
         tables = {
-            "incoming_passages": pa.table({
-                "passage_id": pa.array([p for p, _, _ in corpus.passages], pa.string()),
-                "position": pa.array(range(len(corpus.passages)), pa.int32()),
-                "title": pa.array([t for _, t, _ in corpus.passages], pa.string()),
-                "text": pa.array([x for _, _, x in corpus.passages], pa.string()),
-            }),
-            "incoming_queries": pa.table({
-                "query_id": pa.array([q for q, _ in corpus.queries], pa.string()),
-                "text": pa.array([t for _, t in corpus.queries], pa.string()),
-            }),
-            "incoming_qrels": pa.table({
-                "query_id": pa.array([q for q, _, _ in corpus.qrels], pa.string()),
-                "passage_id": pa.array([p for _, p, _ in corpus.qrels], pa.string()),
-                "grade": pa.array([g for _, _, g in corpus.qrels], pa.int32()),
-            }),
+            "incoming_passages": pa.table(
+                {
+                    "passage_id": pa.array([p for p, _, _ in corpus.passages], pa.string()),
+                    "position": pa.array(range(len(corpus.passages)), pa.int32()),
+                    "title": pa.array([t for _, t, _ in corpus.passages], pa.string()),
+                    "text": pa.array([x for _, _, x in corpus.passages], pa.string()),
+                }
+            ),
+            "incoming_queries": pa.table(
+                {
+                    "query_id": pa.array([q for q, _ in corpus.queries], pa.string()),
+                    "text": pa.array([t for _, t in corpus.queries], pa.string()),
+                }
+            ),
+            "incoming_qrels": pa.table(
+                {
+                    "query_id": pa.array([q for q, _, _ in corpus.qrels], pa.string()),
+                    "passage_id": pa.array([p for _, p, _ in corpus.qrels], pa.string()),
+                    "grade": pa.array([g for _, _, g in corpus.qrels], pa.int32()),
+                }
+            ),
         }
         for view, table in tables.items():
             con.register(view, table)
         try:
             con.execute(
-                "insert into raw.corpus_passages select ?, *, ?, ?, current_timestamp::timestamp from incoming_passages",
+                "insert into raw.corpus_passages "
+                "select ?, *, ?, ?, current_timestamp::timestamp from incoming_passages",
                 [corpus.name, str(corpus_path), corpus.content_hash],
             )
             con.execute(
@@ -273,8 +280,11 @@ def folder_contents(folder: Path) -> FolderContents:
         if not any((sub / name).exists() for name in FILES):
             ignored.append((sub, f"holds none of {', '.join(FILES)}"))
             continue
-        ignored += [(path, f"not a corpus file ({', '.join(FILES)})")
-                    for path in sorted(sub.iterdir()) if path.name not in FILES]
+        ignored += [
+            (path, f"not a corpus file ({', '.join(FILES)})")
+            for path in sorted(sub.iterdir())
+            if path.name not in FILES
+        ]
         try:
             validate_corpus_name(sub.name)
         except ValueError as exc:

@@ -89,9 +89,7 @@ def document_files(folder: Path, doc_id: str) -> tuple[Path, Path]:
     texts, pages = Path(folder) / f"texts_{doc_id}.json", Path(folder) / f"pages_{doc_id}.csv"
     missing = [str(p) for p in (texts, pages) if not p.is_file()]
     if missing:
-        raise MissingFileError(
-            f"document {doc_id}: expected {texts} and {pages}; missing: {', '.join(missing)}"
-        )
+        raise MissingFileError(f"document {doc_id}: expected {texts} and {pages}; missing: {', '.join(missing)}")
     return texts, pages
 
 
@@ -105,8 +103,9 @@ def folder_contents(folder: Path) -> FolderContents:
     for path in sorted(folder.iterdir()):
         match = DOCUMENT_FILE.fullmatch(path.name)
         if match:
-            files_by_id.setdefault(match["texts_id"] if match["texts_id"] is not None else match["pages_id"],
-                                   []).append(path)
+            files_by_id.setdefault(
+                match["texts_id"] if match["texts_id"] is not None else match["pages_id"], []
+            ).append(path)
         else:
             ignored.append((path, "not a document file (texts_<id>.json or pages_<id>.csv)"))
     units = []
@@ -126,7 +125,7 @@ def parse_texts(path: Path, data: bytes) -> DocumentTexts:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LandingError(f"{path}: invalid JSON ({exc})") from None
     if not isinstance(items, list):
-        raise LandingError(f"{path}: expected a JSON list of {{\"text\", \"pages\"}} records")
+        raise LandingError(f'{path}: expected a JSON list of {{"text", "pages"}} records')
     if not items:
         raise LandingError(f"{path}: empty document (no texts)")
     records, texts_without_nul = [], 0
@@ -134,13 +133,13 @@ def parse_texts(path: Path, data: bytes) -> DocumentTexts:
         if not isinstance(item, dict):
             raise LandingError(f"{path}: record {index} is not an object")
         if not isinstance(item.get("text"), str):
-            raise LandingError(f"{path}: record {index} has no \"text\" string")
+            raise LandingError(f'{path}: record {index} has no "text" string')
         refs = item.get("pages")
         if refs is not None and not (isinstance(refs, list) and all(isinstance(r, str) for r in refs)):
-            raise LandingError(f"{path}: record {index} \"pages\" must be a list of page-ref strings")
+            raise LandingError(f'{path}: record {index} "pages" must be a list of page-ref strings')
         for ref in refs or ():
-            refuse_unstorable(ref, f"{path}: record {index} \"pages\"")
-        text, removed = storable_free_text(item["text"], f"{path}: record {index} \"text\"")
+            refuse_unstorable(ref, f'{path}: record {index} "pages"')
+        text, removed = storable_free_text(item["text"], f'{path}: record {index} "text"')
         texts_without_nul += removed > 0
         records.append((text, refs))
     return DocumentTexts(records, texts_without_nul)
@@ -186,17 +185,21 @@ def land_document(con: duckdb.DuckDBPyConnection, folder: Path, doc_id: str) -> 
             return DocumentLandResult(doc_id, len(texts), len(pages), "unchanged")
         con.execute("delete from raw.document_texts where doc_id = ?", [doc_id])
         con.execute("delete from raw.document_pages where doc_id = ?", [doc_id])
-        text_rows = pa.table({
-            "doc_id": pa.array([doc_id] * len(texts), pa.string()),
-            "position": pa.array(range(len(texts)), pa.int32()),
-            "text": pa.array([t for t, _ in texts], pa.string()),
-            "page_refs": pa.array([r for _, r in texts], pa.list_(pa.string())),
-        })
-        page_rows = pa.table({
-            "doc_id": pa.array([doc_id] * len(pages), pa.string()),
-            "page_ref": pa.array(list(pages), pa.string()),
-            "page_number": pa.array(list(pages.values()), pa.int32()),
-        })
+        text_rows = pa.table(
+            {
+                "doc_id": pa.array([doc_id] * len(texts), pa.string()),
+                "position": pa.array(range(len(texts)), pa.int32()),
+                "text": pa.array([t for t, _ in texts], pa.string()),
+                "page_refs": pa.array([r for _, r in texts], pa.list_(pa.string())),
+            }
+        )
+        page_rows = pa.table(
+            {
+                "doc_id": pa.array([doc_id] * len(pages), pa.string()),
+                "page_ref": pa.array(list(pages), pa.string()),
+                "page_number": pa.array(list(pages.values()), pa.int32()),
+            }
+        )
         con.register("incoming_texts", text_rows)
         con.register("incoming_pages", page_rows)
         try:
@@ -212,5 +215,6 @@ def land_document(con: duckdb.DuckDBPyConnection, folder: Path, doc_id: str) -> 
             con.unregister("incoming_texts")
             con.unregister("incoming_pages")
         record_landing(con, SOURCE, doc_id, str(texts_path), document_hash, len(texts))
-    return DocumentLandResult(doc_id, len(texts), len(pages), "replaced" if previous else "landed",
-                              parsed.texts_without_nul)
+    return DocumentLandResult(
+        doc_id, len(texts), len(pages), "replaced" if previous else "landed", parsed.texts_without_nul
+    )

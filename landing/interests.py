@@ -33,7 +33,8 @@ LANDING_KEY = "population"  # one folder is the whole user population: landing a
 # How CONTENT_TITLES_JOINED joins titles. Defined once, as the dbt var the SQL that splits them uses
 # (int_user_activity_titles); Python writers of the format (synthetic/interests.py) read it from there.
 TITLE_SEPARATOR: str = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"][
-    "activity_title_separator"]
+    "activity_title_separator"
+]
 
 RAW_DDL = """
 create table if not exists raw.users (
@@ -106,8 +107,9 @@ def parse_csv(path: Path, data: bytes, header: list[str]) -> list[tuple[int, lis
     return records
 
 
-def check_activity(path: Path, records: list[tuple[int, list[str]]], users: dict[str, str],
-                   interest_ids: set[str] | None) -> None:
+def check_activity(
+    path: Path, records: list[tuple[int, list[str]]], users: dict[str, str], interest_ids: set[str] | None
+) -> None:
     """Every activity row names a user of users.csv with that user's type (compared as staging normalises types)
     and holds a JSON array of interest ids, each in the catalogue when interests.csv came with it."""
     for line, (handle, kind, _titles, interests_json) in records:
@@ -119,8 +121,9 @@ def check_activity(path: Path, records: list[tuple[int, list[str]]], users: dict
         try:
             interests = json.loads(interests_json)
         except json.JSONDecodeError as exc:
-            raise LandingError(f"{where}: USER_INTERESTS is not valid JSON ({exc.msg}): "
-                               f"{interests_json[:80]!r}") from None
+            raise LandingError(
+                f"{where}: USER_INTERESTS is not valid JSON ({exc.msg}): {interests_json[:80]!r}"
+            ) from None
         if not isinstance(interests, list) or not all(isinstance(i, str) for i in interests):
             raise LandingError(f"{where}: USER_INTERESTS must be a JSON array of interest ids")
         unknown = [i for i in interests if interest_ids is not None and i not in interest_ids]
@@ -131,8 +134,11 @@ def check_activity(path: Path, records: list[tuple[int, list[str]]], users: dict
 def folder_contents(folder: Path) -> FolderContents:
     """The folder is one unit; a file that is not one of FILES is ignored, saying why."""
     folder = Path(folder)
-    ignored = [(path, f"not an interests file ({', '.join(FILES)})")
-               for path in sorted(folder.iterdir()) if path.name not in FILES]
+    ignored = [
+        (path, f"not an interests file ({', '.join(FILES)})")
+        for path in sorted(folder.iterdir())
+        if path.name not in FILES
+    ]
     return FolderContents([LandingUnit(str(folder), lambda con: land_interests(con, folder))], ignored)
 
 
@@ -145,8 +151,12 @@ def land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> InterestsLan
     parsed = {name: parse_csv(present[name], contents[name], FILES[name][1]) for name in present}
     if "user_activity.csv" in parsed:
         catalogue = {r[0] for _, r in parsed["interests.csv"]} if "interests.csv" in parsed else None
-        check_activity(present["user_activity.csv"], parsed["user_activity.csv"],
-                       {r[0]: r[2] for _, r in parsed["users.csv"]}, catalogue)
+        check_activity(
+            present["user_activity.csv"],
+            parsed["user_activity.csv"],
+            {r[0]: r[2] for _, r in parsed["users.csv"]},
+            catalogue,
+        )
     folder_hash = sha256_of(b":".join(f"{n}={sha256_of(contents[n])}".encode() for n in sorted(contents)))
 
     with transaction(con, RAW_DDL):
@@ -158,8 +168,9 @@ def land_interests(con: duckdb.DuckDBPyConnection, folder: Path) -> InterestsLan
             con.execute(f"delete from raw.{table}")
         for name, records in parsed.items():
             table, _, columns = FILES[name]
-            incoming = pa.table({col: pa.array([r[i] for _, r in records], pa.string())
-                                 for i, col in enumerate(columns)})
+            incoming = pa.table(
+                {col: pa.array([r[i] for _, r in records], pa.string()) for i, col in enumerate(columns)}
+            )
             con.register("incoming_rows", incoming)
             try:
                 con.execute(

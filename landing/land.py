@@ -37,17 +37,25 @@ def _score_batches_summary(results: list[score_batches.LandResult], refused: int
 
 def _nul_removed(count: int, where: str) -> str:
     """The report of `count` texts landed without their NUL characters (landing.ledger.storable_free_text)."""
-    return (f"; {where}: NUL characters (U+0000) removed from {count} text{'s' if count != 1 else ''} "
-            "(Postgres text cannot hold them)") if count else ""
+    return (
+        (
+            f"; {where}: NUL characters (U+0000) removed from {count} text{'s' if count != 1 else ''} "
+            "(Postgres text cannot hold them)"
+        )
+        if count
+        else ""
+    )
 
 
 def _documents_summary(results: list[documents.DocumentLandResult], refused: int) -> str:
     by_status = {status: sum(r.status == status for r in results) for status in ("landed", "replaced", "unchanged")}
     if refused:
         by_status["refused"] = refused
-    return f"{len(results) + refused} documents: " + ", ".join(f"{n} {status}" for status, n in by_status.items()) \
-        + "".join(_nul_removed(r.texts_without_nul, f"document {r.doc_id}")
-                  for r in results if r.status != "unchanged")
+    return (
+        f"{len(results) + refused} documents: "
+        + ", ".join(f"{n} {status}" for status, n in by_status.items())
+        + "".join(_nul_removed(r.texts_without_nul, f"document {r.doc_id}") for r in results if r.status != "unchanged")
+    )
 
 
 def _corpora_summary(results: list[corpora.CorpusLandResult], refused: int) -> str:

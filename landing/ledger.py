@@ -46,6 +46,7 @@ class LandingUnit:
 
 def refused_unit(name: str, reason: str) -> LandingUnit:
     """A unit refused before it is read (a file name that breaks its source's rule): landing it raises `reason`."""
+
     def refuse(con: duckdb.DuckDBPyConnection) -> object:
         raise LandingError(reason)
 

@@ -168,8 +168,9 @@ def land_score_batch(con: duckdb.DuckDBPyConnection, path: Path) -> LandResult:
 
 def batch_files(directory: Path) -> list[Path]:
     """The well-named batch files of a folder (batch_<n>.json) in numeric batch order (batch_10 after batch_9)."""
-    return sorted((path for path in Path(directory).glob("batch_*.json") if BATCH_FILE.fullmatch(path.name)),
-                  key=batch_number)
+    return sorted(
+        (path for path in Path(directory).glob("batch_*.json") if BATCH_FILE.fullmatch(path.name)), key=batch_number
+    )
 
 
 def folder_contents(directory: Path) -> FolderContents:
@@ -179,10 +180,12 @@ def folder_contents(directory: Path) -> FolderContents:
     named = batch_files(directory)
     misnamed = sorted(set(directory.glob("batch_*.json")) - set(named))
     # a misnamed file is refused by land_score_batch's first check, batch_number
-    units = [LandingUnit(str(path), lambda con, path=path: land_score_batch(con, path))
-             for path in [*named, *misnamed]]
-    ignored = [(path, "not a score batch file (batch_<n>.json)") for path in sorted(directory.iterdir())
-               if not path.name.startswith("batch_") or not path.name.endswith(".json")]
+    units = [LandingUnit(str(path), lambda con, path=path: land_score_batch(con, path)) for path in [*named, *misnamed]]
+    ignored = [
+        (path, "not a score batch file (batch_<n>.json)")
+        for path in sorted(directory.iterdir())
+        if not path.name.startswith("batch_") or not path.name.endswith(".json")
+    ]
     return FolderContents(units, ignored)
 
 

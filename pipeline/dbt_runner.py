@@ -5,9 +5,9 @@ the warehouse's single writer lock after the build. The warehouse path is passed
 reads DUCKDB_PATH), so core.settings stays the one place its default lives.
 
 On DBT_TARGET=spark, dbt runs inside pipeline.spark_dbt (the process that owns the SparkSession; it
-runs the Python models too). On DBT_TARGET=postgres, dbt-postgres runs no Python models: `build` and `run` are cut into phases along the
-graph (python_phases): the SQL nodes no Python model precedes, then each Python model through the
-`postgres_python` output (dbt-duckdb with the Postgres database attached: the same model file, writing into
+runs the Python models too). On DBT_TARGET=postgres, dbt-postgres runs no Python models: `build` and `run` are
+cut into phases along the graph (python_phases): the SQL nodes no Python model precedes, then each Python model
+through the `postgres_python` output (dbt-duckdb with the Postgres database attached: the same model file, writing into
 Postgres), then the SQL nodes it unblocks, and so on. Tests run with the phase that completes their parents.
 """
 
@@ -29,8 +29,13 @@ class DbtError(RuntimeError):
 
 
 def run_dbt(
-    warehouse: Warehouse, args: list[str], target_path: Path | None = None, check: bool = True,
-    extra_env: dict[str, str] | None = None, stream: bool = False, project_dir: Path = PROJECT_ROOT,
+    warehouse: Warehouse,
+    args: list[str],
+    target_path: Path | None = None,
+    check: bool = True,
+    extra_env: dict[str, str] | None = None,
+    stream: bool = False,
+    project_dir: Path = PROJECT_ROOT,
 ) -> subprocess.CompletedProcess:
     """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project)
     against `warehouse`, whatever its engine: profiles.yml's output is the warehouse's own (Warehouse.dbt_env). On
@@ -55,19 +60,42 @@ def run_dbt(
 
 PHASED_COMMANDS = ("build", "run")
 PYTHON_TARGET = "postgres_python"  # profiles.yml: dbt-duckdb over the attached Postgres database
-SELECTION_FLAGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--indirect-selection",
-                   "--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+SELECTION_FLAGS = (
+    "--select",
+    "-s",
+    "--exclude",
+    "--selector",
+    "--models",
+    "-m",
+    "--indirect-selection",
+    "--resource-type",
+    "--resource-types",
+    "--exclude-resource-type",
+    "--exclude-resource-types",
+)
 
 
-def _run(args: list[str], env: dict, target_path: Path, check: bool, stream: bool,
-         project_dir: Path, spark_launcher: bool = False) -> subprocess.CompletedProcess:
-    program = [sys.executable, "-m", "pipeline.spark_dbt"] if spark_launcher \
-        else [str(Path(sys.executable).parent / "dbt")]
+def _run(
+    args: list[str],
+    env: dict,
+    target_path: Path,
+    check: bool,
+    stream: bool,
+    project_dir: Path,
+    spark_launcher: bool = False,
+) -> subprocess.CompletedProcess:
+    program = (
+        [sys.executable, "-m", "pipeline.spark_dbt"] if spark_launcher else [str(Path(sys.executable).parent / "dbt")]
+    )
     command = [*program, *args, "--project-dir", str(project_dir)]
     command += ["--target-path", str(target_path), "--log-path", str(target_path / "logs")]
     result = subprocess.run(
-        command, cwd=project_dir, env=env, text=True,
-        stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.PIPE,
+        command,
+        cwd=project_dir,
+        env=env,
+        text=True,
+        stdout=None if stream else subprocess.PIPE,
+        stderr=None if stream else subprocess.PIPE,
     )
     if check and result.returncode != 0:
         output = "" if stream else f"\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
@@ -134,13 +162,33 @@ def python_phases(manifest: dict, selected: set[str]) -> list[tuple[str, list[st
     return phases
 
 
-def _run_phased(args: list[str], env: dict, target_path: Path, check: bool, stream: bool,
-                project_dir: Path) -> subprocess.CompletedProcess:
+def _run_phased(
+    args: list[str], env: dict, target_path: Path, check: bool, stream: bool, project_dir: Path
+) -> subprocess.CompletedProcess:
     command, (selection, rest) = args[0], split_selection(args[1:])
     base = target_path
-    listed = _run(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",
-                   "--output", "json", "--output-keys", "unique_id", "--quiet", *selection],
-                  env, base, True, False, project_dir)
+    listed = _run(
+        [
+            "ls",
+            "--resource-type",
+            "model",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "snapshot",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "--quiet",
+            *selection,
+        ],
+        env,
+        base,
+        True,
+        False,
+        project_dir,
+    )
     selected = {json.loads(line)["unique_id"] for line in listed.stdout.splitlines() if line.startswith("{")}
     manifest = json.loads((base / "manifest.json").read_text())
     if not any(manifest["nodes"][uid].get("language") == "python" for uid in selected):
@@ -153,8 +201,10 @@ def _run_phased(args: list[str], env: dict, target_path: Path, check: bool, stre
             phase += ["--target", PYTHON_TARGET, "--indirect-selection", "cautious"]
         else:
             phase += ["--indirect-selection", "buildable"]
-        print(f"[dbt_runner] postgres {kind} phase: {' '.join(names) if len(names) <= 6 else f'{len(names)} nodes'}",
-              flush=True)
+        print(
+            f"[dbt_runner] postgres {kind} phase: {' '.join(names) if len(names) <= 6 else f'{len(names)} nodes'}",
+            flush=True,
+        )
         result = _run(phase, env, base / kind if kind == "python" else target_path, check, stream, project_dir)
         outputs.append(result.stdout or "")
         if result.returncode != 0:
@@ -188,9 +238,12 @@ def build_healing(warehouse: Warehouse, args: list[str], target_path: Path | Non
         except ValueError:
             interrupted = {"args": args, "started": "at an unknown time"}
         again = interrupted["args"] != args
-        print(f"[dbt_runner] the previous build (dbt {' '.join(interrupted['args'])}, started {interrupted['started']}) "
-              "did not finish, so the marts may disagree with each other: this build repairs it"
-              + (" by running that build again first" if again else ""), flush=True)
+        print(
+            f"[dbt_runner] the previous build (dbt {' '.join(interrupted['args'])}, started {interrupted['started']}) "
+            "did not finish, so the marts may disagree with each other: this build repairs it"
+            + (" by running that build again first" if again else ""),
+            flush=True,
+        )
         if again and run_dbt(warehouse, interrupted["args"], target_path, check=False, stream=True).returncode != 0:
             return 1
     _mark_unfinished(marker, args)

@@ -39,9 +39,13 @@ def export_tables(warehouse: Warehouse, output_dir: Path, tables: tuple[str, ...
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with warehouse.open(read_only=True) as con:
-        existing = {row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_catalog = current_database() "
-            "and table_schema = current_schema()").fetchall()}
+        existing = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_catalog = current_database() "
+                "and table_schema = current_schema()"
+            ).fetchall()
+        }
         for table in tables:
             if table not in existing:
                 print(f"[export] {table}: skipped, not built yet")

@@ -26,8 +26,12 @@ DOCUMENT_BUILD = ["--select", "+document_chunks", "+document_rejects", "--indire
 
 
 def ingest(
-    doc_id: str, *, data_dir: Path | None = None, warehouse: Warehouse | None = None,
-    target_path: Path | None = None, stream_dbt: bool = False,
+    doc_id: str,
+    *,
+    data_dir: Path | None = None,
+    warehouse: Warehouse | None = None,
+    target_path: Path | None = None,
+    stream_dbt: bool = False,
 ) -> list[dict]:
     """Return one dict per chunk of the document, in document order:
     `{'text': str, 'vector': torch.Tensor (float32, 1-D, model dimension), 'pages': list[int]}`.
@@ -47,8 +51,9 @@ def ingest(
     return ingest_document(doc_id, Path(data_dir), warehouse, target_path, stream_dbt)
 
 
-def ingest_document(doc_id: str, data_dir: Path, warehouse: Warehouse, target_path: Path,
-                    stream_dbt: bool = False) -> list[dict]:
+def ingest_document(
+    doc_id: str, data_dir: Path, warehouse: Warehouse, target_path: Path, stream_dbt: bool = False
+) -> list[dict]:
     """`ingest` with every setting given: land the document, build its chunks, return them."""
     import torch
 
@@ -94,12 +99,14 @@ def ingest_command(doc_id: str, output: Path | None, settings: Settings) -> str:
 
         dim = chunks[0]["vector"].shape[0] if chunks else 0
         vectors = np.stack([c["vector"].numpy() for c in chunks]) if chunks else np.zeros((0, dim), np.float32)
-        table = pa.table({
-            "doc_id": pa.array([doc_id] * len(chunks), pa.string()),
-            "text": pa.array([c["text"] for c in chunks], pa.string()),
-            "pages": pa.array([c["pages"] for c in chunks], pa.list_(pa.int32())),
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dim),
-        })
+        table = pa.table(
+            {
+                "doc_id": pa.array([doc_id] * len(chunks), pa.string()),
+                "text": pa.array([c["text"] for c in chunks], pa.string()),
+                "pages": pa.array([c["pages"] for c in chunks], pa.list_(pa.int32())),
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dim),
+            }
+        )
         output.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, output)
     # the shell command also publishes, so a running service (serving.api) picks the document up

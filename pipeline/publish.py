@@ -54,9 +54,11 @@ def publish(warehouse: Warehouse, published_path: Path) -> dict[str, int]:
         try:
             warehouse.attach(con, "source_warehouse")
             existing = {
-                row[0] for row in con.execute(
+                row[0]
+                for row in con.execute(
                     "select table_name from information_schema.tables "
-                    "where table_catalog = 'source_warehouse' and table_schema = ?", [source_schema]
+                    "where table_catalog = 'source_warehouse' and table_schema = ?",
+                    [source_schema],
                 ).fetchall()
             }
             # a partial build (e.g. `python -m ingestion <doc_id>`) publishes what it built; the service answers

@@ -49,8 +49,11 @@ def run(args: list[str], warehouse: SparkWarehouse, project_dir: Path = PROJECT_
     started = time.perf_counter()
     spark = start_session(warehouse)
     registered = register_raw_tables(spark, warehouse)
-    print(f"[spark_dbt] session on {warehouse.master} in {time.perf_counter() - started:.1f} s; "
-          f"raw tables: {', '.join(registered) or 'none landed yet'}", flush=True)
+    print(
+        f"[spark_dbt] session on {warehouse.master} in {time.perf_counter() - started:.1f} s; "
+        f"raw tables: {', '.join(registered) or 'none landed yet'}",
+        flush=True,
+    )
     common = ["--project-dir", str(project_dir)]
     if not args or args[0] not in PHASED_COMMANDS:
         return 0 if invoke_dbt([*args, *common]) else 1
@@ -59,9 +62,26 @@ def run(args: list[str], warehouse: SparkWarehouse, project_dir: Path = PROJECT_
     target_path = Path(_option(rest, "--target-path") or project_dir / "target")
     from dbt.cli.main import dbtRunner
 
-    listed = dbtRunner().invoke(["ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type",
-                                 "snapshot", "--output", "json", "--output-keys", "unique_id", "--log-level", "none",
-                                 *selection, *common, *_target_path_args(rest)])
+    listed = dbtRunner().invoke(
+        [
+            "ls",
+            "--resource-type",
+            "model",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "snapshot",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "--log-level",
+            "none",
+            *selection,
+            *common,
+            *_target_path_args(rest),
+        ]
+    )
     if not listed.success:
         return 1
     selected = {json.loads(line)["unique_id"] for line in listed.result}
@@ -69,15 +89,15 @@ def run(args: list[str], warehouse: SparkWarehouse, project_dir: Path = PROJECT_
     types = resource_type_flags(selection)
     for kind, uids in python_phases(manifest, selected):
         names = [manifest["nodes"][uid]["name"] for uid in uids]
-        print(f"[spark_dbt] {kind} phase: {' '.join(names) if len(names) <= 6 else f'{len(names)} nodes'}",
-              flush=True)
+        print(f"[spark_dbt] {kind} phase: {' '.join(names) if len(names) <= 6 else f'{len(names)} nodes'}", flush=True)
         if kind == "sql":
             ok = invoke_dbt([command, "--select", *names, *types, "--indirect-selection", "buildable", *rest, *common])
         else:
             full_refresh = bool({"--full-refresh", "-f"} & set(rest))
             run_python_model(spark, manifest, uids[0], project_dir, full_refresh)
             ok = command != "build" or invoke_dbt(
-                ["test", "--select", *names, *types, "--indirect-selection", "cautious", *rest, *common])
+                ["test", "--select", *names, *types, "--indirect-selection", "cautious", *rest, *common]
+            )
         if not ok:
             return 1  # later phases read what this one failed to build
     return 0
@@ -98,6 +118,7 @@ def _target_path_args(args: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- Python models
+
 
 class _Dbt:
     """What a dbt-duckdb Python model uses of its `dbt` argument: config, ref, this, is_incremental."""
@@ -164,20 +185,25 @@ def run_python_model(spark, manifest: dict, uid: str, project_dir: Path, full_re
 
                 frame = spark.createDataFrame([], from_arrow_schema(plain.schema))
             frame.write.format("parquet").mode(mode).saveAsTable(dbt.relation)
-        print(f"[spark_dbt] {node['name']}: {result.num_rows} rows ({mode}) in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(
+            f"[spark_dbt] {node['name']}: {result.num_rows} rows ({mode}) in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
     finally:
         con.close()
 
 
 def _plain_lists(table: pa.Table) -> pa.Table:
     """Fixed-size lists as plain lists: Spark has no fixed-size array (array<float> on Spark, as_vector)."""
-    columns = [column.cast(pa.list_(column.type.value_type)) if pa.types.is_fixed_size_list(column.type) else column
-               for column in table.columns]
+    columns = [
+        column.cast(pa.list_(column.type.value_type)) if pa.types.is_fixed_size_list(column.type) else column
+        for column in table.columns
+    ]
     return pa.table(columns, names=table.column_names)
 
 
 # ---------------------------------------------------------------- embeddings on the executors
+
 
 def encode_on_executors(spark, spec, texts: list[str]) -> np.ndarray:
     """encode_texts on the executors: the texts as a DataFrame, each partition encoded by `_encode_partition`
@@ -190,14 +216,19 @@ def encode_on_executors(spark, spec, texts: list[str]) -> np.ndarray:
         return np.zeros((0, dim), np.float32)
     prepare_model(spec)
     partitions = max(1, min(len(texts) // 64, spark.sparkContext.defaultParallelism * ENCODE_PARTITIONS_PER_CORE))
-    frame = spark.createDataFrame(pa.table({"position": pa.array(range(len(texts)), pa.int64()),
-                                            "text": pa.array(texts, pa.string())})).repartition(partitions)
+    frame = spark.createDataFrame(
+        pa.table({"position": pa.array(range(len(texts)), pa.int64()), "text": pa.array(texts, pa.string())})
+    ).repartition(partitions)
     started = time.perf_counter()
-    encoded = frame.mapInArrow(lambda batches: _encode_partition(spec, batches),
-                               "position long, embedding array<float>").toArrow()
+    encoded = frame.mapInArrow(
+        lambda batches: _encode_partition(spec, batches), "position long, embedding array<float>"
+    ).toArrow()
     seconds = time.perf_counter() - started
-    print(f"[spark_dbt] encoded {len(texts)} texts on the executors ({partitions} tasks) in {seconds:.1f} s "
-          f"({len(texts) / seconds:.1f} texts/s)", flush=True)
+    print(
+        f"[spark_dbt] encoded {len(texts)} texts on the executors ({partitions} tasks) in {seconds:.1f} s "
+        f"({len(texts) / seconds:.1f} texts/s)",
+        flush=True,
+    )
     order = np.argsort(encoded.column("position").to_numpy())
     vectors = np.asarray(encoded.column("embedding").combine_chunks().flatten(), np.float32).reshape(-1, dim)
     return vectors[order]
@@ -214,9 +245,12 @@ def _encode_partition(spec, batches):
         vectors = encoder.encode(batch.column("text").to_pylist())
         flat = pa.array(np.ascontiguousarray(vectors, np.float32).ravel(), pa.float32())
         yield pa.RecordBatch.from_arrays(
-            [batch.column("position"), pa.ListArray.from_arrays(
-                pa.array(np.arange(0, len(flat) + 1, vectors.shape[1], dtype=np.int32)), flat)],
-            ["position", "embedding"])
+            [
+                batch.column("position"),
+                pa.ListArray.from_arrays(pa.array(np.arange(0, len(flat) + 1, vectors.shape[1], dtype=np.int32)), flat),
+            ],
+            ["position", "embedding"],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     project_dir = Path(_option(args, "--project-dir") or PROJECT_ROOT)
     if "--project-dir" in args:  # run() adds it to every dbt invocation
         index = args.index("--project-dir")
-        del args[index:index + 2]
+        del args[index : index + 2]
     return run(args, target_warehouse(Settings.from_env()), project_dir)
 
 

@@ -64,8 +64,7 @@ def load_tables(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
         for make in SUITES:
             definition = make()
             name, table = definition["name"], definition["table"]
-            missing = [t for t in (table, *definition.get("requires", []))
-                       if _split(t, default_schema) not in existing]
+            missing = [t for t in (table, *definition.get("requires", [])) if _split(t, default_schema) not in existing]
             if missing:
                 print(f"[quality] {name}: skipped, table {', '.join(missing)} does not exist")
                 continue
@@ -170,13 +169,13 @@ def run_checkpoint(warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_D
         )
         checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(
-                name=f"warehouse_{name}", validation_definitions=[validation], actions=[],
+                name=f"warehouse_{name}",
+                validation_definitions=[validation],
+                actions=[],
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
             )
         )
-        result = checkpoint.run(
-            batch_parameters={"dataframe": frame}, expectation_parameters=parameters, run_id=run_id
-        )
+        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters, run_id=run_id)
         expectation_results = [r for run in result.run_results.values() for r in run.results]
         failed = [r for r in expectation_results if not r.success]
         critical = [r for r in failed if _severity(r.expectation_config) == "critical"]
@@ -189,8 +188,7 @@ def run_checkpoint(warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_D
         for r in failed:
             config = r.expectation_config
             line = (
-                f"table {table}: {config.type} on column {_column(config)} failed "
-                f"({_severity(config)}): {_observed(r)}"
+                f"table {table}: {config.type} on column {_column(config)} failed ({_severity(config)}): {_observed(r)}"
             )
             if r in critical:
                 critical_failures.append(line)

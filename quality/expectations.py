@@ -31,7 +31,15 @@ KNOWN_INDUSTRIES = ["cars", "clothing", "food", "hair care"]
 ULID_REGEX = r"^[0-9A-HJKMNP-TV-Z]{26}$"  # Crockford base32, 26 characters
 MAX_REJECT_SHARE = 0.05  # above this share of rejected raw records: a warning, not a failure
 RAW_SCORE_BATCH_COLUMNS = [
-    "batch", "record_index", "id", "score", "score_json_type", "industry", "source_file", "content_hash", "loaded_at",
+    "batch",
+    "record_index",
+    "id",
+    "score",
+    "score_json_type",
+    "industry",
+    "source_file",
+    "content_hash",
+    "loaded_at",
 ]
 GX_VERSION = "1.24.1"  # recorded in each suite's meta, as GX itself would
 _NAMESPACE = uuid.UUID("6f1d3a52-5c0e-4f39-9a51-0c7b1f8e2d41")  # fixed: ids are stable across regenerations
@@ -43,8 +51,13 @@ def _e(type_: str, severity: str = "critical", notes: str | None = None, **kwarg
 
 def _whole_table(table: str, notes: str, expectations: list[dict]) -> dict:
     """A suite named after its table, validating every row and column of it as stored."""
-    return {"name": table, "table": table, "query": f"select * from {table}", "notes": notes,
-            "expectations": expectations}
+    return {
+        "name": table,
+        "table": table,
+        "query": f"select * from {table}",
+        "notes": notes,
+        "expectations": expectations,
+    }
 
 
 def raw_score_batches() -> dict:
@@ -70,57 +83,83 @@ def raw_score_batches() -> dict:
             _e("expect_column_value_lengths_to_equal", column="id", value=26),
             _e("expect_column_values_to_match_regex", column="id", regex=ULID_REGEX),
             _e(
-                "expect_column_values_to_be_in_set", column="score_json_type",
+                "expect_column_values_to_be_in_set",
+                column="score_json_type",
                 value_set=["array", "boolean", "null", "number", "object", "string"],
             ),
             _e(
-                "expect_column_mean_to_be_between", severity="warning",
+                "expect_column_mean_to_be_between",
+                severity="warning",
                 notes=f"share of rejects (score_rejects / raw records) at most {MAX_REJECT_SHARE:.0%}",
-                column="is_rejected", min_value=0.0, max_value=MAX_REJECT_SHARE,
+                column="is_rejected",
+                min_value=0.0,
+                max_value=MAX_REJECT_SHARE,
             ),
         ],
     }
 
 
 def scores() -> dict:
-    return _whole_table("scores", "The latest score and percentile of every asset.", [
-        _e("expect_column_values_to_not_be_null", column="id"),
-        _e("expect_column_values_to_be_unique", column="id"),
-        _e("expect_column_values_to_not_be_null", column="percentile"),
-        _e(
-            "expect_column_values_to_be_between", notes="percentile in (0, 100]",
-            column="percentile", min_value=0.0, max_value=100.0, strict_min=True,
-        ),
-        _e("expect_column_values_to_not_be_null", column="industry"),
-        _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
-    ])
+    return _whole_table(
+        "scores",
+        "The latest score and percentile of every asset.",
+        [
+            _e("expect_column_values_to_not_be_null", column="id"),
+            _e("expect_column_values_to_be_unique", column="id"),
+            _e("expect_column_values_to_not_be_null", column="percentile"),
+            _e(
+                "expect_column_values_to_be_between",
+                notes="percentile in (0, 100]",
+                column="percentile",
+                min_value=0.0,
+                max_value=100.0,
+                strict_min=True,
+            ),
+            _e("expect_column_values_to_not_be_null", column="industry"),
+            _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
+        ],
+    )
 
 
 def percentile_history() -> dict:
-    return _whole_table("percentile_history", "Every percentile computed, one row per iteration and asset id.", [
-        _e("expect_column_values_to_not_be_null", column="iteration"),
-        _e("expect_column_values_to_not_be_null", column="id"),
-        _e("expect_compound_columns_to_be_unique", column_list=["iteration", "id"]),
-        _e(
-            "expect_column_values_to_be_between", column="percentile", min_value=0.0, max_value=100.0,
-            strict_min=True,
-        ),
-    ])
+    return _whole_table(
+        "percentile_history",
+        "Every percentile computed, one row per iteration and asset id.",
+        [
+            _e("expect_column_values_to_not_be_null", column="iteration"),
+            _e("expect_column_values_to_not_be_null", column="id"),
+            _e("expect_compound_columns_to_be_unique", column_list=["iteration", "id"]),
+            _e(
+                "expect_column_values_to_be_between",
+                column="percentile",
+                min_value=0.0,
+                max_value=100.0,
+                strict_min=True,
+            ),
+        ],
+    )
 
 
 def industry_distribution_history() -> dict:
     notes = "Score distribution per iteration and industry (drift monitoring)."
-    return _whole_table("industry_distribution_history", notes, [
-        _e("expect_compound_columns_to_be_unique", column_list=["iteration", "industry"]),
-        _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
-        _e("expect_column_values_to_not_be_null", column="n"),
-        _e("expect_column_values_to_be_between", notes="n > 0", column="n", min_value=0, strict_min=True),
-        _e("expect_column_values_to_not_be_null", column="stddev"),
-        _e(
-            "expect_column_values_to_be_between", notes="stddev > 0",
-            column="stddev", min_value=0.0, strict_min=True,
-        ),
-    ])
+    return _whole_table(
+        "industry_distribution_history",
+        notes,
+        [
+            _e("expect_compound_columns_to_be_unique", column_list=["iteration", "industry"]),
+            _e("expect_column_values_to_be_in_set", column="industry", value_set=KNOWN_INDUSTRIES),
+            _e("expect_column_values_to_not_be_null", column="n"),
+            _e("expect_column_values_to_be_between", notes="n > 0", column="n", min_value=0, strict_min=True),
+            _e("expect_column_values_to_not_be_null", column="stddev"),
+            _e(
+                "expect_column_values_to_be_between",
+                notes="stddev > 0",
+                column="stddev",
+                min_value=0.0,
+                strict_min=True,
+            ),
+        ],
+    )
 
 
 def document_chunks() -> dict:
@@ -147,16 +186,23 @@ def document_chunks() -> dict:
             _e(
                 "expect_column_values_to_be_between",
                 notes=f"vector length = the embedding model's dimension (suite parameter `{EMBEDDING_DIM_PARAMETER}`)",
-                column="embedding_length", min_value=dimension, max_value=dimension,
+                column="embedding_length",
+                min_value=dimension,
+                max_value=dimension,
             ),
             _e(
-                "expect_column_values_to_be_between", notes=f"unit vectors: |norm - 1| <= {NORM_TOLERANCE}",
-                column="embedding_norm", min_value=1 - NORM_TOLERANCE, max_value=1 + NORM_TOLERANCE,
+                "expect_column_values_to_be_between",
+                notes=f"unit vectors: |norm - 1| <= {NORM_TOLERANCE}",
+                column="embedding_norm",
+                min_value=1 - NORM_TOLERANCE,
+                max_value=1 + NORM_TOLERANCE,
             ),
             _e("expect_column_values_to_not_be_null", column="page_count", notes="pages present"),
             _e(
-                "expect_column_values_to_be_between", notes="pages non-empty",
-                column="page_count", min_value=1,
+                "expect_column_values_to_be_between",
+                notes="pages non-empty",
+                column="page_count",
+                min_value=1,
             ),
             _e("expect_column_values_to_be_between", column="token_count", min_value=1),
         ],
@@ -165,17 +211,28 @@ def document_chunks() -> dict:
 
 def user_interest_scores() -> dict:
     notes = "Interest probabilities per user (empty until interests are landed: then skipped)."
-    return _whole_table("user_interest_scores", notes, [
-        _e("expect_column_values_to_not_be_null", column="probability"),
-        _e(
-            "expect_column_values_to_be_between", notes="probability in [0, 1]",
-            column="probability", min_value=0.0, max_value=1.0,
-        ),
-    ])
+    return _whole_table(
+        "user_interest_scores",
+        notes,
+        [
+            _e("expect_column_values_to_not_be_null", column="probability"),
+            _e(
+                "expect_column_values_to_be_between",
+                notes="probability in [0, 1]",
+                column="probability",
+                min_value=0.0,
+                max_value=1.0,
+            ),
+        ],
+    )
 
 
 SUITES: list[Callable[[], dict]] = [
-    raw_score_batches, scores, percentile_history, industry_distribution_history, document_chunks,
+    raw_score_batches,
+    scores,
+    percentile_history,
+    industry_distribution_history,
+    document_chunks,
     user_interest_scores,
 ]
 
@@ -185,14 +242,16 @@ def suite_json(definition: dict) -> dict:
     name = definition["name"]
     expectations = []
     for index, expectation in enumerate(definition["expectations"]):
-        expectations.append({
-            "id": str(uuid.uuid5(_NAMESPACE, f"{name}/{index}/{expectation['type']}")),
-            "type": expectation["type"],
-            "kwargs": expectation["kwargs"],
-            "meta": {"critical": expectation["severity"] == "critical"},
-            "notes": expectation["notes"],
-            "severity": expectation["severity"],
-        })
+        expectations.append(
+            {
+                "id": str(uuid.uuid5(_NAMESPACE, f"{name}/{index}/{expectation['type']}")),
+                "type": expectation["type"],
+                "kwargs": expectation["kwargs"],
+                "meta": {"critical": expectation["severity"] == "critical"},
+                "notes": expectation["notes"],
+                "severity": expectation["severity"],
+            }
+        )
     return {
         "id": str(uuid.uuid5(_NAMESPACE, name)),
         "name": name,
@@ -216,4 +275,3 @@ def suite_text(definition: dict) -> str:
 
     schema = ExpectationSuiteSchema()
     return schema.dumps(ExpectationSuite(**schema.load(suite_json(definition))), indent=2, sort_keys=True)
-

@@ -79,16 +79,13 @@ def load_marts(warehouse: Warehouse) -> Marts:
         missing = [mart for mart in MARTS if mart not in existing]
         if missing:
             raise MartsMissing(f"marts not built in {warehouse}: {', '.join(missing)} (run `make build`)")
-        distribution = con.execute(
-            "select * from industry_distribution_history order by iteration, industry"
-        ).df()
+        distribution = con.execute("select * from industry_distribution_history order by iteration, industry").df()
         history_rows = con.execute(
             "select iteration, count(*) as rows from percentile_history group by iteration order by iteration"
         ).df()
     if distribution.empty:
         raise MartsMissing(
-            f"industry_distribution_history is empty in {warehouse}: no iteration yet "
-            "(a window needs 3 landed batches)"
+            f"industry_distribution_history is empty in {warehouse}: no iteration yet (a window needs 3 landed batches)"
         )
     return Marts(distribution, history_rows)
 
@@ -99,7 +96,11 @@ def _grid(count: int) -> tuple[int, int]:
 
 
 def _plot_per_industry(
-    marts: Marts, path: Path, title: str, ylabel: str, legend_loc: str,
+    marts: Marts,
+    path: Path,
+    title: str,
+    ylabel: str,
+    legend_loc: str,
     draw: Callable[[Axes, pd.DataFrame], None],
 ) -> Path:
     """One panel per industry, each drawn by `draw` from that industry's rows, labelled and saved alike."""
@@ -108,7 +109,7 @@ def _plot_per_industry(
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows), sharex=True, squeeze=False)
     fig.suptitle(title)
     flat = list(axes.flat)
-    for extra in flat[len(industries):]:
+    for extra in flat[len(industries) :]:
         extra.set_visible(False)
     for industry, ax in zip(industries, flat):
         draw(ax, marts.distribution[marts.distribution["industry"] == industry])
@@ -152,9 +153,7 @@ def plot_drift(marts: Marts, path: Path) -> Path:
 
 def scores_rows(marts: Marts) -> pd.DataFrame:
     """scores_rows per iteration (the same value on every industry's row of an iteration)."""
-    return (
-        marts.distribution.groupby("iteration", as_index=False)["scores_rows"].max().sort_values("iteration")
-    )
+    return marts.distribution.groupby("iteration", as_index=False)["scores_rows"].max().sort_values("iteration")
 
 
 def plot_growth(marts: Marts, path: Path) -> Path:

@@ -105,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.corpus:
         unknown = sorted(set(args.corpus) - set(corpora))
         if unknown:
-            print(f"[eval] error: no judged corpus named {', '.join(unknown)} (have: {', '.join(corpora)})", file=sys.stderr)
+            print(
+                f"[eval] error: no judged corpus named {', '.join(unknown)} (have: {', '.join(corpora)})",
+                file=sys.stderr,
+            )
             return 1
         corpora = {name: corpora[name] for name in args.corpus}
     if not corpora:
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         markdown = report.to_markdown() + differences_markdown(report)
         markdown += "\nSearch latency per query (top 100, query encoding included), ms:\n\n"
         markdown += "| mode | p50 | p95 |\n| --- | ---: | ---: |\n" + "".join(
-            f"| {mode} | {np.percentile(ms, 50):.1f} | {np.percentile(ms, 95):.1f} |\n" for mode, ms in latencies.items()
+            f"| {mode} | {np.percentile(ms, 50):.1f} | {np.percentile(ms, 95):.1f} |\n"
+            for mode, ms in latencies.items()
         )
         (args.output_dir / f"{corpus}.md").write_text(markdown)
         (args.output_dir / f"{corpus}.json").write_text(report.to_json())

@@ -108,15 +108,18 @@ def evaluate_run(
     if not query_ids:
         raise ValueError(f"no query in the qrels has a passage at grade >= {relevance_threshold}")
 
-    per_query = {query_id: query_metrics(qrels[query_id], _in_run_order(run.get(query_id) or {}), relevance_threshold)
-                 for query_id in query_ids}
+    per_query = {
+        query_id: query_metrics(qrels[query_id], _in_run_order(run.get(query_id) or {}), relevance_threshold)
+        for query_id in query_ids
+    }
     samples = _bootstrap_samples(len(query_ids), bootstrap_samples, seed)
     results: dict[str, MetricResult] = {}
     for metric in METRICS:
         values = np.array([per_query[query_id][metric] for query_id in query_ids])
         low, high = np.percentile(values[samples].mean(axis=1), [2.5, 97.5])
-        results[metric] = MetricResult(float(values.mean()), float(low), float(high),
-                                       dict(zip(query_ids, values.tolist())))
+        results[metric] = MetricResult(
+            float(values.mean()), float(low), float(high), dict(zip(query_ids, values.tolist()))
+        )
     return results
 
 

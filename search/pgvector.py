@@ -106,8 +106,9 @@ class PostgresIndex(SearchIndex):
 
         try:
             with _pool(server).connection() as con, con.cursor() as cursor:
-                cursor.execute("select oid::bigint, relfilenode::bigint from pg_class "
-                               "where oid = to_regclass('search_chunks')")
+                cursor.execute(
+                    "select oid::bigint, relfilenode::bigint from pg_class where oid = to_regclass('search_chunks')"
+                )
                 row = cursor.fetchone()
         except psycopg2.Error:
             return ("unreachable",)
@@ -152,17 +153,20 @@ class PostgresIndex(SearchIndex):
         if len(index.positions) != index.size:
             raise RetrieverError(f"search_chunks on {server}: (source, doc_id, chunk_id) is not unique")
         index._build_bm25()
-        log.info("loaded %d chunks (without vectors) from %s in %.2fs", index.size, server,
-                 time.perf_counter() - started)
+        log.info(
+            "loaded %d chunks (without vectors) from %s in %.2fs", index.size, server, time.perf_counter() - started
+        )
         return index
 
     def dense_ranking(self, query_vector: np.ndarray, source: str | None, doc_id: str | None) -> Ranking:
         mask = self.mask(source, doc_id)
-        return PostgresRanking(self, vector_literal(query_vector), source, doc_id,
-                               self.size if mask is None else int(mask.sum()))
+        return PostgresRanking(
+            self, vector_literal(query_vector), source, doc_id, self.size if mask is None else int(mask.sum())
+        )
 
-    def nearest(self, vector: str, count: int, source: str | None, doc_id: str | None,
-                exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(
+        self, vector: str, count: int, source: str | None, doc_id: str | None, exact: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The `count` chunks nearest to `vector` (cosine) in Postgres, best first, as rows of this index, with
         their cosine similarity (the inner product of unit vectors, as the memory backend scores). `exact`:
         a sequential scan, every allowed vector compared; else the HNSW index."""
@@ -183,11 +187,11 @@ class PostgresIndex(SearchIndex):
                 cursor.execute(
                     f"""
                     set jit = off;
-                    set enable_indexscan = {'off' if exact else 'on'};
+                    set enable_indexscan = {"off" if exact else "on"};
                     set hnsw.ef_search = {min(max(EF_SEARCH, count), EF_SEARCH_MAX):d};
                     select source, doc_id, chunk_id, -(embedding <#> %s::vector) as score
                     from search_chunks
-                    where {' and '.join(where)}
+                    where {" and ".join(where)}
                     order by embedding <=> %s::vector
                     limit %s
                     """,
@@ -198,8 +202,11 @@ class PostgresIndex(SearchIndex):
             raise _postgres_error(self.server, exc) from None
         # a row of a table built since this snapshot was read (until the refresher swaps the new one in) is
         # not in it: skipped
-        found = [(self.positions[key], score) for key, score in ((tuple(row[:3]), row[3]) for row in rows)
-                 if key in self.positions]
+        found = [
+            (self.positions[key], score)
+            for key, score in ((tuple(row[:3]), row[3]) for row in rows)
+            if key in self.positions
+        ]
         chunks = np.array([row for row, _ in found], np.int64)
         scores = np.array([score for _, score in found], np.float32)  # float32, as the memory backend's
         order = np.lexsort((chunks, -scores))  # ties (a repeated text's chunks) by row, as the memory backend
@@ -221,8 +228,10 @@ class PostgresIndex(SearchIndex):
             raise _postgres_error(self.server, exc) from None
         missing = [key for key in keys if key not in found]
         if missing:
-            raise RetrieverError(f"{len(missing)} chunks are no longer in search_chunks on {self.server}: "
-                                 "it was rebuilt; the service reloads it within SEARCH_REFRESH_SECONDS")
+            raise RetrieverError(
+                f"{len(missing)} chunks are no longer in search_chunks on {self.server}: "
+                "it was rebuilt; the service reloads it within SEARCH_REFRESH_SECONDS"
+            )
         return np.array([np.array(found[key][1:-1].split(","), np.float32) for key in keys], np.float32)
 
 

@@ -60,8 +60,12 @@ class Retriever:
         if backend is None and (published_path is not None or postgres is not None):
             backend = "memory" if published_path is not None else "postgres"  # a published copy, or a server
         settings = None
-        if model is None or backend is None or (backend == "memory" and published_path is None) or (
-                backend == "postgres" and postgres is None):
+        if (
+            model is None
+            or backend is None
+            or (backend == "memory" and published_path is None)
+            or (backend == "postgres" and postgres is None)
+        ):
             settings = Settings.from_env()
             backend = backend or settings.search_backend
             model = model or settings_model(settings)

@@ -76,8 +76,12 @@ def validate_limit(limit: object) -> int:
 
 
 def validate_min_probability(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) \
-            or not 0 <= value <= 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating))
+        or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
         raise ValueError(f"min_probability must be a number from 0 to 1, got {value!r}")
     return float(value)
 
@@ -128,8 +132,12 @@ class InterestSnapshot:
         path = Path(published_path)
         started = time.perf_counter()
         with read_published(path, "copy", InterestStoreError) as con:
-            tables = {row[0] for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+            tables = {
+                row[0]
+                for row in con.execute(
+                    "select table_name from information_schema.tables where table_schema = 'main'"
+                ).fetchall()
+            }
             if TABLE not in tables:
                 raise InterestTableMissing(
                     f"no interest scores published: {path} has no {TABLE} table (a partial build such as "
@@ -140,8 +148,10 @@ class InterestSnapshot:
             rows = con.execute(_ROWS_SQL).to_arrow_table()
 
         probability = rows.column("probability")
-        if probability.null_count or (rows.num_rows and not (
-                pc.all(pc.and_(pc.greater_equal(probability, 0.0), pc.less_equal(probability, 1.0))).as_py())):
+        if probability.null_count or (
+            rows.num_rows
+            and not (pc.all(pc.and_(pc.greater_equal(probability, 0.0), pc.less_equal(probability, 1.0))).as_py())
+        ):
             # NaN fails both comparisons; a bad value would otherwise break JSON encoding on the request path
             raise InterestStoreError(f"{path}: {TABLE}.probability holds values outside [0, 1] or nulls")
         handles = users.column("user_handle").to_pylist()
@@ -162,8 +172,9 @@ class InterestSnapshot:
         distinct_versions = sorted({v for value in versions if value for v in value.split(", ")})
         unservable = sum(not HANDLE_PATTERN.fullmatch(handle) for handle in handles)
         if unservable:
-            log.warning("%s: %d user handles do not match %s and cannot be requested", path, unservable,
-                        HANDLE_PATTERN.pattern)
+            log.warning(
+                "%s: %d user handles do not match %s and cannot be requested", path, unservable, HANDLE_PATTERN.pattern
+            )
         snapshot = cls(
             users={handle: i for i, handle in enumerate(handles)},
             handles=handles,
@@ -179,8 +190,13 @@ class InterestSnapshot:
             labels=labels,
             model_version=", ".join(distinct_versions) or None,
         )
-        log.info("loaded interest scores of %d users (%d rows) from %s in %.2fs", snapshot.size, snapshot.rows, path,
-                 time.perf_counter() - started)
+        log.info(
+            "loaded interest scores of %d users (%d rows) from %s in %.2fs",
+            snapshot.size,
+            snapshot.rows,
+            path,
+            time.perf_counter() - started,
+        )
         return snapshot
 
     def lookup(self, handle: str, limit: int, min_probability: float) -> UserInterests | None:

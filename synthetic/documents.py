@@ -27,8 +27,12 @@ def write_document(folder: Path, doc_id: str = "10001", pages: int = 30, seed: i
         title, sentence = topics[page % len(topics)]
         texts.append({"text": f"{title.upper()}. {sentence}", "pages": [refs[page]]})
         if page % 7 == 0:  # a paragraph running over to the next page
-            texts.append({"text": f"{sentence} This section continues on the following page.",
-                          "pages": [refs[page], refs[min(page + 1, pages)]]})
+            texts.append(
+                {
+                    "text": f"{sentence} This section continues on the following page.",
+                    "pages": [refs[page], refs[min(page + 1, pages)]],
+                }
+            )
     texts.insert(3, {"text": "   ", "pages": [refs[3]]})
     texts.insert(10, {"text": "", "pages": [refs[9]]})
     texts.append(dict(texts[5]))  # an exact duplicate, as in the real store

@@ -78,8 +78,13 @@ def _title(template: str, topics: list[str], label: str, rng: random.Random) -> 
     topic, topic2 = rng.sample(topics, 2)
     role = _role(label)
     text = template.format(
-        n=rng.choice((3, 5, 7, 10, 12)), verb=rng.choice(VERBS), topic=topic, topic2=topic2,
-        role=role, a_role=_with_article(role), year=rng.choice((2022, 2023, 2024, 2025)),
+        n=rng.choice((3, 5, 7, 10, 12)),
+        verb=rng.choice(VERBS),
+        topic=topic,
+        topic2=topic2,
+        role=role,
+        a_role=_with_article(role),
+        year=rng.choice((2022, 2023, 2024, 2025)),
     )
     return text[0].upper() + text[1:]
 
@@ -103,8 +108,9 @@ def make_interests(seed: int = 0) -> list[dict]:
             title = _title(rng.choice(TEMPLATES), topics, label, rng)
             if title not in titles:
                 titles.append(title)
-        interests.append({"id": random_uuid(rng), "label": label, "field": field, "lean": lean, "topics": topics,
-                          "titles": titles})
+        interests.append(
+            {"id": random_uuid(rng), "label": label, "field": field, "lean": lean, "topics": topics, "titles": titles}
+        )
     ranks = list(range(len(interests)))
     rng.shuffle(ranks)
     for interest, rank in zip(interests, ranks):

@@ -84,10 +84,8 @@ def search_warehouse(tmp_path_factory) -> SearchWarehouse:
 @pytest.fixture(scope="session")
 def interests_and_search_warehouse(tmp_path_factory):
     """The sample interests (trained model, mart) and the search sources, built and published as `make run` does:
-    one build for the modules that read it (tests/serving/test_api_contract.py, tests/serving/test_interests_api.py), which copy it
-    before changing anything."""
+    one build for the modules that read it (tests/serving/test_api_contract.py, tests/serving/test_interests_api.py),
+    which copy it before changing anything."""
     from tests.support.interests_warehouse import InterestsWarehouse
 
     return InterestsWarehouse.build(tmp_path_factory.mktemp("interests_and_search"), more_data=write_search_data)
-
-

@@ -33,9 +33,13 @@ _CORPUS_CHUNKS = """
     where chunks.source = 'corpus' and chunks.doc_id = ?
     order by chunks.source_position, chunks.chunk_index
 """
-_PASSAGES = "left join stg_corpus_passages as passages on passages.corpus = chunks.doc_id and passages.passage_id = chunks.unit_id"
-_VECTORS = ("left join int_text_embeddings as vectors"
-            " on vectors.content_hash = chunks.content_hash and vectors.model_id = ?")
+_PASSAGES = (
+    "left join stg_corpus_passages as passages "
+    "on passages.corpus = chunks.doc_id and passages.passage_id = chunks.unit_id"
+)
+_VECTORS = (
+    "left join int_text_embeddings as vectors on vectors.content_hash = chunks.content_hash and vectors.model_id = ?"
+)
 
 
 @dataclass(frozen=True)
@@ -57,14 +61,18 @@ def read_corpus_chunks(warehouse: Warehouse, corpus: str, version: str) -> Corpu
             "coalesce(contains(passages.passage_text, chunks.text), false) " + _CORPUS_CHUNKS.format(join=_PASSAGES),
             [corpus],
         ).fetchall()
-        staged = con.execute("select count(*) from stg_corpus_passages where corpus = ? and not is_blank", [corpus]).fetchone()[0]
+        staged = con.execute(
+            "select count(*) from stg_corpus_passages where corpus = ? and not is_blank", [corpus]
+        ).fetchone()[0]
     if not rows:
         raise CorpusUnavailable(f"{warehouse}: search_chunks holds no chunk of corpus {corpus!r}: {RUN_FIRST}")
     passage_ids = list(dict.fromkeys(unit_id for unit_id, _, _, _ in rows))
     if len(passage_ids) != staged or not all(inside for *_, inside in rows):
         # search_chunks is a table: a corpus landed again without a build leaves the previous version's chunks
-        raise CorpusUnavailable(f"{warehouse}: search_chunks of {corpus!r} are not the landed corpus's passages "
-                                "(landed again since the last build?): run `make build`")
+        raise CorpusUnavailable(
+            f"{warehouse}: search_chunks of {corpus!r} are not the landed corpus's passages "
+            "(landed again since the last build?): run `make build`"
+        )
     unit_ids = [unit_id for unit_id, _, _, _ in rows]
     starts = np.flatnonzero([i == 0 or unit_ids[i] != unit_ids[i - 1] for i in range(len(unit_ids))])
     digest = sha256_of("\n".join(content_hash for _, _, content_hash, _ in rows).encode())
@@ -103,8 +111,9 @@ def chunk_vectors(spec: ModelSpec, chunks: CorpusChunks, cache_dir: Path) -> np.
     return vectors
 
 
-def search_run(spec: ModelSpec, chunks: CorpusChunks, vectors: np.ndarray,
-               queries: dict[str, str]) -> dict[str, dict[str, float]]:
+def search_run(
+    spec: ModelSpec, chunks: CorpusChunks, vectors: np.ndarray, queries: dict[str, str]
+) -> dict[str, dict[str, float]]:
     """Each query's top DEPTH passages by their best chunk's cosine (ties in corpus order)."""
     query_ids = sorted(queries)
     query_vectors = encode_texts(spec, [queries[q] for q in query_ids], progress=False)

@@ -91,9 +91,6 @@ def train(
     """Train from the packaged all-MiniLM-L6-v2 on `dataset_dir`'s triplets; return `artifacts_dir/models/v<N>/`."""
     library_defaults(HUGGING_FACE_DEFAULTS)
     import torch
-    from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
     from embeddings.model_source import PACKAGED, resolve_model
@@ -101,44 +98,42 @@ def train(
     dataset_dir, artifacts_dir = Path(dataset_dir).resolve(), Path(artifacts_dir)
     manifest = verify_dataset(dataset_dir)  # refuse a dataset whose files changed since it was built
     rows = _read_triplets(dataset_dir, batch_size)
-    train_dataset = Dataset.from_dict({column: [r[column] for r in rows] for column in TRAIN_COLUMNS})
-
     threads = threads or DEFAULT_THREADS
     torch.set_num_threads(threads)
     set_seed(seed)
     base_spec = resolve_model(PACKAGED, artifacts_dir)  # fine-tuning always starts from the packaged model
-    model = SentenceTransformer(str(base_spec.model_dir), device="cpu")
-    saved_max_seq_length = model.max_seq_length
-    train_max_seq_length = int(max_seq_length or manifest["max_seq_length"]["value"])
-    model.max_seq_length = train_max_seq_length
-    loss = MultipleNegativesRankingLoss(model, scale=scale)  # scale = 1 / temperature of the softmax
-
+    hyper_parameters = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_fraction=warmup_fraction,
+        loss_scale=scale,
+        scheduler="linear",
+        max_steps=max_steps,
+        seed=seed,
+        train_max_seq_length=int(max_seq_length or manifest["max_seq_length"]["value"]),
+    )
     parent = artifacts_dir / "models"
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".training-", dir=parent))
     scratch = Path(tempfile.mkdtemp(prefix=".trainer-", dir=parent))
     try:
-        args = _training_arguments(scratch, epochs, batch_size, learning_rate, max_steps, warmup_fraction, seed,
-                                   logging_steps)
-        started = time.perf_counter()
-        clock = _step_callback(time_limit_s, started)
-        trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=train_dataset, loss=loss, callbacks=[clock],
+        trainer, result, clock, wall_s = _fit(
+            staging, scratch, base_spec, rows, hyper_parameters, logging_steps, time_limit_s
         )
-        result = trainer.train()
-        wall_s = time.perf_counter() - started
-
-        model.max_seq_length = saved_max_seq_length
-        model.save(str(staging))
-        history = trainer.state.log_history
-        (staging / "training_log.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in history))
-        steps = int(trainer.state.global_step)
-        hyper_parameters = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                warmup_fraction=warmup_fraction, loss_scale=scale, scheduler="linear",
-                                max_steps=max_steps, seed=seed, train_max_seq_length=train_max_seq_length,
-                                saved_max_seq_length=saved_max_seq_length)
-        record = _training_record(dataset_dir, manifest, base_spec, hyper_parameters, len(rows), trainer, result,
-                                  clock, time_limit_s, wall_s, threads)
+        record = _training_record(
+            dataset_dir,
+            manifest,
+            base_spec,
+            hyper_parameters,
+            len(rows),
+            trainer,
+            result,
+            clock,
+            time_limit_s,
+            wall_s,
+            threads,
+        )
         (staging / "training.json").write_text(json.dumps(record, indent=2) + "\n")
         target = publish_version(staging, parent)
     except BaseException:
@@ -146,9 +141,61 @@ def train(
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    log.info("wrote %s: %d steps in %.0fs (%.2fs/step), final loss %s", target, steps, wall_s,
-             wall_s / max(steps, 1), record["final_loss"])
+    log.info(
+        "wrote %s: %d steps in %.0fs (%.2fs/step), final loss %s",
+        target,
+        record["steps"],
+        wall_s,
+        record["seconds_per_step"],
+        record["final_loss"],
+    )
     return target
+
+
+def _fit(
+    staging: Path,
+    scratch: Path,
+    base_spec,
+    rows: list[dict],
+    hyper_parameters: dict,
+    logging_steps: int,
+    time_limit_s: float | None,
+):
+    """The packaged model trained on `rows` with MultipleNegativesRankingLoss, saved into `staging` with the
+    trainer's log; (trainer, its result, the step clock, wall seconds). Records the model's own max_seq_length in
+    `hyper_parameters`: it is saved with that one, whatever length it trained at."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    model = SentenceTransformer(str(base_spec.model_dir), device="cpu")
+    hyper_parameters["saved_max_seq_length"] = model.max_seq_length
+    model.max_seq_length = hyper_parameters["train_max_seq_length"]
+    loss = MultipleNegativesRankingLoss(model, scale=hyper_parameters["loss_scale"])  # 1 / the softmax's temperature
+    hp = hyper_parameters
+    args = _training_arguments(
+        scratch,
+        hp["epochs"],
+        hp["batch_size"],
+        hp["learning_rate"],
+        hp["max_steps"],
+        hp["warmup_fraction"],
+        hp["seed"],
+        logging_steps,
+    )
+    started = time.perf_counter()
+    clock = _step_callback(time_limit_s, started)
+    train_dataset = Dataset.from_dict({column: [r[column] for r in rows] for column in TRAIN_COLUMNS})
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train_dataset, loss=loss, callbacks=[clock]
+    )
+    result = trainer.train()
+    wall_s = time.perf_counter() - started
+    model.max_seq_length = hyper_parameters["saved_max_seq_length"]
+    model.save(str(staging))
+    history = trainer.state.log_history
+    (staging / "training_log.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in history))
+    return trainer, result, clock, wall_s
 
 
 def _read_triplets(dataset_dir: Path, batch_size: int) -> list[dict]:
@@ -158,13 +205,23 @@ def _read_triplets(dataset_dir: Path, batch_size: int) -> list[dict]:
         raise ValueError(f"{dataset_dir / 'train.jsonl'} holds no triplet")
     distinct_queries = len({r["query_id"] for r in rows})
     if batch_size > distinct_queries:
-        raise ValueError(f"batch_size {batch_size} exceeds the {distinct_queries} distinct training queries: "
-                         "no batch could avoid repeating a query")
+        raise ValueError(
+            f"batch_size {batch_size} exceeds the {distinct_queries} distinct training queries: "
+            "no batch could avoid repeating a query"
+        )
     return rows
 
 
-def _training_arguments(output_dir: Path, epochs: float, batch_size: int, learning_rate: float,
-                        max_steps: int | None, warmup_fraction: float, seed: int, logging_steps: int):
+def _training_arguments(
+    output_dir: Path,
+    epochs: float,
+    batch_size: int,
+    learning_rate: float,
+    max_steps: int | None,
+    warmup_fraction: float,
+    seed: int,
+    logging_steps: int,
+):
     from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
 
@@ -190,8 +247,19 @@ def _training_arguments(output_dir: Path, epochs: float, batch_size: int, learni
     )
 
 
-def _training_record(dataset_dir: Path, manifest: dict, base_spec, hyper_parameters: dict, triplets: int, trainer,
-                     result, clock, time_limit_s: float | None, wall_s: float, threads: int) -> dict:
+def _training_record(
+    dataset_dir: Path,
+    manifest: dict,
+    base_spec,
+    hyper_parameters: dict,
+    triplets: int,
+    trainer,
+    result,
+    clock,
+    time_limit_s: float | None,
+    wall_s: float,
+    threads: int,
+) -> dict:
     """training.json: what was trained on, how, and how it went."""
     history = trainer.state.log_history
     step_losses = [entry["loss"] for entry in history if "loss" in entry]
@@ -209,7 +277,7 @@ def _training_record(dataset_dir: Path, manifest: dict, base_spec, hyper_paramet
         },
         "base_model": {"id": base_spec.model_id, "path": str(base_spec.model_dir)},
         "loss": f"MultipleNegativesRankingLoss(scale={hyper_parameters['loss_scale']:g}, cos_sim) with one hard "
-                "negative per triplet",
+        "negative per triplet",
         "batch_sampler": "NO_DUPLICATES, drop_last",
         "hyper_parameters": hyper_parameters,
         "steps": steps,
@@ -226,8 +294,9 @@ def _training_record(dataset_dir: Path, manifest: dict, base_spec, hyper_paramet
         "first_loss": step_losses[0] if step_losses else None,
         "torch_threads": threads,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "libraries": {name: version(name)
-                      for name in ("sentence-transformers", "transformers", "torch", "datasets", "tokenizers")},
+        "libraries": {
+            name: version(name) for name in ("sentence-transformers", "transformers", "torch", "datasets", "tokenizers")
+        },
     }
 
 
@@ -250,12 +319,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     dataset = args.dataset or latest_dataset(args.artifacts_dir)
-    folder = train(dataset, args.artifacts_dir, epochs=args.epochs, batch_size=args.batch_size,
-                   learning_rate=args.learning_rate, max_steps=args.max_steps, seed=args.seed,
-                   max_seq_length=args.max_seq_length, scale=args.scale, threads=args.threads, time_limit_s=args.time_limit)
+    folder = train(
+        dataset,
+        args.artifacts_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        max_seq_length=args.max_seq_length,
+        scale=args.scale,
+        threads=args.threads,
+        time_limit_s=args.time_limit,
+    )
     record = json.loads((folder / "training.json").read_text())
     print(folder)
-    print(json.dumps({k: record[k] for k in ("steps", "wall_time_s", "seconds_per_step", "final_loss", "mean_train_loss")}))
+    print(
+        json.dumps(
+            {k: record[k] for k in ("steps", "wall_time_s", "seconds_per_step", "final_loss", "mean_train_loss")}
+        )
+    )
     return 0
 
 

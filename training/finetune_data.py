@@ -116,8 +116,8 @@ def split_queries(query_ids: list[str], seed: int, fractions: tuple[float, float
         raise ValueError(f"{len(order)} queries are too few for the splits {fractions}")
     return {
         "train": sorted(order[:n_train]),
-        "validation": sorted(order[n_train:n_train + n_validation]),
-        "test": sorted(order[n_train + n_validation:]),
+        "validation": sorted(order[n_train : n_train + n_validation]),
+        "test": sorted(order[n_train + n_validation :]),
     }
 
 
@@ -126,13 +126,28 @@ def make_triplets(corpus: JudgedCorpus, split: dict[str, list[str]], params: Dat
     real and the pseudo-queries)."""
     train = split["train"]
     held_out_passages = {pid for q in split["validation"] + split["test"] for pid in corpus.qrels[q]}
-    pairs = (inverse_cloze_pairs(corpus.ids, corpus.texts, held_out_passages, params.synthetic_pairs, params.seed)
-             if params.synthetic_pairs else [])
-    scores, tops = bm25_rankings(corpus.texts, [corpus.queries[q] for q in train] + [q for _, q, _ in pairs],
-                                 params.bm25_depth, keep_scores=len(train))
-    triplets = mine_hard_negatives(corpus, train, scores, tops[:len(train)], params.negatives,
-                                   params.negatives_per_query, params.max_positives_per_query, params.seed)
-    add_synthetic_triplets(triplets, corpus, pairs, tops[len(train):])
+    pairs = (
+        inverse_cloze_pairs(corpus.ids, corpus.texts, held_out_passages, params.synthetic_pairs, params.seed)
+        if params.synthetic_pairs
+        else []
+    )
+    scores, tops = bm25_rankings(
+        corpus.texts,
+        [corpus.queries[q] for q in train] + [q for _, q, _ in pairs],
+        params.bm25_depth,
+        keep_scores=len(train),
+    )
+    triplets = mine_hard_negatives(
+        corpus,
+        train,
+        scores,
+        tops[: len(train)],
+        params.negatives,
+        params.negatives_per_query,
+        params.max_positives_per_query,
+        params.seed,
+    )
+    add_synthetic_triplets(triplets, corpus, pairs, tops[len(train) :])
     return triplets
 
 
@@ -140,8 +155,11 @@ def held_out_rows(corpus: JudgedCorpus, query_ids: list[str]) -> list[dict]:
     """One row per held-out query with every graded judgment, passages in corpus order."""
     position = {pid: i for i, pid in enumerate(corpus.ids)}
     return [
-        {"query_id": q, "query": corpus.queries[q],
-         "qrels": {pid: corpus.qrels[q][pid] for pid in sorted(corpus.qrels[q], key=position.__getitem__)}}
+        {
+            "query_id": q,
+            "query": corpus.queries[q],
+            "qrels": {pid: corpus.qrels[q][pid] for pid in sorted(corpus.qrels[q], key=position.__getitem__)},
+        }
         for q in query_ids
     ]
 
@@ -153,8 +171,14 @@ def _jsonl(records: list[dict]) -> bytes:
 # ---------------------------------------------------------------- the manifest and the build
 
 
-def dataset_manifest(corpus: JudgedCorpus, judged: list[str], split: dict[str, list[str]], triplets: Triplets,
-                     contents: dict[str, bytes], params: DatasetParameters) -> dict:
+def dataset_manifest(
+    corpus: JudgedCorpus,
+    judged: list[str],
+    split: dict[str, list[str]],
+    triplets: Triplets,
+    contents: dict[str, bytes],
+    params: DatasetParameters,
+) -> dict:
     from importlib.metadata import version
 
     p = params
@@ -176,21 +200,22 @@ def dataset_manifest(corpus: JudgedCorpus, judged: list[str], split: dict[str, l
             "query_ids": split,
             "counts": {name: len(split[name]) for name in split},
             "caveat": f"{len(judged)} queries in all: {len(split['validation'])} validation and {len(split['test'])} "
-                      "test queries give metrics with wide bootstrap intervals (about +-0.05..0.1 nDCG@10); only a "
-                      f"large gain is distinguishable from noise, and {len(split['train'])} training topics invite "
-                      "overfitting",
+            "test queries give metrics with wide bootstrap intervals (about +-0.05..0.1 nDCG@10); only a "
+            f"large gain is distinguishable from noise, and {len(split['train'])} training topics invite "
+            "overfitting",
         },
         "positives": {
-            "rule": f"grade >= {POSITIVE_GRADE}, at most {p.max_positives_per_query} per query (grade 3 first, then seeded shuffle)",
+            "rule": f"grade >= {POSITIVE_GRADE}, at most {p.max_positives_per_query} per query "
+            "(grade 3 first, then seeded shuffle)",
             "max_per_query": p.max_positives_per_query,
             "train_judged": triplets.positives_judged,
             "train_dropped_by_cap": triplets.positives_dropped,
         },
         "negatives": {
             "method": "per training query, the highest BM25 scores (bm25s, Porter stemmer, English stopwords, "
-                      "k1/b of search.bm25) over the whole corpus among passages judged 0 for the query or "
-                      f"unjudged within its BM25 top {p.bm25_depth} (pool: {p.negatives}); passages judged >= 1 are "
-                      "never negatives; positives take them round robin",
+            "k1/b of search.bm25) over the whole corpus among passages judged 0 for the query or "
+            f"unjudged within its BM25 top {p.bm25_depth} (pool: {p.negatives}); passages judged >= 1 are "
+            "never negatives; positives take them round robin",
             "pool": p.negatives,
             "negatives_per_query": p.negatives_per_query,
             "bm25_depth": p.bm25_depth,
@@ -199,10 +224,13 @@ def dataset_manifest(corpus: JudgedCorpus, judged: list[str], split: dict[str, l
         "synthetic_pairs": {
             "requested": p.synthetic_pairs,
             "written": triplets.negative_sources["bm25-synthetic"],
-            "method": "none" if not p.synthetic_pairs else (
+            "method": "none"
+            if not p.synthetic_pairs
+            else (
                 f"inverse cloze task: passages with >= {ICT_MIN_SENTENCES} sentences of >= {ICT_MIN_WORDS} words, "
                 "never judged for a validation or test query, sampled with the seed; pseudo-query = one sentence, "
-                "positive = the rest, negative = the pseudo-query's best other BM25 hit"),
+                "positive = the rest, negative = the pseudo-query's best other BM25 hit"
+            ),
         },
         "counts": {
             "train_triplets": len(triplets.rows),
@@ -234,19 +262,28 @@ def build_dataset(
     `artifacts_dir/datasets/v<N>/` and return that folder.
 
     If a version with identical files already exists it is returned instead (nothing new is written)."""
-    params = DatasetParameters(seed, tuple(splits), negatives_per_query, bm25_depth, max_positives_per_query,
-                               negatives, synthetic_pairs)
+    params = DatasetParameters(
+        seed, tuple(splits), negatives_per_query, bm25_depth, max_positives_per_query, negatives, synthetic_pairs
+    )
     judged_corpus = read_judged_corpus(warehouse, corpus)
     judged = queries_with_a_positive(judged_corpus.qrels)
     split = split_queries(judged, seed, params.splits)
     triplets = make_triplets(judged_corpus, split, params)
     contents = {"train.jsonl": _jsonl(triplets.rows)}
-    contents.update({f"{name}.jsonl": _jsonl(held_out_rows(judged_corpus, split[name])) for name in ("validation", "test")})
+    contents.update(
+        {f"{name}.jsonl": _jsonl(held_out_rows(judged_corpus, split[name])) for name in ("validation", "test")}
+    )
     manifest = dataset_manifest(judged_corpus, judged, split, triplets, contents, params)
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     target = write_dataset_version(contents, manifest_bytes, Path(artifacts_dir) / "datasets")
-    log.info("%s: %d triplets from %d train queries, %d validation and %d test queries", target, len(triplets.rows),
-             len(split["train"]), len(split["validation"]), len(split["test"]))
+    log.info(
+        "%s: %d triplets from %d train queries, %d validation and %d test queries",
+        target,
+        len(triplets.rows),
+        len(split["train"]),
+        len(split["validation"]),
+        len(split["test"]),
+    )
     return target
 
 
@@ -261,23 +298,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bm25-depth", type=int, default=defaults.bm25_depth)
     parser.add_argument("--max-positives-per-query", type=int, default=defaults.max_positives_per_query)
     parser.add_argument("--negatives", choices=NEGATIVE_MODES, default=defaults.negatives, help="hard-negative pool")
-    parser.add_argument("--synthetic-pairs", type=int, default=defaults.synthetic_pairs,
-                        help="inverse-cloze pairs to add (default none)")
+    parser.add_argument(
+        "--synthetic-pairs",
+        type=int,
+        default=defaults.synthetic_pairs,
+        help="inverse-cloze pairs to add (default none)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        folder = build_dataset(target_warehouse(settings), args.artifacts_dir, corpus=args.corpus, seed=args.seed,
-                               negatives_per_query=args.negatives_per_query, bm25_depth=args.bm25_depth,
-                               max_positives_per_query=args.max_positives_per_query, negatives=args.negatives,
-                               synthetic_pairs=args.synthetic_pairs)
+        folder = build_dataset(
+            target_warehouse(settings),
+            args.artifacts_dir,
+            corpus=args.corpus,
+            seed=args.seed,
+            negatives_per_query=args.negatives_per_query,
+            bm25_depth=args.bm25_depth,
+            max_positives_per_query=args.max_positives_per_query,
+            negatives=args.negatives,
+            synthetic_pairs=args.synthetic_pairs,
+        )
     except (CorpusUnavailable, LandingError) as exc:
         print(f"[data] error: {exc}", file=sys.stderr)
         return 1
     manifest = json.loads((folder / "manifest.json").read_text())
     print(folder)
-    print(json.dumps({"counts": manifest["counts"], "split": manifest["split"]["counts"],
-                      "token_lengths": manifest["token_lengths"], "max_seq_length": manifest["max_seq_length"]["value"]},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                "counts": manifest["counts"],
+                "split": manifest["split"]["counts"],
+                "token_lengths": manifest["token_lengths"],
+                "max_seq_length": manifest["max_seq_length"]["value"],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

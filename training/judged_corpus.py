@@ -95,7 +95,9 @@ def read_judged_corpus(warehouse: Warehouse, corpus: str, version: str | None = 
     except duckdb.CatalogException as exc:
         raise _not_built(warehouse, exc) from None
     except KeyError:
-        raise CorpusUnavailable(f"corpus {corpus!r} has no judged queries in corpus_queries/corpus_qrels: {RUN_FIRST}") from None
+        raise CorpusUnavailable(
+            f"corpus {corpus!r} has no judged queries in corpus_queries/corpus_qrels: {RUN_FIRST}"
+        ) from None
     ids = [passage_id for passage_id, _ in rows]
     known = set(ids)
     for query_id, judged in qrels.items():

@@ -12,9 +12,9 @@ promoted when the paired bootstrap 95% interval of its nDCG@10 gain over the bas
 noise of 9 queries could not produce. Otherwise the baseline stays, which is a valid outcome, reported as
 such. The training queries are scored too, as a diagnostic: a model that gains there and not on validation
 learnt its topics, not the task. Every evaluated candidate gets an entry in `artifacts/registry.json` (dataset
-and model versions, metrics per split for both models, decision, reason). Promotion switches `artifacts/models/CURRENT`
-atomically (`embeddings.model_source.promote_model`); `resolve_model` follows it when EMBEDDING_MODEL is empty, so the next
-`dbt build` re-embeds everything under the new model id and search uses it.
+and model versions, metrics per split for both models, decision, reason). Promotion switches
+`artifacts/models/CURRENT` atomically (`embeddings.model_source.promote_model`); `resolve_model` follows it when
+EMBEDDING_MODEL is empty, so the next `dbt build` re-embeds everything under the new model id and search uses it.
 
 `--table` prints the registry as a markdown table (what docs/finetuning.md shows).
 
@@ -73,16 +73,23 @@ def evaluate_candidate(candidate_dir: Path, artifacts_dir: Path, baseline: Model
             per_split.setdefault(split, {})[name] = metrics
             results.setdefault(split, {})[name] = _summary(metrics)
     for split in splits:
-        gain = paired_difference(per_split[split]["candidate"][DECISION_METRIC], per_split[split]["baseline"][DECISION_METRIC])
+        gain = paired_difference(
+            per_split[split]["candidate"][DECISION_METRIC], per_split[split]["baseline"][DECISION_METRIC]
+        )
         results[split]["gain_" + DECISION_METRIC.replace("@", "_at_")] = {
-            "mean": gain.mean, "ci_low": gain.ci_low, "ci_high": gain.ci_high
+            "mean": gain.mean,
+            "ci_low": gain.ci_low,
+            "ci_high": gain.ci_high,
         }
     gain = results["validation"]["gain_ndcg_at_10"]
     promote = gain["ci_low"] > 0
     reason = (
         f"validation nDCG@10 gain {gain['mean']:+.3f}, paired 95% CI [{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}]: "
-        + ("above 0, better than the noise" if promote else "includes or lies below 0, not distinguishable from "
-           "the noise (or worse): the baseline stays")
+        + (
+            "above 0, better than the noise"
+            if promote
+            else "includes or lies below 0, not distinguishable from the noise (or worse): the baseline stays"
+        )
     )
     entry = {
         "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -127,8 +134,9 @@ def registry_table(entries: list[dict]) -> str:
         return f"{metric['mean']:+.3f} [{metric['ci_low']:+.3f}, {metric['ci_high']:+.3f}]"
 
     lines = [
-        "| model | dataset (negatives, synthetic) | epochs, scale, lr | steps, train s | validation nDCG@10 baseline -> candidate "
-        "| validation gain [95% CI] | test nDCG@10 baseline -> candidate | test gain [95% CI] "
+        "| model | dataset (negatives, synthetic) | epochs, scale, lr | steps, train s "
+        "| validation nDCG@10 baseline -> candidate | validation gain [95% CI] "
+        "| test nDCG@10 baseline -> candidate | test gain [95% CI] "
         "| training queries gain (diagnostic) | decision |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -156,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.splitlines()[0])
     parser.add_argument("--candidate", type=Path, help="a model folder (default: the newest artifacts/models/v<N>)")
-    parser.add_argument("--table", action="store_true", help="print artifacts/registry.json as a markdown table and exit")
+    parser.add_argument(
+        "--table", action="store_true", help="print artifacts/registry.json as a markdown table and exit"
+    )
     args = parser.parse_args(argv)
     if args.table:
         path = settings.artifacts_dir / "registry.json"
@@ -182,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     for split in entry["metrics"]:
         for name in ("baseline", "candidate"):
             cells = ", ".join(
-                f"{m} {v['mean']:.3f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]" for m, v in entry["metrics"][split][name].items()
+                f"{m} {v['mean']:.3f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]"
+                for m, v in entry["metrics"][split][name].items()
             )
             print(f"[evaluate] {split:<10} {name:<9} {cells}")
     print(f"[evaluate] {entry['decision'].upper()}: {entry['reason']}")

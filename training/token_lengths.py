@@ -19,7 +19,7 @@ def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
     """Token count of each text with [CLS] and [SEP], untruncated: what max_seq_length has to cover."""
     lengths = []
     for start in range(0, len(texts), 2048):
-        encoded = tokenizer(texts[start:start + 2048], add_special_tokens=True, truncation=False)["input_ids"]
+        encoded = tokenizer(texts[start : start + 2048], add_special_tokens=True, truncation=False)["input_ids"]
         lengths.extend(len(ids) for ids in encoded)
     return np.asarray(lengths, dtype=np.int64)
 
@@ -41,8 +41,8 @@ def choose_max_seq_length(passage_lengths: np.ndarray, base_max: int) -> dict:
     return {
         "value": int(choice),
         "rule": f"smallest of {list(SEQ_LENGTH_CHOICES)} >= the passages' p99 token length (with [CLS]/[SEP]), "
-                f"capped at the base model's {base_max}; used for training only, the saved model keeps {base_max} "
-                "so the index chunks texts exactly as with the base model",
+        f"capped at the base model's {base_max}; used for training only, the saved model keeps {base_max} "
+        "so the index chunks texts exactly as with the base model",
         "passages_truncated_fraction": round(float((passage_lengths > choice).mean()), 4),
         "base_model_max_seq_length": int(base_max),
     }

@@ -33,7 +33,9 @@ def versions(folder: Path) -> list[tuple[int, Path]]:
 def latest_dataset(artifacts_dir: Path) -> Path:
     found = versions(Path(artifacts_dir) / "datasets")
     if not found:
-        raise FileNotFoundError(f"no dataset under {Path(artifacts_dir) / 'datasets'}: run `python -m training.finetune_data`")
+        raise FileNotFoundError(
+            f"no dataset under {Path(artifacts_dir) / 'datasets'}: run `python -m training.finetune_data`"
+        )
     return found[-1][1]
 
 
@@ -57,7 +59,9 @@ def verify_dataset(dataset_dir: Path) -> dict:
     for name, expected in manifest["files"].items():
         actual = sha256_file(Path(dataset_dir) / name)
         if actual != expected["sha256"]:
-            raise ValueError(f"{dataset_dir / name}: sha256 {actual} does not match the manifest ({expected['sha256']})")
+            raise ValueError(
+                f"{dataset_dir / name}: sha256 {actual} does not match the manifest ({expected['sha256']})"
+            )
     return manifest
 
 

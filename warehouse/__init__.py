@@ -12,8 +12,16 @@ from warehouse.local_postgres import connection as postgres_server
 from warehouse.postgres import PostgresWarehouse
 from warehouse.spark import SparkWarehouse
 
-__all__ = ["DuckDBWarehouse", "LandingError", "PostgresWarehouse", "SparkWarehouse", "Warehouse",
-           "WarehouseUnreachable", "connect", "target_warehouse"]
+__all__ = [
+    "DuckDBWarehouse",
+    "LandingError",
+    "PostgresWarehouse",
+    "SparkWarehouse",
+    "Warehouse",
+    "WarehouseUnreachable",
+    "connect",
+    "target_warehouse",
+]
 
 
 def target_warehouse(settings: Settings) -> Warehouse:
@@ -22,6 +30,7 @@ def target_warehouse(settings: Settings) -> Warehouse:
     if settings.dbt_target == "postgres":
         return PostgresWarehouse(postgres_server(settings.postgres_server))
     if settings.dbt_target == "spark":
-        return SparkWarehouse(settings.spark_dir, settings.spark_master, settings.spark_shuffle_partitions,
-                              settings.spark_driver_memory)
+        return SparkWarehouse(
+            settings.spark_dir, settings.spark_master, settings.spark_shuffle_partitions, settings.spark_driver_memory
+        )
     return DuckDBWarehouse(settings.duckdb_path)

@@ -52,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "stop":
             stopped = stop_all()
             print(f"[postgres] stopped: {', '.join(stopped)}" if stopped else "[postgres] not running")
-            clusters = [state.parent.name for state in sorted(STATE_DIR.parent.glob("*/cluster.json"))
-                        if LocalSparkCluster(state.parent).stop()]
+            clusters = [
+                state.parent.name
+                for state in sorted(STATE_DIR.parent.glob("*/cluster.json"))
+                if LocalSparkCluster(state.parent).stop()
+            ]
             print(f"[spark-cluster] stopped: {', '.join(clusters)}" if clusters else "[spark-cluster] not running")
         elif args.action == "reset":
             for line in reset_local_warehouses(Settings.from_env(), server):

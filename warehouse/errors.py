@@ -11,5 +11,3 @@ class WarehouseUnreachable(LandingError):
     """The warehouse's server could not be reached or refused the login: nothing was read or written. The message
     names the server (user, host, port, database), never the password. A LandingError, so every command that
     reports landing errors reports this one the same way instead of a traceback."""
-
-

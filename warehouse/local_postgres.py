@@ -69,8 +69,14 @@ def _run_as_owner(args: list[str], data_dir: Path, timeout: float = 60) -> subpr
     # pg_ctl's detached postmaster inherits these credentials
     as_owner = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
     result = subprocess.run(
-        [str(a) for a in args], cwd=data_dir.parent, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, **as_owner,
+        [str(a) for a in args],
+        cwd=data_dir.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        **as_owner,
     )
     if result.returncode != 0:
         raise EngineError(f"{' '.join(map(str, args))} failed (exit {result.returncode}):\n{result.stdout[-3000:]}")
@@ -92,8 +98,11 @@ def _ensure_service_user(state_dir: Path) -> None:
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            check=True,
+            capture_output=True,
+        )
     entry = pwd.getpwnam(SERVICE_USER)
     os.chown(state_dir, entry.pw_uid, entry.pw_gid)  # initdb makes data/ in it, the postmaster writes the log there
     # the service user must reach the state folder and the binaries: every parent, along the path as given and
@@ -174,24 +183,48 @@ class LocalPostgres:
             if self.data_dir.exists():
                 shutil.rmtree(self.data_dir)  # a half-made folder from an interrupted initdb
             # C locale: byte-order string comparisons, as DuckDB's (min(), order by, group by give the same)
-            _run_as_owner([_bin("initdb"), "-D", self.data_dir, "-U", USER, "--auth=trust", "--encoding=UTF8",
-                           "--locale=C", "--no-instructions"], self.data_dir)
+            _run_as_owner(
+                [
+                    _bin("initdb"),
+                    "-D",
+                    self.data_dir,
+                    "-U",
+                    USER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ],
+                self.data_dir,
+            )
         port = self._port()
         options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories=''"
         account = _service_account()
         if account is not None and self.log.exists():  # the postmaster appends to it (made by root before)
             os.chown(self.log, account.pw_uid, account.pw_gid)
         try:
-            _run_as_owner([_bin("pg_ctl"), "-D", self.data_dir, "-l", self.log, "-o", options, "-w", "-t", "60",
-                           "start"], self.data_dir, timeout=90)
+            _run_as_owner(
+                [_bin("pg_ctl"), "-D", self.data_dir, "-l", self.log, "-o", options, "-w", "-t", "60", "start"],
+                self.data_dir,
+                timeout=90,
+            )
         except EngineError as exc:
             tail = self.log.read_text()[-2000:] if self.log.exists() else ""
             raise EngineError(f"{exc}\n--- {self.log}:\n{tail}") from None
         connection = self.connection()
         self._create_database(connection)
-        self.state_file.write_text(json.dumps(
-            {"port": connection.port, "url": connection.url(), "data_dir": str(self.data_dir),
-             "started_seconds": round(time.perf_counter() - started, 2)}, indent=2) + "\n")
+        self.state_file.write_text(
+            json.dumps(
+                {
+                    "port": connection.port,
+                    "url": connection.url(),
+                    "data_dir": str(self.data_dir),
+                    "started_seconds": round(time.perf_counter() - started, 2),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         return connection
 
     def _port(self) -> int:

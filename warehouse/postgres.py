@@ -58,8 +58,12 @@ def postgres_extension() -> Path:
     spec = importlib.util.find_spec("duckdb_extension_postgres_scanner")
     if spec is None or not spec.submodule_search_locations:
         raise LandingError("DBT_TARGET=postgres needs the PyPI package duckdb-extension-postgres-scanner")
-    return (Path(spec.submodule_search_locations[0]) / "extensions" / f"v{duckdb.__version__}"
-            / "postgres_scanner.duckdb_extension")
+    return (
+        Path(spec.submodule_search_locations[0])
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / "postgres_scanner.duckdb_extension"
+    )
 
 
 def describe_dsn(dsn: str) -> str:
@@ -67,8 +71,10 @@ def describe_dsn(dsn: str) -> str:
     from psycopg2.extensions import parse_dsn
 
     parts = parse_dsn(dsn)
-    return (f"postgresql://{parts.get('user', '')}@{parts.get('host', '')}:{parts.get('port', '5432')}"
-            f"/{parts.get('dbname', '')}")
+    return (
+        f"postgresql://{parts.get('user', '')}@{parts.get('host', '')}:{parts.get('port', '5432')}"
+        f"/{parts.get('dbname', '')}"
+    )
 
 
 def _unreachable(dsn: str, exc: Exception) -> WarehouseUnreachable:
@@ -138,8 +144,9 @@ def _one_writer(dsn: str):
             cursor.execute("select pg_advisory_lock(%s)", [WRITER_LOCK])
     except psycopg2.errors.LockNotAvailable:
         session.close()
-        raise LandingError(f"another process has been writing to the warehouse for {WRITER_LOCK_TIMEOUT}: "
-                           "try again when it is done") from None
+        raise LandingError(
+            f"another process has been writing to the warehouse for {WRITER_LOCK_TIMEOUT}: try again when it is done"
+        ) from None
     return session
 
 

@@ -120,6 +120,7 @@ class SparkWarehouse(Warehouse):
 
 # ---------------------------------------------------------------- landing: the ledger and its Parquet mirror
 
+
 @contextlib.contextmanager
 def open_landing(warehouse: SparkWarehouse) -> Iterator[duckdb.DuckDBPyConnection]:
     """The ledger's connection for the loaders; on closing, what they committed is mirrored to Parquet.
@@ -152,18 +153,24 @@ def _write_atomically(con: duckdb.DuckDBPyConnection, query: str, params: list, 
 def mirror_raw(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> list[str]:
     """Write every landed unit the mirror lacks (or holds with another content hash) as its own Parquet file,
     then raw.landed_files; remove units no longer landed. Idempotent; returns the files written."""
-    tables = [row[0] for row in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'raw' and table_catalog = "
-        "current_database() order by table_name").fetchall()]
+    tables = [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' and table_catalog = "
+            "current_database() order by table_name"
+        ).fetchall()
+    ]
     unknown = sorted(set(tables) - set(RAW_UNITS) - {"landed_files"})
     if unknown:
-        raise SparkEngineError(f"raw tables {', '.join(unknown)} have no Parquet layout for Spark "
-                               "(warehouse.spark.RAW_UNITS)")
+        raise SparkEngineError(
+            f"raw tables {', '.join(unknown)} have no Parquet layout for Spark (warehouse.spark.RAW_UNITS)"
+        )
     if not tables:
         return []
     units: dict[str, dict[str, str]] = {}
     for source, key, content_hash in con.execute(
-            "select source, landing_key, content_hash from raw.landed_files").fetchall():
+        "select source, landing_key, content_hash from raw.landed_files"
+    ).fetchall():
         units.setdefault(source, {})[key] = content_hash
     written = []
     for table in tables:
@@ -183,8 +190,7 @@ def mirror_raw(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> list[str]:
                 if mirrored.get(name) == content_hash and (folder / name).exists():
                     continue
                 where = f"where cast({key_column} as varchar) = ?" if key_column else ""
-                _write_atomically(con, f"select * from raw.{table} {where}", [key] if key_column else [],
-                                  folder / name)
+                _write_atomically(con, f"select * from raw.{table} {where}", [key] if key_column else [], folder / name)
                 mirrored[name] = content_hash
                 written.append(f"{table}/{name}")
             for name in sorted(set(mirrored) - set(wanted)):
@@ -199,6 +205,7 @@ def mirror_raw(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- reading outside dbt
+
 
 @contextlib.contextmanager
 def open_reader(warehouse: SparkWarehouse) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -236,6 +243,7 @@ def _view(con: duckdb.DuckDBPyConnection, schema: str, folder: Path) -> None:
 
 # ---------------------------------------------------------------- the session
 
+
 def java_version() -> int | None:
     """The major version of `java` on PATH (or JAVA_HOME), None when there is none."""
     import shutil
@@ -256,10 +264,11 @@ def session_conf(warehouse: SparkWarehouse) -> dict[str, str]:
         "spark.master": warehouse.master,
         "spark.sql.warehouse.dir": str(warehouse.tables_dir),
         # the metastore by its full path (Derby's default is the working directory), its log beside it
-        "spark.hadoop.javax.jdo.option.ConnectionURL":
-            f"jdbc:derby:;databaseName={warehouse.directory / 'metastore' / 'metastore_db'};create=true",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={warehouse.directory / 'metastore' / 'metastore_db'};create=true"
+        ),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse.directory / 'metastore'} "
-                                         f"-Dderby.stream.error.file={warehouse.directory / 'metastore' / 'derby.log'}",
+        f"-Dderby.stream.error.file={warehouse.directory / 'metastore' / 'derby.log'}",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.sources.default": "parquet",
         "spark.sql.session.timeZone": "UTC",
@@ -280,8 +289,10 @@ def start_session(warehouse: SparkWarehouse):
     version = java_version()
     if version is None or version < 17:
         found = "no java" if version is None else f"Java {version}"
-        raise SparkEngineError(f"DBT_TARGET=spark needs Java 17 or newer, found {found}: run `make setup` "
-                               "(installs openjdk-17-jre-headless) or set JAVA_HOME")
+        raise SparkEngineError(
+            f"DBT_TARGET=spark needs Java 17 or newer, found {found}: run `make setup` "
+            "(installs openjdk-17-jre-headless) or set JAVA_HOME"
+        )
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the local executors' Python workers read it from here
     warehouse.directory.mkdir(parents=True, exist_ok=True)
     ignore_pandas_version_warning()

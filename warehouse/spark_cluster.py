@@ -63,17 +63,35 @@ class LocalSparkCluster:
         env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
         url = f"spark://127.0.0.1:{port}"
         commands = {
-            "master": ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-                       "--webui-port", str(free_port())],
-            "worker": ["org.apache.spark.deploy.worker.Worker", "--cores", str(cores), "--memory", memory,
-                       "--work-dir", str(self.state_dir / "work"), "--webui-port", str(free_port()), url],
+            "master": [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(free_port()),
+            ],
+            "worker": [
+                "org.apache.spark.deploy.worker.Worker",
+                "--cores",
+                str(cores),
+                "--memory",
+                memory,
+                "--work-dir",
+                str(self.state_dir / "work"),
+                "--webui-port",
+                str(free_port()),
+                url,
+            ],
         }
         ready = {"master": "I have been elected leader", "worker": "Successfully registered with master"}
         pids = {}
         for role, arguments in commands.items():
             log = open(self.state_dir / f"{role}.log", "w")
-            process = subprocess.Popen([str(_spark_class()), *arguments], stdout=log, stderr=subprocess.STDOUT,
-                                       env=env, start_new_session=True)  # outlives the starting process
+            process = subprocess.Popen(
+                [str(_spark_class()), *arguments], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )  # outlives the starting process
             pids[role] = process.pid
             self.state_file.write_text(json.dumps({"port": port, "pids": pids, "cores": cores, "memory": memory}))
             self._wait_for(role, ready[role], process)
@@ -130,13 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         settings = Settings.from_env()
         url = cluster.start(settings.spark_worker_cores, settings.spark_worker_memory)
-        print(f"[spark-cluster] master and worker ready in {time.perf_counter() - started:.1f} s: "
-              f"SPARK_MASTER={url}")
+        print(f"[spark-cluster] master and worker ready in {time.perf_counter() - started:.1f} s: SPARK_MASTER={url}")
     elif args.action == "stop":
         print("[spark-cluster] stopped" if cluster.stop() else "[spark-cluster] not running")
     else:
-        print(f"[spark-cluster] running: SPARK_MASTER={cluster.master_url()}" if cluster.running()
-              else "[spark-cluster] not running")
+        print(
+            f"[spark-cluster] running: SPARK_MASTER={cluster.master_url()}"
+            if cluster.running()
+            else "[spark-cluster] not running"
+        )
     return 0
 
 

@@ -35,9 +35,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, int]:
     parser.add_argument("--small", type=int, default=10, help="batches of history in the small scenario")
     parser.add_argument("--large", type=int, default=500, help="batches of history in the large scenario")
     parser.add_argument(
-        "--recompute", type=int,
+        "--recompute",
+        type=int,
         help=f"batches of history (b) recomputes in full (default {RECOMPUTE_BATCHES}, issue 15's bar, or --large "
-             "if smaller)",
+        "if smaller)",
     )
     parser.add_argument("--rows", type=int, default=10_000, help="records per synthetic batch")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic batches")
@@ -47,9 +48,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, int]:
         "--project-dir", type=Path, default=PROJECT_ROOT, help="the dbt project to measure (default: this checkout)"
     )
     parser.add_argument(
-        "--target", choices=TARGETS, default="duckdb",
+        "--target",
+        choices=TARGETS,
+        default="duckdb",
         help="the engine of (a): duckdb (and (b) too), or postgres: a throwaway local server under the workdir, "
-             "or the PG* server when PGHOST is set (a database per scenario, created: needs CREATEDB); (a) only",
+        "or the PG* server when PGHOST is set (a database per scenario, created: needs CREATEDB); (a) only",
     )
     args = parser.parse_args(argv)
     args.project_dir = args.project_dir.resolve()
@@ -61,6 +64,49 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, int]:
     if not window <= args.recompute <= args.large:
         parser.error(f"need {window} (the percentile window) <= --recompute <= --large")
     return args, window
+
+
+def run_scenarios(args, batches: list[Path], workdir: Path, server):
+    """(a)'s small and large scenarios, on DuckDB files (server None) or on databases of `server`; and, on DuckDB,
+    the warehouse (b) recomputes: the large one's copy, or one of --recompute batches of its own (built untimed)."""
+    snapshot = None
+    if server is None:
+        small = run_scenario("small", args.small, batches, workdir / "small", args.project_dir)
+        snapshot = DuckDBWarehouse(workdir / "throughput" / "warehouse.duckdb")
+        large = run_scenario(
+            "large",
+            args.large,
+            batches,
+            workdir / "large",
+            args.project_dir,
+            snapshot=snapshot if args.recompute == args.large else None,
+        )
+        if args.recompute != args.large:
+            log(f"(b)'s warehouse: {args.recompute} batches of history")
+            snapshot.path.parent.mkdir(parents=True)
+            build_history(
+                Dbt(snapshot, workdir / "throughput" / "build_target", args.project_dir),
+                snapshot,
+                batches[: args.recompute],
+            )
+    else:
+        small = run_scenario(
+            "small",
+            args.small,
+            batches,
+            workdir / "small",
+            args.project_dir,
+            warehouse=scratch_database(server, "small"),
+        )
+        large = run_scenario(
+            "large",
+            args.large,
+            batches,
+            workdir / "large",
+            args.project_dir,
+            warehouse=scratch_database(server, "large"),
+        )
+    return small, large, snapshot
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,31 +129,21 @@ def main(argv: list[str] | None = None) -> int:
             server, stop_server = postgres_server(workdir / "postgres")
             info.update(postgres_versions(server))
         log("machine: " + "; ".join(f"{key} {value}" for key, value in info.items()))
-        log(f"workdir {workdir}; {args.rows:,} rows per batch; history {args.small} vs {args.large} batches; "
-            f"dbt project {args.project_dir}, selection '{SCORE_PIPELINE}'; target {args.target}")
+        log(
+            f"workdir {workdir}; {args.rows:,} rows per batch; history {args.small} vs {args.large} batches; "
+            f"dbt project {args.project_dir}, selection '{SCORE_PIPELINE}'; target {args.target}"
+        )
         # history + the timed build's batch + the timed run's batch
         batches = generate(workdir / "batches", args.large + 2, args.rows, args.seed)
-        if server is None:
-            small = run_scenario("small", args.small, batches, workdir / "small", args.project_dir)
-            snapshot = DuckDBWarehouse(workdir / "throughput" / "warehouse.duckdb")
-            large = run_scenario("large", args.large, batches, workdir / "large", args.project_dir,
-                                 snapshot=snapshot if args.recompute == args.large else None)
-            if args.recompute != args.large:
-                log(f"(b)'s warehouse: {args.recompute} batches of history")
-                snapshot.path.parent.mkdir(parents=True)
-                build_history(Dbt(snapshot, workdir / "throughput" / "build_target", args.project_dir), snapshot,
-                              batches[:args.recompute])
-        else:
-            small = run_scenario("small", args.small, batches, workdir / "small", args.project_dir,
-                                 warehouse=scratch_database(server, "small"))
-            large = run_scenario("large", args.large, batches, workdir / "large", args.project_dir,
-                                 warehouse=scratch_database(server, "large"))
-        log(f"one new batch, dbt build: small {small.build.wall:.2f} s, large {large.build.wall:.2f} s, "
+        small, large, snapshot = run_scenarios(args, batches, workdir, server)
+        log(
+            f"one new batch, dbt build: small {small.build.wall:.2f} s, large {large.build.wall:.2f} s, "
             f"ratio {ratio(large.build.wall, small.build.wall)}; dbt run: small {small.run.wall:.2f} s, "
-            f"large {large.run.wall:.2f} s, ratio {ratio(large.run.wall, small.run.wall)}")
+            f"large {large.run.wall:.2f} s, ratio {ratio(large.run.wall, small.run.wall)}"
+        )
         log("slowest nodes of the large one-batch build (small -> large):")
-        for unique_id, s, l in slowest_nodes(small.build, large.build):
-            log(f"  {short_name(unique_id)}: {s:.2f} s -> {l:.2f} s")
+        for unique_id, small_seconds, large_seconds in slowest_nodes(small.build, large.build):
+            log(f"  {short_name(unique_id)}: {small_seconds:.2f} s -> {large_seconds:.2f} s")
 
         # (b) compares DuckDB's SQL with pandas on a DuckDB file: the Postgres run measures (a) only
         tp = run_throughput(snapshot, workdir / "throughput", window, args.project_dir) if server is None else None

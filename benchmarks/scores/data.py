@@ -16,8 +16,12 @@ from synthetic.score_batches import write_score_batches
 
 # what the summary reports of a warehouse after a scenario: raw, validated and every score mart
 COUNTED_TABLES = (
-    "raw.score_batches", "int_score_records_validated", "percentile_history", "scores",
-    "industry_distribution_history", "score_rejects",
+    "raw.score_batches",
+    "int_score_records_validated",
+    "percentile_history",
+    "scores",
+    "industry_distribution_history",
+    "score_rejects",
 )
 
 

@@ -66,7 +66,9 @@ class Dbt:
         """The SQL of `model` as the last `dbt compile` wrote it, wherever the model sits under models/."""
         found = sorted((self.target_path / "compiled").rglob(f"{model}.sql"))
         if len(found) != 1:
-            raise RuntimeError(f"expected one compiled {model}.sql under {self.target_path / 'compiled'}, found {found}")
+            raise RuntimeError(
+                f"expected one compiled {model}.sql under {self.target_path / 'compiled'}, found {found}"
+            )
         return found[0].read_text().strip().rstrip(";")
 
 

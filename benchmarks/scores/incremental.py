@@ -32,7 +32,12 @@ class Scenario:
 
 
 def run_scenario(
-    name: str, history: int, batches: list[Path], folder: Path, project_dir: Path, snapshot: Path | None = None,
+    name: str,
+    history: int,
+    batches: list[Path],
+    folder: Path,
+    project_dir: Path,
+    snapshot: Path | None = None,
     warehouse=None,
 ) -> Scenario:
     """Land `history` batches, build them (untimed), then time one new batch's `dbt build` and a further
@@ -68,7 +73,16 @@ def run_scenario(
     rows = table_rows(warehouse)
     log("  rows after: " + ", ".join(f"{table} {count:,}" for table, count in rows.items()))
     return Scenario(
-        name, history, sum(per_file), land_first_ms, land_last_ms, full_build, land_new_seconds, build, run, audit,
+        name,
+        history,
+        sum(per_file),
+        land_first_ms,
+        land_last_ms,
+        full_build,
+        land_new_seconds,
+        build,
+        run,
+        audit,
         rows,
     )
 
@@ -79,8 +93,10 @@ def build_history(dbt: Dbt, warehouse: Warehouse, batches: list[Path]) -> tuple[
     per_file = land(warehouse, batches, progress_every=100 if len(batches) >= 200 else 0)
     sample = min(LANDING_SAMPLE, len(batches))
     first_ms, last_ms = landing_ms(per_file)
-    log(f"  landed {len(batches)} batches in {sum(per_file):.1f} s "
-        f"(first {sample}: {first_ms:.0f} ms/file, last {sample}: {last_ms:.0f} ms/file)")
+    log(
+        f"  landed {len(batches)} batches in {sum(per_file):.1f} s "
+        f"(first {sample}: {first_ms:.0f} ms/file, last {sample}: {last_ms:.0f} ms/file)"
+    )
     full_build = dbt("full_build", "build", "--select", SCORE_PIPELINE)
     log(f"  full build of the history (untimed): {describe(full_build)}")
     return per_file, full_build

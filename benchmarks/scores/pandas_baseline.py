@@ -49,8 +49,16 @@ def percentile_loop(clean: pd.DataFrame, window: int) -> tuple[np.ndarray, ...]:
         score = frame["score"].to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(std > 0, (score - mean) / std, np.nan)  # no spread, no normal percentile
-        parts.append((np.full(len(frame), iteration), frame["row"].to_numpy(),
-                      by_industry.rank(method="max", pct=True).to_numpy() * 100, norm.cdf(z) * 100, mean, std))
+        parts.append(
+            (
+                np.full(len(frame), iteration),
+                frame["row"].to_numpy(),
+                by_industry.rank(method="max", pct=True).to_numpy() * 100,
+                norm.cdf(z) * 100,
+                mean,
+                std,
+            )
+        )
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 

@@ -37,7 +37,11 @@ def ratio(large: float, small: float) -> str:
 
 
 def summary(
-    info: dict[str, str], args: argparse.Namespace, small: Scenario, large: Scenario, tp: Throughput | None,
+    info: dict[str, str],
+    args: argparse.Namespace,
+    small: Scenario,
+    large: Scenario,
+    tp: Throughput | None,
 ) -> str:
     """The whole summary; without `tp` (the Postgres run measures (a) only), (a) alone."""
     target = getattr(args, "target", "duckdb")
@@ -53,8 +57,11 @@ def summary(
         + f"{f'small ({small.history})':>16}{f'large ({large.history})':>16}{'large/small':>14}",
     ]
 
-    def row(label: str, s: float, l: float, unit: str = "s") -> str:
-        return f"  {label:<42}{s:>14.2f} {unit:<2}{l:>14.2f} {unit:<2}{ratio(l, s):>13}"
+    def row(label: str, small_value: float, large_value: float, unit: str = "s") -> str:
+        return (
+            f"  {label:<42}{small_value:>14.2f} {unit:<2}{large_value:>14.2f} {unit:<2}"
+            f"{ratio(large_value, small_value):>13}"
+        )
 
     lines += [
         row("dbt build, wall", small.build.wall, large.build.wall),
@@ -62,8 +69,9 @@ def summary(
         row("dbt build, sum of nodes", small.build.node_total, large.build.node_total),
     ]
     for kind in sorted(large.build.total_by_kind()):
-        lines.append(row(f"  of which {kind}s", small.build.total_by_kind().get(kind, 0.0),
-                         large.build.total_by_kind()[kind]))
+        lines.append(
+            row(f"  of which {kind}s", small.build.total_by_kind().get(kind, 0.0), large.build.total_by_kind()[kind])
+        )
     lines += [
         row("dbt run (models only), wall", small.run.wall, large.run.wall),
         row("dbt run, sum of models", small.run.node_total, large.run.node_total),
@@ -75,15 +83,17 @@ def summary(
         "",
         "  slowest nodes of the large scenario's one-batch dbt build",
     ]
-    for unique_id, s, l in slowest_nodes(small.build, large.build):
-        lines.append(row("  " + short_name(unique_id)[:40], s, l))
+    for unique_id, small_seconds, large_seconds in slowest_nodes(small.build, large.build):
+        lines.append(row("  " + short_name(unique_id)[:40], small_seconds, large_seconds))
     lines += [
         "  rows in the large warehouse after: " + ", ".join(f"{t} {n:,}" for t, n in large.table_rows.items()),
         "",
     ]
     contention = {
-        "build small": small.build.foreign, "build large": large.build.foreign,
-        "run small": small.run.foreign, "run large": large.run.foreign,
+        "build small": small.build.foreign,
+        "build large": large.build.foreign,
+        "run small": small.run.foreign,
+        "run large": large.run.foreign,
     }
     if tp is not None:
         lines += throughput_lines(tp)

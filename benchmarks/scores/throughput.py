@@ -69,9 +69,11 @@ class Throughput:
     @property
     def agree(self) -> bool:
         return (
-            self.rows == self.pandas_rows and self.check.per_iteration_counts_equal
+            self.rows == self.pandas_rows
+            and self.check.per_iteration_counts_equal
             and self.check.sample_unmatched == 0
-            and self.check.max_diff_percentile < 1e-9 and self.check.max_diff_normal < 1e-9
+            and self.check.max_diff_percentile < 1e-9
+            and self.check.max_diff_normal < 1e-9
         )
 
 
@@ -90,9 +92,11 @@ def compare(snapshot: Path, frame: pd.DataFrame) -> Agreement:
     iterations = frame["iteration"].to_numpy()
     sample = sorted({int(i) for i in np.linspace(iterations.min(), iterations.max(), 5)})
     with connect(snapshot, read_only=True) as con:
-        sql_counts = con.execute(
-            "select iteration, count(*) as n from percentile_history group by iteration"
-        ).df().set_index("iteration")["n"]
+        sql_counts = (
+            con.execute("select iteration, count(*) as n from percentile_history group by iteration")
+            .df()
+            .set_index("iteration")["n"]
+        )
         sql_sample = con.execute(
             "select iteration, id, percentile, normal_percentile from percentile_history "
             "where iteration in (select unnest(?))",
@@ -101,12 +105,17 @@ def compare(snapshot: Path, frame: pd.DataFrame) -> Agreement:
     pandas_counts = frame.groupby("iteration").size()
     counts_equal = sql_counts.sort_index().astype(int).equals(pandas_counts.sort_index().astype(int))
     merged = sql_sample.merge(
-        frame[frame["iteration"].isin(sample)], on=["iteration", "id"], how="outer",
-        suffixes=("_sql", "_pandas"), indicator=True,
+        frame[frame["iteration"].isin(sample)],
+        on=["iteration", "id"],
+        how="outer",
+        suffixes=("_sql", "_pandas"),
+        indicator=True,
     )
     matched = merged[merged["_merge"] == "both"]
     return Agreement(
-        per_iteration_counts_equal=counts_equal, sample_iterations=sample, sample_rows=len(matched),
+        per_iteration_counts_equal=counts_equal,
+        sample_iterations=sample,
+        sample_rows=len(matched),
         sample_unmatched=int((merged["_merge"] != "both").sum()),
         max_diff_percentile=max_abs_diff(matched["percentile_sql"], matched["percentile_pandas"]),
         max_diff_normal=max_abs_diff(matched["normal_percentile_sql"], matched["normal_percentile_pandas"]),
@@ -132,23 +141,25 @@ def run_throughput(snapshot: Path, folder: Path, window: int, project_dir: Path)
                 con.execute(f"create or replace table {name} as {sql}")
         sql_seconds = sql_watch.seconds
         rows = con.execute(f"select count(*) from {MODEL}").fetchone()[0]
-        log(f"  SQL (compiled select, DuckDB {threads} threads): {rows:,} rows in {sql_seconds:.2f} s "
-            f"= {rows / sql_seconds:,.0f} rows/s; other processes {share(sql_watch.foreign)} of the machine")
+        log(
+            f"  SQL (compiled select, DuckDB {threads} threads): {rows:,} rows in {sql_seconds:.2f} s "
+            f"= {rows / sql_seconds:,.0f} rows/s; other processes {share(sql_watch.foreign)} of the machine"
+        )
         con.execute("checkpoint")  # the chain's writes flushed first: the copy's time is its own
         with Stopwatch() as floor_watch:
             con.execute(f"create table {MODEL}_write_floor as select * from {MODEL}")
         con.execute(f"drop table {MODEL}_write_floor")  # closing the connection checkpoints the drop
         log(f"  copying the finished {MODEL} into a new table (nothing computed): {floor_watch.seconds:.2f} s")
         # read once, untimed: the pandas side starts from the same clean rows already in memory
-        clean = con.execute(
-            "select id, batch, industry, score from int_scores_clean order by batch, record_index"
-        ).df()
+        clean = con.execute("select id, batch, industry, score from int_scores_clean order by batch, record_index").df()
 
     dbt_run = dbt(f"{MODEL}_full_refresh", "run", "--select", *CHAIN, "--full-refresh")
     model_seconds = sum(dbt_run.nodes[node] for node in CHAIN_IDS)
-    log(f"  dbt run --full-refresh {' '.join(CHAIN)}: models {model_seconds:.2f} s "
+    log(
+        f"  dbt run --full-refresh {' '.join(CHAIN)}: models {model_seconds:.2f} s "
         f"= {rows / model_seconds:,.0f} rows/s (wall {dbt_run.wall:.2f} s); "
-        f"other processes {share(dbt_run.foreign)} of the machine")
+        f"other processes {share(dbt_run.foreign)} of the machine"
+    )
 
     # the loop (issue 15's bar), its fastest of PANDAS_RUNS: at 150 batches its runs in one process took 1.45-2.73 s
     # (it allocates its arrays anew every iteration, and this VM's memory made that slow at times), and one slow run
@@ -161,18 +172,31 @@ def run_throughput(snapshot: Path, folder: Path, window: int, project_dir: Path)
     pandas_watch = min(watches, key=lambda watch: watch.seconds)
     pandas_seconds = pandas_watch.seconds
     frame = as_frame(clean, arrays)
-    log(f"  pandas: {len(frame):,} rows in {pandas_seconds:.2f} s = {len(frame) / pandas_seconds:,.0f} rows/s (fastest "
+    log(
+        f"  pandas: {len(frame):,} rows in {pandas_seconds:.2f} s = {len(frame) / pandas_seconds:,.0f} rows/s (fastest "
         f"of {', '.join(f'{watch.seconds:.2f}' for watch in watches)} s); "
-        f"other processes {share(pandas_watch.foreign)} of the machine")
+        f"other processes {share(pandas_watch.foreign)} of the machine"
+    )
 
     check = compare(snapshot, frame)
     result = Throughput(
-        batches=batches, clean_rows=clean_rows, rows=rows, duckdb_threads=str(threads), sql_seconds=sql_seconds,
-        sql_foreign=sql_watch.foreign, write_floor_seconds=floor_watch.seconds, dbt=dbt_run,
-        pandas_seconds=pandas_seconds, pandas_foreign=pandas_watch.foreign, pandas_rows=len(frame), check=check,
+        batches=batches,
+        clean_rows=clean_rows,
+        rows=rows,
+        duckdb_threads=str(threads),
+        sql_seconds=sql_seconds,
+        sql_foreign=sql_watch.foreign,
+        write_floor_seconds=floor_watch.seconds,
+        dbt=dbt_run,
+        pandas_seconds=pandas_seconds,
+        pandas_foreign=pandas_watch.foreign,
+        pandas_rows=len(frame),
+        check=check,
     )
-    log(f"  check: rows SQL {rows:,} vs pandas {len(frame):,}; rows per iteration equal: "
+    log(
+        f"  check: rows SQL {rows:,} vs pandas {len(frame):,}; rows per iteration equal: "
         f"{check.per_iteration_counts_equal}; sample iterations {check.sample_iterations}: {check.sample_rows:,} "
         f"rows matched, {check.sample_unmatched} unmatched, max |diff| percentile {check.max_diff_percentile:.1e}, "
-        f"normal_percentile {check.max_diff_normal:.1e} -> {'AGREE' if result.agree else 'DISAGREE'}")
+        f"normal_percentile {check.max_diff_normal:.1e} -> {'AGREE' if result.agree else 'DISAGREE'}"
+    )
     return result

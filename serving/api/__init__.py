@@ -105,4 +105,3 @@ def create_app(
     app.add_middleware(InterestsFastPath, store=service.interests)
     add_authentication(app, check_api_token(api_token) if api_token is not None else settings.api_token)  # outermost
     return app
-

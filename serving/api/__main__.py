@@ -28,8 +28,15 @@ def main(argv: list[str] | None = None) -> None:
         create_app()
     except ValueError as exc:
         raise SystemExit(f"python -m serving.api: {exc}") from None
-    run_workers(APP_FACTORY, host=args.host, port=args.port, workers=workers, factory=True,
-                log_level=args.log_level, access_log=args.access_log)
+    run_workers(
+        APP_FACTORY,
+        host=args.host,
+        port=args.port,
+        workers=workers,
+        factory=True,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
 
 
 if __name__ == "__main__":

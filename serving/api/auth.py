@@ -32,8 +32,9 @@ class BearerTokenMiddleware:
         given = next((value for name, value in scope.get("headers", ()) if name == b"authorization"), b"")
         if hmac.compare_digest(given, self.expected):
             return await self.app(scope, receive, send)
-        detail = ("missing bearer token: send `Authorization: Bearer <API_TOKEN>`" if not given
-                  else "invalid bearer token")
+        detail = (
+            "missing bearer token: send `Authorization: Bearer <API_TOKEN>`" if not given else "invalid bearer token"
+        )
         response = JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         await response(scope, receive, send)
 
@@ -49,11 +50,17 @@ def add_authentication(app: FastAPI, token: str | None) -> None:
         if app.openapi_schema is None:
             schema = build_schema()
             schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME] = {
-                "type": "http", "scheme": "bearer", "description": "API_TOKEN, required when the service sets one"}
-            unauthorized = {"description": "Missing or invalid bearer token",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+                "type": "http",
+                "scheme": "bearer",
+                "description": "API_TOKEN, required when the service sets one",
+            }
+            unauthorized = {
+                "description": "Missing or invalid bearer token",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+            }
             schema["components"].setdefault("schemas", {}).setdefault(
-                "ErrorResponse", ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}"))
+                "ErrorResponse", ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
             for path, operations in schema.get("paths", {}).items():
                 if path in OPEN_PATHS:
                     continue

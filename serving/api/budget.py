@@ -67,7 +67,8 @@ def windows_within(model: ModelSpec, texts: list[str], max_tokens: int) -> Windo
         if total > max_tokens:
             raise OverBudget(
                 f"too much text to encode: more than {max_tokens:,} tokens (the query and documents reached "
-                f"{total:,} by text {owner + 1} of {len(texts)}); send fewer or shorter documents")
+                f"{total:,} by text {owner + 1} of {len(texts)}); send fewer or shorter documents"
+            )
         pieces.append(piece)
         owners.append(owner)
         tokens.append(count)
@@ -87,8 +88,9 @@ def batches(tokens: list[int]) -> list[slice]:
     return spans
 
 
-async def encode_until_stopped(model: ModelSpec, windows: Windows, deadline: float,
-                               client_gone: Callable[[], Awaitable[bool]]) -> np.ndarray:
+async def encode_until_stopped(
+    model: ModelSpec, windows: Windows, deadline: float, client_gone: Callable[[], Awaitable[bool]]
+) -> np.ndarray:
     """Encode the windows batch by batch (each in a worker thread, so the event loop stays free); before each
     batch, stop (Stopped) when `client_gone()` or time.monotonic() has passed `deadline`. The stop is logged
     with how far the work got: no text, only counts."""
@@ -101,8 +103,10 @@ async def encode_until_stopped(model: ModelSpec, windows: Windows, deadline: flo
             reason = "its deadline passed"
         if reason:
             log.warning("find_similar stopped after encoding %d of %d windows: %s", done, len(windows.texts), reason)
-            raise Stopped(f"find_similar stopped after encoding {done:,} of {len(windows.texts):,} windows: {reason} "
-                          "(the service is busy: try again, or send less text)")
+            raise Stopped(
+                f"find_similar stopped after encoding {done:,} of {len(windows.texts):,} windows: {reason} "
+                "(the service is busy: try again, or send less text)"
+            )
         parts.append(await anyio.to_thread.run_sync(lambda: encode_texts(model, windows.texts[span], progress=False)))
         done = span.stop
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)

@@ -58,8 +58,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException):
 async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
     if isinstance(exc, ValidationError):  # a pydantic error raised by our own code is a bug, not bad input
         # where and what kind, never the values: they can be document text (request logs carry none)
-        log.error("internal validation error on %s: %s", request.url.path,
-                  exc.errors(include_input=False, include_url=False, include_context=False))
+        log.error(
+            "internal validation error on %s: %s",
+            request.url.path,
+            exc.errors(include_input=False, include_url=False, include_context=False),
+        )
         return JSONResponse({"detail": "internal error"}, status_code=500)
     return JSONResponse({"detail": str(exc)}, status_code=422)  # the retriever refuses bad arguments this way
 

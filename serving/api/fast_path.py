@@ -23,17 +23,33 @@ class InterestsFastPath:
         self.store = store
 
     async def __call__(self, scope, receive, send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]
-                and not scope.get("root_path") and scope["path"].startswith(PREFIX)):
-            handle = scope["path"][len(PREFIX):]
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not scope["query_string"]
+            and not scope.get("root_path")
+            and scope["path"].startswith(PREFIX)
+        ):
+            handle = scope["path"][len(PREFIX) :]
             snapshot = self.store.snapshot
-            found = snapshot.lookup(handle, DEFAULT_LIMIT, 0.0) \
-                if snapshot is not None and HANDLE_PATTERN.fullmatch(handle) else None
+            found = (
+                snapshot.lookup(handle, DEFAULT_LIMIT, 0.0)
+                if snapshot is not None and HANDLE_PATTERN.fullmatch(handle)
+                else None
+            )
             if found is not None:
                 body = interests_body(found)
                 # the headers Starlette's Response(body, media_type="application/json") sends
-                await send({"type": "http.response.start", "status": 200, "headers": [
-                    (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-length", str(len(body)).encode()),
+                            (b"content-type", b"application/json"),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

@@ -39,8 +39,9 @@ def check_text(value: str, max_chars: int | None = None) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError(f"is not Unicode text: a lone surrogate (U+{ord(value[exc.start]):04X}) at character "
-                         f"{exc.start}") from None
+        raise ValueError(
+            f"is not Unicode text: a lone surrogate (U+{ord(value[exc.start]):04X}) at character {exc.start}"
+        ) from None
     return value
 
 
@@ -73,7 +74,9 @@ class FindSimilarRequest(BaseModel):
     query: str = Field(
         description=f"The text to compare every document with: non-blank (a visible character), at most "
         f"{MAX_DOCUMENT_CHARS:,} characters",
-        json_schema_extra=text_schema(MAX_DOCUMENT_CHARS), examples=["How do I reset my password?"])
+        json_schema_extra=text_schema(MAX_DOCUMENT_CHARS),
+        examples=["How do I reset my password?"],
+    )
     documents: list[str] = Field(
         description=f"1 to {MAX_DOCUMENTS:,} non-blank texts of at most {MAX_DOCUMENT_CHARS:,} characters. A text "
         "longer than the model's 256-token window is compared on all its windows (its best one counts).",
@@ -154,8 +157,11 @@ class Health(BaseModel):
     published_at: str | None
     warehouse_built_at: str | None
     published_path: str
-    search_backend: str = Field("memory", description="Where searches run: `memory` (the published copy) or "
-                                "`postgres` (search_chunks on the Postgres server; then `vectors` counts its rows)")
+    search_backend: str = Field(
+        "memory",
+        description="Where searches run: `memory` (the published copy) or "
+        "`postgres` (search_chunks on the Postgres server; then `vectors` counts its rows)",
+    )
     detail: str | None = Field(None, description="Why the last load of the published file failed, if it did")
     interest_users: int = Field(0, description="Users in the interest scores being served (GET /interests)")
     interest_model_version: str | None = Field(None, description="The interest model version being served")

@@ -27,8 +27,14 @@ log = logging.getLogger(__name__)
 class SearchService:
     """The configured model and the Retriever over the published file, kept fresh by a background thread."""
 
-    def __init__(self, published_path: Path, resolve_model: Callable[[], ModelSpec], refresh_seconds: float,
-                 backend: str = "memory", postgres: Callable[[], object] | None = None):
+    def __init__(
+        self,
+        published_path: Path,
+        resolve_model: Callable[[], ModelSpec],
+        refresh_seconds: float,
+        backend: str = "memory",
+        postgres: Callable[[], object] | None = None,
+    ):
         self.published_path = published_path
         self.resolve_model = resolve_model  # deferred to start(): a bad model source fails the start, not the import
         self.refresh_seconds = refresh_seconds
@@ -39,7 +45,8 @@ class SearchService:
         # a new publication (postgres: a new build of search_chunks) gets a new Retriever, built off the request
         # path and swapped in once fully loaded; `retriever.error` says why the last load failed
         self.retriever: PublishedSnapshot[Retriever] = PublishedSnapshot(
-            self._open_retriever, "search index", key=index_key(backend))
+            self._open_retriever, "search index", key=index_key(backend)
+        )
         self.interests = InterestStore()  # user_interest_scores of the same published file
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,8 +98,9 @@ class SearchService:
                     f"the published index at {self.index_location} cannot be served: {self.retriever.error}"
                 )
             if self.backend == "postgres":
-                raise RetrieverError(f"no search_chunks on {self.index_location}: build it "
-                                     "(DBT_TARGET=postgres make run)")
+                raise RetrieverError(
+                    f"no search_chunks on {self.index_location}: build it (DBT_TARGET=postgres make run)"
+                )
             raise RetrieverError(
                 f"no published index at {self.published_path}: run `make run` (land, dbt build, publish)"
             )

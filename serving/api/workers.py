@@ -87,8 +87,12 @@ def run_workers(app: str, host: str, port: int, workers: int, **options) -> None
     config = uvicorn.Config(app, host=host, port=port, workers=workers, **options)
     claim = claim_address(host, port)
     port = claim.getsockname()[1]
-    logger.info("Uvicorn running on http://%s:%d with %d workers, a listening socket each (Press CTRL+C to quit)",
-                host, port, workers)
+    logger.info(
+        "Uvicorn running on http://%s:%d with %d workers, a listening socket each (Press CTRL+C to quit)",
+        host,
+        port,
+        workers,
+    )
     try:
         Multiprocess(config, sockets=[WorkerListener(host, port)]).run()
     finally:

@@ -22,11 +22,16 @@ def test_window_comes_from_the_dbt_project():
 
 
 def test_pandas_percentiles_over_sliding_windows():
-    clean = clean_rows([
-        ("a", 0, "cars", 0.1), ("b", 0, "cars", 0.3),
-        ("a", 1, "cars", 0.5), ("c", 1, "food", 0.2),  # a scored again: its latest score counts, once
-        ("d", 2, "cars", 0.3), ("e", 2, "food", 0.4),
-    ])
+    clean = clean_rows(
+        [
+            ("a", 0, "cars", 0.1),
+            ("b", 0, "cars", 0.3),
+            ("a", 1, "cars", 0.5),
+            ("c", 1, "food", 0.2),  # a scored again: its latest score counts, once
+            ("d", 2, "cars", 0.3),
+            ("e", 2, "food", 0.4),
+        ]
+    )
     frame = pandas_percentiles(clean, window=2)
     assert sorted(frame["iteration"].unique()) == [1, 2]  # the first full window ends at batch 1
 

@@ -55,8 +55,10 @@ def test_onnx_int8_stays_within_rounding_of_the_torch_vectors(passages, torch_ve
     similarity = cosines(vectors, torch_vectors)  # row by row: a vector given to the wrong text fails here
     assert similarity.mean() > 0.99 and similarity.min() > 0.97
     # what search sees: each passage's 10 nearest passages are mostly the same under both
-    overlap = [len(set(np.argsort(-(vectors @ v))[:10]) & set(np.argsort(-(torch_vectors @ t))[:10])) / 10
-               for v, t in zip(vectors[:50], torch_vectors[:50])]
+    overlap = [
+        len(set(np.argsort(-(vectors @ v))[:10]) & set(np.argsort(-(torch_vectors @ t))[:10])) / 10
+        for v, t in zip(vectors[:50], torch_vectors[:50])
+    ]
     assert np.mean(overlap) >= 0.8
 
 
@@ -79,8 +81,10 @@ def test_openvino_int8_stays_within_rounding_of_the_torch_vectors(passages, torc
     similarity = cosines(vectors, torch_vectors)  # row by row: a vector given to the wrong text fails here
     # per-token activation scales: about eight times closer to torch than onnx-int8's one scale per tensor
     assert similarity.mean() > 0.999 and similarity.min() > 0.995
-    overlap = [len(set(np.argsort(-(vectors @ v))[:10]) & set(np.argsort(-(torch_vectors @ t))[:10])) / 10
-               for v, t in zip(vectors[:50], torch_vectors[:50])]
+    overlap = [
+        len(set(np.argsort(-(vectors @ v))[:10]) & set(np.argsort(-(torch_vectors @ t))[:10])) / 10
+        for v, t in zip(vectors[:50], torch_vectors[:50])
+    ]
     assert np.mean(overlap) >= 0.9
 
 
@@ -120,8 +124,10 @@ def test_the_graph_is_exported_once_per_model_files(artifacts, tmp_path):
 
 
 def test_the_backend_is_part_of_the_model_id(artifacts, monkeypatch):
-    ids = {backend: resolve_model(PACKAGED, artifacts, backend).model_id
-           for backend in ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")}
+    ids = {
+        backend: resolve_model(PACKAGED, artifacts, backend).model_id
+        for backend in ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+    }
     recipe = f"-r{ONNX_EXPORT_RECIPE}"  # a changed export recipe is a new model id: its vectors are re-embedded
     assert ids["onnx-int8"] == ids["torch"] + "+onnx-int8" + recipe and ids["onnx"] == ids["torch"] + "+onnx" + recipe
     assert ids["openvino"] == ids["torch"] + "+openvino" + recipe  # its own id, though it runs onnx's graph

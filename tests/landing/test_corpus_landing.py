@@ -15,7 +15,10 @@ from warehouse import DuckDBWarehouse
 from warehouse.duckdb_file import connect
 from warehouse.errors import LandingError
 
-PASSAGES = [{"_id": "p1", "title": "", "text": "Wi-Fi is a wireless network."}, {"_id": "p2", "text": "Bluetooth pairs devices."}]
+PASSAGES = [
+    {"_id": "p1", "title": "", "text": "Wi-Fi is a wireless network."},
+    {"_id": "p2", "text": "Bluetooth pairs devices."},
+]
 QUERIES = [{"_id": "q1", "text": "what is wifi"}]
 QRELS = "query-id\tcorpus-id\tscore\nq1\tp1\t3\nq1\tp2\t0\n"
 
@@ -39,9 +42,14 @@ def land(warehouse: Path, folder: Path):
 def test_real_corpus_lands_whole(warehouse: Path):
     result = land(warehouse, require_real(REAL_CORPUS))
     assert (result.passages, result.queries, result.qrels, result.status) == (30005, 43, 4342, "landed")
-    assert query(warehouse, "select count(distinct passage_id), min(position), max(position) from raw.corpus_passages") == [(30005, 0, 30004)]
+    assert query(
+        warehouse, "select count(distinct passage_id), min(position), max(position) from raw.corpus_passages"
+    ) == [(30005, 0, 30004)]
     assert query(warehouse, "select grade, count(*) from raw.corpus_qrels group by grade order by grade") == [
-        (0, 1596), (1, 957), (2, 1300), (3, 489)
+        (0, 1596),
+        (1, 957),
+        (2, 1300),
+        (3, 489),
     ]
     assert land(warehouse, REAL_CORPUS).status == "unchanged"
 
@@ -63,13 +71,25 @@ def test_a_corpus_without_judgments_lands(warehouse: Path, tmp_path: Path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"passages": ['{"_id": "p1", "text": "ok"}', '{"_id": "p2", "text": broken}']}, r"corpus.jsonl: line 2: invalid JSON"),
+        (
+            {"passages": ['{"_id": "p1", "text": "ok"}', '{"_id": "p2", "text": broken}']},
+            r"corpus.jsonl: line 2: invalid JSON",
+        ),
         ({"passages": [{"_id": "p1", "text": "a"}, {"_id": "p1", "text": "b"}]}, r"line 2: duplicate _id 'p1'"),
         ({"passages": [{"_id": "p1"}]}, r"line 1: missing string field 'text'"),
         ({"passages": [{"_id": "p1", "text": "a", "title": 7}]}, r"\"title\" must be a string"),
-        ({"qrels": "query-id\tcorpus-id\tscore\nq1\tp9\t2\n"}, r"qrels.tsv: line 2: passage 'p9' is not in corpus.jsonl"),
-        ({"qrels": "query-id\tcorpus-id\tscore\nq7\tp1\t2\n"}, r"qrels.tsv: line 2: query 'q7' is not in queries.jsonl"),
-        ({"qrels": "query-id\tcorpus-id\tscore\nq1\tp1\thigh\n"}, r"qrels.tsv: line 2: expected query-id, corpus-id and an integer grade"),
+        (
+            {"qrels": "query-id\tcorpus-id\tscore\nq1\tp9\t2\n"},
+            r"qrels.tsv: line 2: passage 'p9' is not in corpus.jsonl",
+        ),
+        (
+            {"qrels": "query-id\tcorpus-id\tscore\nq7\tp1\t2\n"},
+            r"qrels.tsv: line 2: query 'q7' is not in queries.jsonl",
+        ),
+        (
+            {"qrels": "query-id\tcorpus-id\tscore\nq1\tp1\thigh\n"},
+            r"qrels.tsv: line 2: expected query-id, corpus-id and an integer grade",
+        ),
         ({"qrels": "query-id\tcorpus-id\tscore\nq1\tp1\t2\nq1\tp1\t3\n"}, r"line 3: \(q1, p1\) is judged twice"),
         ({"qrels": "qid\tdocid\trel\nq1\tp1\t2\n"}, r"expected the header"),
         ({"queries": None}, r"judgments without"),
@@ -97,9 +117,12 @@ def test_bad_corpus_names_are_refused(name):
 
 
 def test_parsers_read_judgments_and_queries(tmp_path: Path):
-    folder = write_corpus(tmp_path / "tiny", passages=[{"_id": f"d{i}", "text": "x"} for i in (1, 2, 3)],
-                          queries=[{"_id": "q1", "text": "how to boil an egg"}, {"_id": "q2", "text": "why is the sky blue"}],
-                          qrels="query-id\tcorpus-id\tscore\nq1\td1\t3\nq1\td2\t0\nq2\td3\t2\n")
+    folder = write_corpus(
+        tmp_path / "tiny",
+        passages=[{"_id": f"d{i}", "text": "x"} for i in (1, 2, 3)],
+        queries=[{"_id": "q1", "text": "how to boil an egg"}, {"_id": "q2", "text": "why is the sky blue"}],
+        qrels="query-id\tcorpus-id\tscore\nq1\td1\t3\nq1\td2\t0\nq2\td3\t2\n",
+    )
     corpus = read_beir_folder(folder)
     assert corpus.judgments() == {"q1": {"d1": 3, "d2": 0}, "q2": {"d3": 2}}
     assert dict(corpus.queries) == {"q1": "how to boil an egg", "q2": "why is the sky blue"}
@@ -143,10 +166,12 @@ def test_a_corpus_lands_without_nul_characters_and_the_landing_report_says_so(tm
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
     (report,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[land] retrieval:")]
-    assert report.endswith("(landed); msmarco-mini: NUL characters (U+0000) removed from 2 texts "
-                           "(Postgres text cannot hold them)"), report
-    assert query(warehouse, f"select title, text from raw.corpus_passages where passage_id = '{first['_id']}'") \
-        == [("", first["text"])]
+    assert report.endswith(
+        "(landed); msmarco-mini: NUL characters (U+0000) removed from 2 texts (Postgres text cannot hold them)"
+    ), report
+    assert query(warehouse, f"select title, text from raw.corpus_passages where passage_id = '{first['_id']}'") == [
+        ("", first["text"])
+    ]
     assert query(warehouse, "select text from raw.corpus_queries") == [(asked["text"],)]
 
 

@@ -46,8 +46,12 @@ def test_real_document_lands_all_texts_and_pages(warehouse: Path):
     folder = require_real(REAL_DATA / "documents")
     result = land(warehouse, folder, "12345")
     assert (result.texts, result.pages, result.status) == (3519, 648, "landed")
-    assert query(warehouse, "select count(*), count(*) filter (where trim(text) = '') from raw.document_texts") == [(3519, 15)]
-    assert query(warehouse, "select count(*), min(page_number), max(page_number) from raw.document_pages") == [(648, 0, 647)]
+    assert query(warehouse, "select count(*), count(*) filter (where trim(text) = '') from raw.document_texts") == [
+        (3519, 15)
+    ]
+    assert query(warehouse, "select count(*), min(page_number), max(page_number) from raw.document_pages") == [
+        (648, 0, 647)
+    ]
     assert land(warehouse, folder, "12345").status == "unchanged"
 
 
@@ -56,7 +60,9 @@ def test_relanding_replaces_the_document_in_one_transaction(tmp_path: Path, ware
     land(warehouse, folder)
     write_doc(folder, texts=[{"text": "Only text now.", "pages": ["ref-b"]}])
     assert land(warehouse, folder).status == "replaced"
-    assert query(warehouse, "select position, text, page_refs from raw.document_texts") == [(0, "Only text now.", ["ref-b"])]
+    assert query(warehouse, "select position, text, page_refs from raw.document_texts") == [
+        (0, "Only text now.", ["ref-b"])
+    ]
 
 
 @pytest.mark.parametrize(
@@ -72,8 +78,17 @@ def test_relanding_replaces_the_document_in_one_transaction(tmp_path: Path, ware
         (TEXTS, "id,pg_num\nref-a,1\nref-a,2\n", "line 3: page ref 'ref-a' appears twice"),
         (TEXTS, "ref,page\nref-a,1\n", "expected the header 'id,pg_num'"),
     ],
-    ids=["malformed-json", "not-a-list", "no-text", "pages-not-a-list", "empty", "nul-in-page-ref", "non-integer-page",
-         "duplicate-ref", "bad-header"],
+    ids=[
+        "malformed-json",
+        "not-a-list",
+        "no-text",
+        "pages-not-a-list",
+        "empty",
+        "nul-in-page-ref",
+        "non-integer-page",
+        "duplicate-ref",
+        "bad-header",
+    ],
 )
 def test_bad_document_is_refused_and_the_previous_version_stays(tmp_path: Path, warehouse: Path, texts, pages, message):
     folder = write_doc(tmp_path / "docs")
@@ -87,14 +102,21 @@ def test_bad_document_is_refused_and_the_previous_version_stays(tmp_path: Path, 
 
 
 def test_record_level_problems_are_landed_for_dbt_to_reject(tmp_path: Path, warehouse: Path):
-    texts = [{"text": "no pages key"}, {"text": "  ", "pages": ["ref-a"]}, {"text": "unknown ref", "pages": ["ref-zzz"]}]
+    texts = [
+        {"text": "no pages key"},
+        {"text": "  ", "pages": ["ref-a"]},
+        {"text": "unknown ref", "pages": ["ref-zzz"]},
+    ]
     land(warehouse, write_doc(tmp_path / "docs", texts=texts))
     assert query(warehouse, "select text, page_refs from raw.document_texts order by position") == [
-        ("no pages key", None), ("  ", ["ref-a"]), ("unknown ref", ["ref-zzz"]),
+        ("no pages key", None),
+        ("  ", ["ref-a"]),
+        ("unknown ref", ["ref-zzz"]),
     ]
 
 
 # ---------------------------------------------------------------- model archives
+
 
 def fake_model_dir(folder: Path) -> Path:
     folder.mkdir(parents=True)
@@ -131,7 +153,9 @@ def test_model_archive_is_extracted_once_into_a_cache_keyed_by_its_hash(tmp_path
     spec = resolve_model(str(archive), tmp_path)
     assert spec.model_dir.parent.parent == tmp_path / "model_cache" and (spec.model_dir / "config.json").is_file()
     assert spec.model_id.startswith("my-model@")
-    assert spec.model_id.split("@")[1] == resolve_model(str(model), tmp_path).model_id.split("@")[1]  # same files, same id
+    assert (
+        spec.model_id.split("@")[1] == resolve_model(str(model), tmp_path).model_id.split("@")[1]
+    )  # same files, same id
     mtime = spec.model_dir.stat().st_mtime_ns
     assert resolve_model(str(archive), tmp_path).model_dir.stat().st_mtime_ns == mtime  # not re-extracted
 

@@ -30,7 +30,10 @@ def land(warehouse: Path, folder: Path):
 def test_real_users_land_without_activity(warehouse: Path):
     result = land(warehouse, require_real(REAL_DATA / "interests"))
     assert (result.rows, result.status) == ({"users": 20}, "landed")
-    assert query(warehouse, "select user_type, count(*) from raw.users group by all order by 1") == [("B2B", 11), ("B2C", 9)]
+    assert query(warehouse, "select user_type, count(*) from raw.users group by all order by 1") == [
+        ("B2B", 11),
+        ("B2C", 9),
+    ]
 
 
 def test_sample_lands_whole_and_relanding_changes_nothing(warehouse: Path):
@@ -44,7 +47,9 @@ def test_another_population_replaces_the_previous_one(warehouse: Path):
     land(warehouse, SAMPLE)
     result = land(warehouse, REAL_DATA / "interests")
     assert result.status == "replaced"
-    assert query(warehouse, "select (select count(*) from raw.users), (select count(*) from raw.user_activity)") == [(20, 0)]
+    assert query(warehouse, "select (select count(*) from raw.users), (select count(*) from raw.user_activity)") == [
+        (20, 0)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -90,15 +95,20 @@ def sample_user_and_interest() -> tuple[str, str, str]:
     return row["USER_HANDLE"], row["USER_TYPE"], json.loads(row["USER_INTERESTS"])[0]
 
 
-@pytest.mark.parametrize("case, message", [
-    ("bad json", "USER_INTERESTS is not valid JSON"),
-    ("not a list", "USER_INTERESTS must be a JSON array of interest ids"),
-    ("unknown interest", "unknown interest id 'not-an-interest'"),
-    ("unknown user", "activity for unknown user 'no-such-user'"),
-    ("another type", "disagrees with users.csv type"),
-    ("missing column", "has 3 fields, expected 4"),
-])
-def test_malformed_activity_row_names_file_and_line(monkeypatch, warehouse: Path, tmp_path: Path, capsys, case, message):
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("bad json", "USER_INTERESTS is not valid JSON"),
+        ("not a list", "USER_INTERESTS must be a JSON array of interest ids"),
+        ("unknown interest", "unknown interest id 'not-an-interest'"),
+        ("unknown user", "activity for unknown user 'no-such-user'"),
+        ("another type", "disagrees with users.csv type"),
+        ("missing column", "has 3 fields, expected 4"),
+    ],
+)
+def test_malformed_activity_row_names_file_and_line(
+    monkeypatch, warehouse: Path, tmp_path: Path, capsys, case, message
+):
     handle, kind, interest = sample_user_and_interest()
     row = {
         "bad json": [handle, kind, "A title | Another", f'["{interest}",'],

@@ -22,14 +22,17 @@ from warehouse import DuckDBWarehouse
 
 def run_land(data_dir: Path, warehouse: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATA_DIR": str(data_dir), "DUCKDB_PATH": str(warehouse), "DBT_TARGET": "duckdb"}
-    return subprocess.run([sys.executable, "-m", "landing.land"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "landing.land"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def landed_files(warehouse: Path) -> set[str]:
     """Every file some raw table holds rows of (raw.landed_files names one file per unit; the rows name each)."""
-    tables = query(warehouse, "select table_name from information_schema.columns "
-                              "where table_schema = 'raw' and column_name = 'source_file'")
+    tables = query(
+        warehouse,
+        "select table_name from information_schema.columns where table_schema = 'raw' and column_name = 'source_file'",
+    )
     return {f for (table,) in tables for (f,) in query(warehouse, f"select distinct source_file from raw.{table}")}
 
 
@@ -49,8 +52,10 @@ def defective_data(tmp_path: Path) -> Path:
     (batches / "notes.txt").write_text("batches arrive nightly\n")
     documents = data / "documents"
     documents.mkdir()
-    texts, pages = (require_real(REAL_DATA / "documents") / name
-                    for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv"))
+    texts, pages = (
+        require_real(REAL_DATA / "documents") / name
+        for name in (f"texts_{REAL_DOCUMENT}.json", f"pages_{REAL_DOCUMENT}.csv")
+    )
     shutil.copy(texts, documents)
     shutil.copy(pages, documents)
     shutil.copy(texts, documents / "texts_bond memo.json")
@@ -86,8 +91,11 @@ def test_every_file_found_is_landed_refused_or_ignored(defective_data: Path, tmp
     assert len(refusals) == len(expected_refusals), refusals
     for path, reason in expected_refusals.items():
         assert any(reason in line for line in refusals if str(path) in line), (path, reason, refusals)
-    expected_ignored = {defective_data / "README.md", batches / "notes.txt",
-                        defective_data / "retrieval" / "msmarco-mini" / "README.md"}
+    expected_ignored = {
+        defective_data / "README.md",
+        batches / "notes.txt",
+        defective_data / "retrieval" / "msmarco-mini" / "README.md",
+    }
 
     for path in sorted(p for p in defective_data.rglob("*") if p.is_file()):
         outcomes = [str(path) in landed, path in expected_refusals, any(f" {path}: " in line for line in ignored)]
@@ -96,12 +104,17 @@ def test_every_file_found_is_landed_refused_or_ignored(defective_data: Path, tmp
 
     # the refused files changed nothing; the other files and the sources after them landed whole
     assert query(warehouse, "select batch, count(*) from raw.score_batches group by batch order by batch") == [
-        (0, 400), (1, 400)]
+        (0, 400),
+        (1, 400),
+    ]
     assert query(warehouse, "select doc_id, count(*) from raw.document_texts group by doc_id") == [
-        (REAL_DOCUMENT, 3519)]
+        (REAL_DOCUMENT, 3519)
+    ]
     assert query(warehouse, "select count(*) from raw.users") == [(20,)]
     assert query(warehouse, "select count(distinct corpus) from raw.corpus_passages") == [(1,)]
-    assert "[land] score_batches: 6 batch files, 2 newly landed (800 rows), 0 already landed, 4 refused" in result.stdout
+    assert (
+        "[land] score_batches: 6 batch files, 2 newly landed (800 rows), 0 already landed, 4 refused" in result.stdout
+    )
     assert "[land] documents: 4 documents: 1 landed, 0 replaced, 0 unchanged, 3 refused" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("[land] 7 refused")
 
@@ -140,8 +153,11 @@ def test_a_folder_named_like_a_batch_is_refused_not_a_traceback(tmp_path: Path):
     assert query(tmp_path / "warehouse.duckdb", "select count(*) from raw.score_batches") == [(400,)]
 
 
-@pytest.mark.parametrize("number, reason", [("99999999999", "is above 2147483647"), ("١٢", "is not an integer")],
-                         ids=["beyond-integer", "arabic-indic-digits"])
+@pytest.mark.parametrize(
+    "number, reason",
+    [("99999999999", "is above 2147483647"), ("١٢", "is not an integer")],
+    ids=["beyond-integer", "arabic-indic-digits"],
+)
 def test_a_page_number_the_integer_column_cannot_hold_is_refused(tmp_path: Path, number: str, reason: str):
     documents = tmp_path / "data" / "documents"
     documents.mkdir(parents=True)

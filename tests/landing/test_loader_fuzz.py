@@ -26,8 +26,13 @@ from tests.support.data import REAL_DATA, REAL_DOCUMENT, REAL_SCORE_BATCHES, req
 from tests.support.warehouses import Dbt, query
 from warehouse import DuckDBWarehouse
 
-FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 SCORE_EXAMPLES, DOCUMENT_EXAMPLES = 60, 40
 KEEP_LANDED = 12  # landed mutants taken on to the dbt build (enough to reach every reject reason the fuzz makes)
 
@@ -35,18 +40,55 @@ KEEP_LANDED = 12  # landed mutants taken on to the dbt build (enough to reach ev
 
 ODD_TEXT = st.one_of(
     st.text(max_size=8),  # any Unicode but lone surrogates
-    st.sampled_from(["", " ", "\u200b", "\u200b\u200d\ufeff", "\x00", "\x07\x1f", "\u2028", "\u0085", "\u3000\t\n",
-                     "\ud800", "e\u0301", "\U0001f600", "\u202e", "NaN", "1e400", "99999", "ERROR"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\u200b",
+            "\u200b\u200d\ufeff",
+            "\x00",
+            "\x07\x1f",
+            "\u2028",
+            "\u0085",
+            "\u3000\t\n",
+            "\ud800",
+            "e\u0301",
+            "\U0001f600",
+            "\u202e",
+            "NaN",
+            "1e400",
+            "99999",
+            "ERROR",
+        ]
+    ),
 )
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | ODD_TEXT,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=4,
 )
-NUMBER_LITERALS = st.sampled_from([
-    "1e400", "-1e400", "1e-400", "123456789012345678901234567890", "-0.0", "1.7976931348623157e308", "NaN",
-    "Infinity", "-Infinity", "1_000", "0x10", "+1", ".5", "1.", "00", "99999", "99999.0", "9" * 400,
-])
+NUMBER_LITERALS = st.sampled_from(
+    [
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "123456789012345678901234567890",
+        "-0.0",
+        "1.7976931348623157e308",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1_000",
+        "0x10",
+        "+1",
+        ".5",
+        "1.",
+        "00",
+        "99999",
+        "99999.0",
+        "9" * 400,
+    ]
+)
 
 
 def byte_mutations(size: int):
@@ -54,12 +96,15 @@ def byte_mutations(size: int):
     position = st.integers(0, max(size - 1, 0))
     return st.one_of(
         st.tuples(position, st.integers(0, 255)).map(
-            lambda a: lambda data: data[:a[0]] + bytes([a[1]]) + data[a[0] + 1:]),  # one byte replaced
+            lambda a: lambda data: data[: a[0]] + bytes([a[1]]) + data[a[0] + 1 :]
+        ),  # one byte replaced
         position.map(lambda p: lambda data: data[:p]),  # truncated
         st.tuples(position, st.binary(min_size=1, max_size=6)).map(
-            lambda a: lambda data: data[:a[0]] + a[1] + data[a[0]:]),  # bytes inserted
+            lambda a: lambda data: data[: a[0]] + a[1] + data[a[0] :]
+        ),  # bytes inserted
         st.tuples(position, st.integers(1, 64)).map(
-            lambda a: lambda data: data[:a[0]] + data[a[0] + a[1]:]),  # bytes deleted
+            lambda a: lambda data: data[: a[0]] + data[a[0] + a[1] :]
+        ),  # bytes deleted
         st.sampled_from([b"", b"\xef\xbb\xbf", b"null", b"{}", b"[]", b"\n"]).map(lambda new: lambda data: new),
     )
 
@@ -74,6 +119,7 @@ def json_list_mutations(count: int, fields: tuple[str, ...]):
             records = json.loads(data)
             change(records)
             return json.dumps(records).encode()
+
         return mutate
 
     def set_value(a):
@@ -88,7 +134,8 @@ def json_list_mutations(count: int, fields: tuple[str, ...]):
         st.tuples(index, field, JSON_VALUES).map(set_value),  # a value of any type
         st.tuples(index, field, ODD_TEXT).map(set_value),  # odd Unicode
         st.tuples(index, field).map(
-            lambda a: on_records(lambda r: r[a[0]].pop(a[1], None) if isinstance(r[a[0]], dict) else None)),
+            lambda a: on_records(lambda r: r[a[0]].pop(a[1], None) if isinstance(r[a[0]], dict) else None)
+        ),
         st.tuples(index, st.text(max_size=5), JSON_VALUES).map(set_value),  # a key of its own
         st.tuples(index, JSON_VALUES).map(lambda a: on_records(lambda r: put(r, *a))),  # not an object
     )
@@ -96,6 +143,7 @@ def json_list_mutations(count: int, fields: tuple[str, ...]):
 
 def score_literal_mutations(count: int):
     """A record's score replaced by a number literal as text, in the JSON itself (huge, tiny, not JSON at all)."""
+
     def replace(a):
         index, literal = a
 
@@ -106,7 +154,9 @@ def score_literal_mutations(count: int):
             marker = "__fuzz_score_literal__"
             records[index]["score"] = marker
             return json.dumps(records).replace(f'"{marker}"', literal).encode()
+
         return mutate
+
     return st.tuples(st.integers(0, count - 1), NUMBER_LITERALS).map(replace)
 
 
@@ -119,19 +169,22 @@ def csv_line_mutations(count: int):
             lines = data.decode("utf-8", errors="surrogateescape").split("\n")
             change(lines)
             return "\n".join(lines).encode("utf-8", errors="surrogateescape")
+
         return mutate
 
     def set_line(i, text):
         def change(lines):
             if i < len(lines):
                 lines[i] = text(lines[i])
+
         return on_lines(change)
 
     return st.one_of(
         index.map(lambda i: on_lines(lambda lines: lines.pop(i) if i < len(lines) else None)),
         index.map(lambda i: on_lines(lambda lines: lines.insert(i, lines[i]) if i < len(lines) else None)),
-        st.tuples(index, NUMBER_LITERALS | st.integers(-2**70, 2**70).map(str)).map(  # a page number
-            lambda a: set_line(a[0], lambda line: f"{line.split(',')[0]},{a[1]}")),
+        st.tuples(index, NUMBER_LITERALS | st.integers(-(2**70), 2**70).map(str)).map(  # a page number
+            lambda a: set_line(a[0], lambda line: f"{line.split(',')[0]},{a[1]}")
+        ),
         st.tuples(index, ODD_TEXT).map(lambda a: set_line(a[0], lambda line: f"{a[1]},{line.split(',')[-1]}")),
         st.tuples(index, ODD_TEXT).map(lambda a: set_line(a[0], lambda line: f"{line},{a[1]}")),  # a third field
     )
@@ -147,6 +200,7 @@ def apply(data: bytes, mutations) -> bytes:
 
 
 # ---------------------------------------------------------------- landing one mutant: the outcome
+
 
 def land_into_fresh_warehouse(data_dir: Path, warehouse: Path) -> tuple[bool, str, str]:
     """(refused, stdout, stderr) of land_all; any exception but FilesRefused fails the test with its traceback."""
@@ -172,6 +226,7 @@ def raw_rows(warehouse: Path, table: str) -> int:
 
 
 # ---------------------------------------------------------------- score batches
+
 
 def test_score_batch_mutants_land_or_are_refused_and_every_raw_row_is_clean_or_rejected(tmp_path: Path):
     real = (require_real(REAL_SCORE_BATCHES) / "batch_0.json").read_bytes()
@@ -218,9 +273,15 @@ def test_score_batch_mutants_land_or_are_refused_and_every_raw_row_is_clean_or_r
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
     Dbt(warehouse, tmp_path / "target")(
-        "build", "--select", "known_industries stg_score_batches int_score_records_validated int_scores_clean "
-        "score_rejects", "--indirect-selection", "cautious")  # its rows_accounted_for test: the same, row by row
-    raw, clean, rejects, not_exactly_one = query(warehouse, """
+        "build",
+        "--select",
+        "known_industries stg_score_batches int_score_records_validated int_scores_clean score_rejects",
+        "--indirect-selection",
+        "cautious",
+    )  # its rows_accounted_for test: the same, row by row
+    raw, clean, rejects, not_exactly_one = query(
+        warehouse,
+        """
         select
             count(*),
             (select count(*) from int_scores_clean),
@@ -229,13 +290,18 @@ def test_score_batch_mutants_land_or_are_refused_and_every_raw_row_is_clean_or_r
         from raw.score_batches as raw_rows
         left join int_scores_clean as clean using (batch, record_index)
         left join score_rejects as rejected using (batch, record_index)
-    """)[0]
-    print("score rejects by reason:", query(warehouse, "select reason, count(*) from score_rejects group by all order by all"))
+    """,
+    )[0]
+    print(
+        "score rejects by reason:",
+        query(warehouse, "select reason, count(*) from score_rejects group by all order by all"),
+    )
     assert raw == clean + rejects and not_exactly_one == 0, (raw, clean, rejects, not_exactly_one)
     assert rejects > 0 and clean > 0
 
 
 # ---------------------------------------------------------------- the real document
+
 
 def test_document_mutants_land_or_are_refused_and_every_text_is_a_unit_or_a_reject(tmp_path: Path):
     documents = require_real(REAL_DATA / "documents")
@@ -284,13 +350,17 @@ def test_document_mutants_land_or_are_refused_and_every_text_is_a_unit_or_a_reje
         (folder / f"pages_m{number}.csv").write_bytes(pages)
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
-    Dbt(warehouse, tmp_path / "target")("build", "--select", "+int_text_units +document_rejects",
-                                         "--indirect-selection", "cautious")
-    raw, units, rejects = query(warehouse, """
+    Dbt(warehouse, tmp_path / "target")(
+        "build", "--select", "+int_text_units +document_rejects", "--indirect-selection", "cautious"
+    )
+    raw, units, rejects = query(
+        warehouse,
+        """
         select
             (select count(*) from raw.document_texts),
             (select count(*) from int_text_units where source = 'document'),
             (select count(*) from document_rejects where page_ref is null)
-    """)[0]
+    """,
+    )[0]
     assert raw == units + rejects and rejects > 0, (raw, units, rejects)
     shutil.rmtree(tmp_path / "target")

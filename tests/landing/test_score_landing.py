@@ -51,12 +51,24 @@ def test_real_batches_land_verbatim_in_numeric_order(warehouse: Path):
     assert [r.batch for r in results] == list(range(20))
     assert query(warehouse, "select count(*), count(distinct batch) from raw.score_batches") == [(8000, 20)]
     # the dirt survives landing exactly as received
-    assert query(warehouse, "select count(*) from raw.score_batches where score = 'error' and score_json_type = 'string'") == [(82,)]
-    assert query(warehouse, "select count(*) from raw.score_batches where score = '99999' and score_json_type = 'number'") == [(81,)]
+    assert query(
+        warehouse, "select count(*) from raw.score_batches where score = 'error' and score_json_type = 'string'"
+    ) == [(82,)]
+    assert query(
+        warehouse, "select count(*) from raw.score_batches where score = '99999' and score_json_type = 'number'"
+    ) == [(81,)]
     first = json.loads((REAL_SCORE_BATCHES / "batch_10.json").read_text())[0]
-    row = query(warehouse, "select id, score, industry, source_file, length(content_hash) from raw.score_batches where batch = 10 and record_index = 0")
-    assert row == [(first["id"], repr(first["score"]), first["industry"], str(REAL_SCORE_BATCHES / "batch_10.json"), 64)]
-    assert query(warehouse, "select count(*), sum(row_count) from raw.landed_files where source = 'score_batches'") == [(20, 8000)]
+    row = query(
+        warehouse,
+        "select id, score, industry, source_file, length(content_hash) from raw.score_batches "
+        "where batch = 10 and record_index = 0",
+    )
+    assert row == [
+        (first["id"], repr(first["score"]), first["industry"], str(REAL_SCORE_BATCHES / "batch_10.json"), 64)
+    ]
+    assert query(warehouse, "select count(*), sum(row_count) from raw.landed_files where source = 'score_batches'") == [
+        (20, 8000)
+    ]
 
 
 def test_landing_the_same_file_again_adds_nothing(two_batches: Path, warehouse: Path):
@@ -71,21 +83,49 @@ def test_landing_the_same_file_again_adds_nothing(two_batches: Path, warehouse: 
     [
         ("batch_2.json", '[{"id": "01GH6QHVN37Q57K67PQRH2T4X8", "score": 0.4,', "invalid JSON at line 1"),
         ("batch_2.json", "", "invalid JSON"),
-        ("batch_2.json", {"id": "x", "score": 1, "industry": "food"}, "expected a JSON list of records, got a JSON object"),
+        (
+            "batch_2.json",
+            {"id": "x", "score": 1, "industry": "food"},
+            "expected a JSON list of records, got a JSON object",
+        ),
         ("batch_2.json", [GOOD, "not a record"], "record 1 is a JSON string, expected an object"),
         ("batch_2.json", [GOOD, {"id": "01GH6QHVN37Q57K67PQRH2T4X9", "industry": "food"}], "record 1 has no 'score'"),
         ("batch_2.json", [{**GOOD, "extra": 1}], "record 0 has unexpected key(s) 'extra'"),
-        ("batch_2.json", [GOOD, {**GOOD, "score": 0.1}], "duplicate id '01GH6QHVN37Q57K67PQRH2T4X8' in records 0 and 1"),
+        (
+            "batch_2.json",
+            [GOOD, {**GOOD, "score": 0.1}],
+            "duplicate id '01GH6QHVN37Q57K67PQRH2T4X8' in records 0 and 1",
+        ),
         ("batch_2.json", [], "empty batch"),
-        ("batch_2.json", [GOOD, {**GOOD, "id": "01GH6QHVN37Q57K67PQRH2T4X9", "industry": "fo\u0000od"}],
-         "record 1 'industry' contains a NUL character (U+0000)"),
-        ("batch_2.json", '[{"id": "\\ud800", "score": 1, "industry": "food"}]', "record 0 'id' contains a lone surrogate"),
+        (
+            "batch_2.json",
+            [GOOD, {**GOOD, "id": "01GH6QHVN37Q57K67PQRH2T4X9", "industry": "fo\u0000od"}],
+            "record 1 'industry' contains a NUL character (U+0000)",
+        ),
+        (
+            "batch_2.json",
+            '[{"id": "\\ud800", "score": 1, "industry": "food"}]',
+            "record 0 'id' contains a lone surrogate",
+        ),
         ("batch_1.json", [GOOD], "batch 1 was already landed from"),
         ("batch_4.json", [GOOD], "batch 4 is out of order; the next batch must be 2"),
         ("batch_two.json", [GOOD], "not a score batch file name"),
     ],
-    ids=["truncated-json", "empty-file", "not-a-list", "not-an-object", "missing-key", "unexpected-key",
-         "duplicate-id", "empty-batch", "nul-character", "lone-surrogate", "conflicting-batch-number", "out-of-order", "bad-file-name"],
+    ids=[
+        "truncated-json",
+        "empty-file",
+        "not-a-list",
+        "not-an-object",
+        "missing-key",
+        "unexpected-key",
+        "duplicate-id",
+        "empty-batch",
+        "nul-character",
+        "lone-surrogate",
+        "conflicting-batch-number",
+        "out-of-order",
+        "bad-file-name",
+    ],
 )
 def test_bad_file_is_refused_with_a_clear_error_and_an_unchanged_warehouse(
     two_batches: Path, warehouse: Path, tmp_path: Path, name: str, content: object, message: str

@@ -42,10 +42,24 @@ def test_is_blank_says_what_the_issue_calls_blank():
 def test_python_and_the_dbt_macro_agree_on_every_code_point(tmp_path):
     env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "unused.duckdb"), "DBT_PROFILES_DIR": str(PROJECT_ROOT)}
     compiled = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "compile", "--quiet", "--target", "duckdb",
-         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-         "--inline", "select code_point, {{ is_blank_text('text') }} as blank from characters"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "compile",
+            "--quiet",
+            "--target",
+            "duckdb",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--inline",
+            "select code_point, {{ is_blank_text('text') }} as blank from characters",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     points = [p for p in range(0x110000) if not 0xD800 <= p <= 0xDFFF]
     con = duckdb.connect()
@@ -63,8 +77,11 @@ def test_blank_and_untokenizable_texts_are_rejects_with_a_reason_and_never_chunk
     untokenizable = {p for p, text in injected_texts.items() if not is_blank(text) and not has_model_tokens(text)}
     assert len(blank) > len(INVISIBLE) and len(untokenizable) > len(UNTOKENIZABLE)
     assert len(blank) + len(untokenizable) < len(injected_texts)
-    original = {i for i, t in enumerate(json.loads((data / "documents" / f"texts_{REAL_DOCUMENT}.json")
-                                                   .read_text())) if i not in injected_texts and is_blank(t["text"])}
+    original = {
+        i
+        for i, t in enumerate(json.loads((data / "documents" / f"texts_{REAL_DOCUMENT}.json").read_text()))
+        if i not in injected_texts and is_blank(t["text"])
+    }
     rejects = text_rejects(warehouse)
     assert {p for p, reason in rejects.items() if reason == "blank_text"} == blank | original
     assert {p for p, reason in rejects.items() if reason == "no_model_tokens"} == untokenizable
@@ -75,8 +92,9 @@ def test_blank_and_untokenizable_texts_are_rejects_with_a_reason_and_never_chunk
     assert visible <= chunked and not (untokenizable & chunked)
 
 
-def test_nul_characters_leave_texts_at_landing_and_a_text_of_nuls_becomes_a_blank_text_reject(injected, tmp_path,
-                                                                                                   capsys):
+def test_nul_characters_leave_texts_at_landing_and_a_text_of_nuls_becomes_a_blank_text_reject(
+    injected, tmp_path, capsys
+):
     """Postgres text cannot hold U+0000, and a NUL renders as nothing: landing removes it from a document's texts
     (the same loader on every engine) and says so in its report; a text of NULs alone is then blank, a
     `blank_text` reject of the build like any other invisible text, and a text with a NUL inside keeps the rest."""
@@ -85,8 +103,11 @@ def test_nul_characters_leave_texts_at_landing_and_a_text_of_nuls_becomes_a_blan
     shutil.copytree(data / "documents", folder)
     texts = json.loads((folder / f"texts_{REAL_DOCUMENT}.json").read_text())
     # two real texts with pages, neither injected
-    nuls_only, nul_inside = [i for i, t in enumerate(texts) if i not in injected_texts and t.get("pages")
-                             and len(t["text"]) > 20 and not is_blank(t["text"])][:2]
+    nuls_only, nul_inside = [
+        i
+        for i, t in enumerate(texts)
+        if i not in injected_texts and t.get("pages") and len(t["text"]) > 20 and not is_blank(t["text"])
+    ][:2]
     original = texts[nul_inside]["text"]
     texts[nuls_only]["text"] = "\x00\x00"
     texts[nul_inside]["text"] = original[:10] + "\x00" + original[10:]
@@ -94,14 +115,15 @@ def test_nul_characters_leave_texts_at_landing_and_a_text_of_nuls_becomes_a_blan
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     land_all(tmp_path / "data", warehouse)
     (report,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[land] documents:")]
-    assert report.endswith(f"; document {REAL_DOCUMENT}: NUL characters (U+0000) removed from 2 texts "
-                           "(Postgres text cannot hold them)"), report
+    assert report.endswith(
+        f"; document {REAL_DOCUMENT}: NUL characters (U+0000) removed from 2 texts (Postgres text cannot hold them)"
+    ), report
     landed = dict(query(warehouse, "select position, text from raw.document_texts"))
     assert (landed[nuls_only], landed[nul_inside]) == ("", original)
     run_dbt(warehouse, ["run", "--select", "+document_rejects"], target_path=tmp_path / "target")
-    assert query(warehouse, f"select reason from document_rejects where source_position = {nuls_only}") \
-        == [("blank_text",)]
-    assert query(warehouse, "select text from int_text_units "
-                            f"where source = 'document' and source_position = {nul_inside}") == [(original,)]
-
-
+    assert query(warehouse, f"select reason from document_rejects where source_position = {nuls_only}") == [
+        ("blank_text",)
+    ]
+    assert query(
+        warehouse, f"select text from int_text_units where source = 'document' and source_position = {nul_inside}"
+    ) == [(original,)]

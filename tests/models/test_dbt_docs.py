@@ -33,7 +33,8 @@ def docs(tmp_path_factory) -> tuple[dict, dict]:
 def project_resources(manifest: dict) -> dict[str, dict]:
     """The project's models, seeds, snapshots and sources, by unique id (dbt packages' own are not ours)."""
     nodes = {
-        uid: node for uid, node in manifest["nodes"].items()
+        uid: node
+        for uid, node in manifest["nodes"].items()
         if node["resource_type"] in DOCUMENTED_TYPES and node["package_name"] == PROJECT
     }
     sources = {uid: node for uid, node in manifest["sources"].items() if node["package_name"] == PROJECT}
@@ -110,7 +111,9 @@ def built(catalog: dict) -> dict[str, dict]:
 def built_resources(manifest: dict, catalog: dict) -> list[tuple[str, dict, dict]]:
     """(unique id, manifest node, catalog entry) of every project resource the build created."""
     relations = built(catalog)
-    return [(uid, node, relations[uid]) for uid, node in sorted(project_resources(manifest).items()) if uid in relations]
+    return [
+        (uid, node, relations[uid]) for uid, node in sorted(project_resources(manifest).items()) if uid in relations
+    ]
 
 
 def test_every_resource_is_in_the_catalog(docs):
@@ -118,7 +121,8 @@ def test_every_resource_is_in_the_catalog(docs):
     manifest, catalog = docs
     assert not catalog.get("errors"), catalog["errors"]
     missing = [
-        uid for uid, node in sorted(project_resources(manifest).items())
+        uid
+        for uid, node in sorted(project_resources(manifest).items())
         if node["config"].get("materialized") != "ephemeral" and uid not in built(catalog)
     ]
     assert not missing, f"not built / not in catalog.json: {missing}"
@@ -141,5 +145,7 @@ def test_no_documented_column_is_missing_from_the_relation(docs):
     problems = []
     for uid, node, entry in built_resources(*docs):
         actual = {name.lower() for name in entry["columns"]}
-        problems += [f"{uid}: documented column {name} does not exist" for name in node["columns"] if name.lower() not in actual]
+        problems += [
+            f"{uid}: documented column {name} does not exist" for name in node["columns"] if name.lower() not in actual
+        ]
     assert not problems, f"{len(problems)} stale:\n  " + "\n  ".join(problems)

@@ -59,7 +59,8 @@ def changed(scratch: tuple[Dbt, Path], *statements: str) -> Dbt:
     [
         # the grade column arrives as BIGINT: without the contract corpus_qrels would silently change type
         (
-            "corpus_qrels", ["alter table raw.corpus_qrels alter grade type bigint"],
+            "corpus_qrels",
+            ["alter table raw.corpus_qrels alter grade type bigint"],
             "This model has an enforced contract that failed",
         ),
         # a query without text: the not_null constraint refuses the row

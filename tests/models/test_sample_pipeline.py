@@ -43,7 +43,9 @@ def test_sample_has_the_real_feeds_structure():
 
 @pytest.fixture(scope="module")
 def sample_warehouse(tmp_path_factory) -> tuple[DuckDBWarehouse, Dbt]:
-    dbt = raw_warehouse(tmp_path_factory.mktemp("sample"), lambda con: land_score_batches(con, SAMPLE / "score_batches"))
+    dbt = raw_warehouse(
+        tmp_path_factory.mktemp("sample"), lambda con: land_score_batches(con, SAMPLE / "score_batches")
+    )
     dbt("build")
     return dbt.warehouse, dbt
 
@@ -83,13 +85,18 @@ def test_conservation_test_catches_a_lost_or_duplicated_row(sample_warehouse, tm
 
 
 @pytest.mark.parametrize(("duplicated_iteration", "scoped_run_fails"), [(7, True), (2, False)])
-def test_scoped_data_tests_check_the_new_batches_only(sample_warehouse, tmp_path: Path, duplicated_iteration, scoped_run_fails):
+def test_scoped_data_tests_check_the_new_batches_only(
+    sample_warehouse, tmp_path: Path, duplicated_iteration, scoped_run_fails
+):
     """`--vars {test_since_batch: N}` narrows data tests on append-only tables to rows >= N; without it, all rows."""
     warehouse, _ = sample_warehouse
     broken = tmp_path / warehouse.path.name
     broken.write_bytes(warehouse.path.read_bytes())
     con = duckdb.connect(str(broken))
-    con.execute("insert into percentile_history select * from percentile_history where iteration = ? limit 1", [duplicated_iteration])
+    con.execute(
+        "insert into percentile_history select * from percentile_history where iteration = ? limit 1",
+        [duplicated_iteration],
+    )
     con.close()
     dbt = Dbt(DuckDBWarehouse(broken), tmp_path / "target")
     select = ["--select", "percentile_history,test_name:unique_combination_of_columns"]

@@ -13,6 +13,8 @@ def test_duckdb_follows_the_grammar_and_builds_the_extremes(grammar_duckdb_run):
     assert_the_grammar(grammar_duckdb_run)
     with grammar_duckdb_run.open(read_only=True) as con:
         # the window with both largest doubles: its sum, mean and spread overflow to infinity, nothing fails
-        stats = con.execute("select n, mean, stddev, max from int_score_window_statistics where iteration = 2 "
-                            "and max = 1.7976931348623157e308").fetchall()
+        stats = con.execute(
+            "select n, mean, stddev, max from int_score_window_statistics where iteration = 2 "
+            "and max = 1.7976931348623157e308"
+        ).fetchall()
     assert len(stats) == 1 and stats[0][3] == LARGEST

@@ -31,6 +31,7 @@ LAST = 19
 
 # ---------------------------------------------------------------- independent reference, plain Python
 
+
 def resolve_industry(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
@@ -41,7 +42,9 @@ def resolve_industry(raw: object) -> str | None:
 
 
 def is_valid_score(score: object) -> bool:
-    return isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score) and score != SENTINEL
+    return (
+        isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score) and score != SENTINEL
+    )
 
 
 def reference():
@@ -80,9 +83,7 @@ def reference():
 
 
 def ks_statistic(a: list[float], b: list[float]) -> float:
-    return max(
-        abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b)) for x in set(a) | set(b)
-    )
+    return max(abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b)) for x in set(a) | set(b))
 
 
 def quantile(ordered: list[float], q: float) -> float:
@@ -94,6 +95,7 @@ def quantile(ordered: list[float], q: float) -> float:
 
 
 # ---------------------------------------------------------------- the warehouse built from the real batches
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
@@ -123,13 +125,17 @@ def test_every_raw_row_is_clean_or_rejected_with_its_reason(built: Path, expecte
     assert rejects == Counter(non_numeric_score=82, sentinel_score=81)
     assert query(built, "select count(*) from int_scores_clean") == [(sum(map(len, clean.values())),)] == [(7837,)]
     # the sentinel rows carry mangled names that still resolve, so the reject shows what they meant
-    assert query(built, "select count(*) from score_rejects where reason = 'sentinel_score' and repaired_industry is null") == [(0,)]
+    assert query(
+        built, "select count(*) from score_rejects where reason = 'sentinel_score' and repaired_industry is null"
+    ) == [(0,)]
     assert query(built, "select count(*) from score_rejects where raw_industry like '%XXXX%'") == [(81,)]
 
 
 def test_percentile_history_equals_the_independent_recomputation(built: Path, expected):
     _, _, history, _ = expected
-    rows = query(built, "select iteration, id, batch, industry, score, percentile, normal_percentile from percentile_history")
+    rows = query(
+        built, "select iteration, id, batch, industry, score, percentile, normal_percentile from percentile_history"
+    )
     assert len(rows) == len(history) == len({(r[0], r[1]) for r in rows})
     assert query(built, "select min(iteration), max(iteration) from percentile_history") == [(2, LAST)]
     for iteration, asset_id, batch, industry, score, percentile, normal in rows:
@@ -141,7 +147,9 @@ def test_percentile_history_equals_the_independent_recomputation(built: Path, ex
 
 def test_scores_hold_each_assets_latest_percentile(built: Path, expected):
     clean, _, history, _ = expected
-    rows = query(built, "select id, batch, score, industry, percentile, normal_percentile, updated_iteration from scores")
+    rows = query(
+        built, "select id, batch, score, industry, percentile, normal_percentile, updated_iteration from scores"
+    )
     assert len(rows) == sum(map(len, clean.values()))
     for asset_id, batch, score, industry, percentile, normal, updated in rows:
         assert updated == min(batch + 2, LAST)
@@ -160,14 +168,37 @@ def test_industry_distribution_history_matches_the_windows(built: Path, expected
            from industry_distribution_history order by iteration, industry""",
     )
     assert len(rows) == 18 * 4
-    for (iteration, industry, n, mean, stddev, low, p05, p25, p50, p75, p95, high,
-         shift_prev, ks_prev, shift_first, ks_first, scores_rows) in rows:
+    for (
+        iteration,
+        industry,
+        n,
+        mean,
+        stddev,
+        low,
+        p05,
+        p25,
+        p50,
+        p75,
+        p95,
+        high,
+        shift_prev,
+        ks_prev,
+        shift_first,
+        ks_first,
+        scores_rows,
+    ) in rows:
         window = windows[iteration][industry]
         assert n == len(window)
         for actual, reference_value in [
-            (mean, statistics.fmean(window)), (stddev, statistics.stdev(window)), (low, window[0]),
-            (p05, quantile(window, 0.05)), (p25, quantile(window, 0.25)), (p50, quantile(window, 0.5)),
-            (p75, quantile(window, 0.75)), (p95, quantile(window, 0.95)), (high, window[-1]),
+            (mean, statistics.fmean(window)),
+            (stddev, statistics.stdev(window)),
+            (low, window[0]),
+            (p05, quantile(window, 0.05)),
+            (p25, quantile(window, 0.25)),
+            (p50, quantile(window, 0.5)),
+            (p75, quantile(window, 0.75)),
+            (p95, quantile(window, 0.95)),
+            (high, window[-1]),
             (shift_first, statistics.fmean(window) - statistics.fmean(windows[2][industry])),
             (ks_first, ks_statistic(window, windows[2][industry])),
         ]:
@@ -201,8 +232,11 @@ MARTS = {
 def mart(duckdb_warehouse: Path, table: str) -> pd.DataFrame:
     con = __import__("duckdb").connect(str(duckdb_warehouse), read_only=True)
     try:
-        frame = con.execute(f"select * exclude (loaded_at) from {table} order by {MARTS[table]}").df() \
-            if table == "score_rejects" else con.execute(f"select * from {table} order by {MARTS[table]}").df()
+        frame = (
+            con.execute(f"select * exclude (loaded_at) from {table} order by {MARTS[table]}").df()
+            if table == "score_rejects"
+            else con.execute(f"select * from {table} order by {MARTS[table]}").df()
+        )
     finally:
         con.close()
     return frame

@@ -59,8 +59,9 @@ def test_running_an_ingestion_module_prints_no_warning():
     import sys
 
     for module in ("landing.land", "pipeline.publish", "pipeline.export", "pipeline.ingest", "ingestion"):
-        result = subprocess.run([sys.executable, "-W", "error", "-m", module, "--help"], cwd=PROJECT_ROOT,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-W", "error", "-m", module, "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True
+        )
         assert result.returncode == 0 and "Warning" not in result.stderr, (module, result.stderr)
 
 
@@ -101,7 +102,7 @@ def test_chunks_cover_every_text_within_the_models_window(real_document, source)
             cursor = start + 1
         assert original[: starts[0]].strip() == ""
         ends = [start + len(text) for start, (_, text, _) in zip(starts, parts)]
-        assert original[ends[-1]:].strip() == ""
+        assert original[ends[-1] :].strip() == ""
         assert all(starts[i + 1] < ends[i] for i in range(len(parts) - 1)), "consecutive chunks must overlap"
 
 
@@ -171,14 +172,16 @@ def test_switching_the_model_re_encodes_everything(tmp_path: Path):
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     first = ingest("d1", data_dir=tmp_path / "data", warehouse=warehouse, target_path=tmp_path / "target")
     assert len(first) == 2 and first[0]["vector"].shape == (384,)
-    result = run_dbt(warehouse, ["build", *DOCUMENT_BUILD], tmp_path / "target",
-                     extra_env={"EMBEDDING_MODEL": "hashing:384"})
+    result = run_dbt(
+        warehouse, ["build", *DOCUMENT_BUILD], tmp_path / "target", extra_env={"EMBEDDING_MODEL": "hashing:384"}
+    )
     assert "hashing-384: 2 chunks to encode, 0 already encoded" in result.stdout
     assert query(warehouse, "select distinct model_id from document_chunks") == [("hashing-384",)]
     assert query(warehouse, "select count(*) from int_text_embeddings") == [(4,)]  # both models' vectors kept
     # the same model files run by another backend are another model: its vectors are never mixed with these
-    result = run_dbt(warehouse, ["build", *DOCUMENT_BUILD], tmp_path / "target",
-                     extra_env={"EMBEDDING_BACKEND": "torch"})
+    result = run_dbt(
+        warehouse, ["build", *DOCUMENT_BUILD], tmp_path / "target", extra_env={"EMBEDDING_BACKEND": "torch"}
+    )
     torch_id = resolve_model("", Settings.from_env().artifacts_dir, "torch").model_id
     assert torch_id != model().model_id and f"{torch_id}: 2 chunks to encode, 0 already encoded" in result.stdout
     assert query(warehouse, "select count(*) from int_text_embeddings") == [(6,)]
@@ -197,9 +200,15 @@ def test_record_level_problems_become_document_rejects(tmp_path: Path):
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     chunks = ingest("d1", data_dir=tmp_path / "data", warehouse=warehouse, target_path=tmp_path / "target")
     assert [(c["text"], c["pages"]) for c in chunks] == [("A good text.", [1]), ("One good ref, one unknown.", [2])]
-    assert query(warehouse, "select source_position, page_ref, reason from document_rejects order by 1, 2 nulls first") == [
-        (1, None, "no_page_refs"), (2, None, "no_page_refs"), (3, None, "blank_text"),
-        (4, None, "no_resolvable_page"), (4, "ref-zzz", "unresolved_page_ref"), (5, "ref-yyy", "unresolved_page_ref"),
+    assert query(
+        warehouse, "select source_position, page_ref, reason from document_rejects order by 1, 2 nulls first"
+    ) == [
+        (1, None, "no_page_refs"),
+        (2, None, "no_page_refs"),
+        (3, None, "blank_text"),
+        (4, None, "no_resolvable_page"),
+        (4, "ref-zzz", "unresolved_page_ref"),
+        (5, "ref-yyy", "unresolved_page_ref"),
     ]
 
 
@@ -210,11 +219,20 @@ def test_cli_prints_a_summary_and_writes_parquet(tmp_path: Path):
     import pyarrow.parquet as pq
 
     write_doc(tmp_path / "data" / "documents")
-    env = {**__import__("os").environ, "DATA_DIR": str(tmp_path / "data"), "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
-           "EMBEDDING_MODEL": "hashing:384"}
+    env = {
+        **__import__("os").environ,
+        "DATA_DIR": str(tmp_path / "data"),
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "EMBEDDING_MODEL": "hashing:384",
+    }
     out = tmp_path / "d1.parquet"
-    result = subprocess.run([sys.executable, "-m", "ingestion", "d1", "--output", str(out)], cwd=PROJECT_ROOT,
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ingestion", "d1", "--output", str(out)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "document d1: 2 chunks, 384-dimensional vectors, pages 1..2 (2 distinct)" in result.stdout
     table = pq.read_table(out)
@@ -223,7 +241,11 @@ def test_cli_prints_a_summary_and_writes_parquet(tmp_path: Path):
     published = tmp_path / "w.published.duckdb"  # the service's copy, so a running service sees the document
     assert f"search index published to {published}" in result.stdout
     assert query(published, "select count(*) from search_chunks where doc_id = 'd1'") == [(2,)]
-    bad = subprocess.run([sys.executable, "-m", "ingestion", "../x"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ingestion", "../x"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
     assert bad.returncode == 1 and "invalid document id '../x'" in bad.stderr
-    missing = subprocess.run([sys.executable, "-m", "ingestion", "404"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "ingestion", "404"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
     assert missing.returncode == 1 and "texts_404.json" in missing.stderr

@@ -31,8 +31,14 @@ BUILD = ("build", "--select", SCORE_PIPELINE, "--exclude", "user_interest_scores
 
 
 def dbt_runner(warehouse: Path, target: Path) -> tuple[list[str], dict[str, str]]:
-    env = {**os.environ, "DUCKDB_PATH": str(warehouse), "DBT_TARGET": "duckdb", "DBT_TARGET_PATH": str(target),
-           "DBT_LOG_PATH": str(target / "logs"), "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(warehouse),
+        "DBT_TARGET": "duckdb",
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target / "logs"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
     return [sys.executable, "-m", "pipeline.dbt_runner", *BUILD], env
 
 
@@ -51,8 +57,15 @@ def land(warehouse: Path, paths: list[Path]) -> None:
 def build_killed_after(warehouse: Path, target: Path, model: str) -> list[str]:
     """The build, SIGKILLed (dbt too: its process group) as soon as dbt reports `model` created; dbt's lines."""
     command, env = dbt_runner(warehouse, target)
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines, deadline = [], time.monotonic() + 240
     try:
         for line in process.stdout:
@@ -110,7 +123,9 @@ def test_a_killed_build_is_reported_and_repaired_by_the_next_one(uninterrupted, 
     repair = build(warehouse, target)
     assert repair.returncode == 0, repair.stdout[-3000:]
     reported = [line for line in repair.stdout.splitlines() if "did not finish" in line]
-    assert len(reported) == 1 and reported[0].startswith("[dbt_runner] the previous build (dbt build --select"), reported
+    assert len(reported) == 1 and reported[0].startswith("[dbt_runner] the previous build (dbt build --select"), (
+        reported
+    )
     assert "this build repairs it" in reported[0] and "again first" not in reported[0]
     assert not marker.exists()
     repaired = marts(warehouse)
@@ -126,9 +141,11 @@ def test_an_unfinished_build_of_other_models_is_run_again_first(uninterrupted, t
     warehouse.unfinished_build_marker().write_text(json.dumps({"args": other, "started": "2026-01-01 00:00:00"}))
     repair = build(warehouse, target)
     assert repair.returncode == 0, repair.stdout[-3000:]
-    assert ("[dbt_runner] the previous build (dbt seed --select known_industries, started 2026-01-01 "
-            "00:00:00) did not finish, so the marts may disagree with each other: this build repairs it by running "
-            "that build again first") in repair.stdout
+    assert (
+        "[dbt_runner] the previous build (dbt seed --select known_industries, started 2026-01-01 "
+        "00:00:00) did not finish, so the marts may disagree with each other: this build repairs it by running "
+        "that build again first"
+    ) in repair.stdout
     assert repair.stdout.count("Completed successfully") == 2  # that build, then this one
     assert not warehouse.unfinished_build_marker().exists()
     repaired = marts(warehouse)

@@ -44,10 +44,18 @@ def test_data_docs_show_every_suite_in_a_browser(tmp_path: Path):
     screenshot = tmp_path / "data_docs.png"
     shown = subprocess.run(
         [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={screenshot}",
-            "--window-size=1280,900", "--dump-dom", index.as_uri(),
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={screenshot}",
+            "--window-size=1280,900",
+            "--dump-dom",
+            index.as_uri(),
         ],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert shown.returncode == 0, shown.stderr[-2000:]
     dom = shown.stdout

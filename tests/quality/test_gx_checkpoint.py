@@ -85,7 +85,9 @@ def test_sample_passes_and_data_docs_name_every_suite(sample_warehouse, tmp_path
     [
         (
             ["update scores set percentile = 101 where id = (select min(id) from scores)"],
-            "scores", "percentile", "[101.0]",
+            "scores",
+            "percentile",
+            "[101.0]",
         ),
         (
             # FLOAT[384] cannot hold a shorter vector: the table is recreated with FLOAT[] and one vector cut to 383
@@ -95,7 +97,9 @@ def test_sample_passes_and_data_docs_name_every_suite(sample_warehouse, tmp_path
                 "then list_slice(embedding::float[], 1, 383) "
                 "else embedding::float[] end as embedding) from document_chunks"
             ],
-            "document_chunks", "embedding_length", "[383]",
+            "document_chunks",
+            "embedding_length",
+            "[383]",
         ),
     ],
     ids=["percentile_above_100", "vector_of_383"],
@@ -118,7 +122,8 @@ def test_broken_warehouse_fails_naming_expectation_and_table(
 
 def test_reject_share_is_a_warning_and_a_missing_table_is_skipped(sample_warehouse, tmp_path: Path):
     broken = broken_copy(
-        sample_warehouse, tmp_path,
+        sample_warehouse,
+        tmp_path,
         # ~30% of the raw records now count as rejected
         "insert into score_rejects select id, batch, record_index, score, score_json_type, industry, 'test', null, "
         "source_file, loaded_at from raw.score_batches where record_index between 10 and 130",

@@ -78,19 +78,21 @@ def test_markdown_embeds_the_plots_and_the_marts_figures(report_dir, sample_ware
     text = (report_dir / REPORT_MD).read_text()
     for name in PNGS:
         assert f"]({name})" in text, f"{name} not embedded by relative path"
-    industries = [row[0] for row in query(sample_warehouse, "select distinct industry from industry_distribution_history")]
+    industries = [
+        row[0] for row in query(sample_warehouse, "select distinct industry from industry_distribution_history")
+    ]
     assert len(industries) == 4
     for industry in industries:
         assert f"| {industry} |" in text, f"{industry} missing from the report"
-    (last, scores_rows), = query(
+    ((last, scores_rows),) = query(
         sample_warehouse,
         "select iteration, max(scores_rows) from industry_distribution_history "
         "where iteration = (select max(iteration) from industry_distribution_history) group by iteration",
     )
     assert f"At iteration {last}: `scores` has {scores_rows} rows" in text
-    (actual_scores,), = query(sample_warehouse, "select count(*) from scores")
+    ((actual_scores,),) = query(sample_warehouse, "select count(*) from scores")
     assert actual_scores == scores_rows  # the mart's own figure is the table's size
-    (history_last,), = query(sample_warehouse, "select count(*) from percentile_history where iteration = ?", [last])
+    ((history_last,),) = query(sample_warehouse, "select count(*) from percentile_history where iteration = ?", [last])
     assert f"`percentile_history` gained {history_last} rows" in text
 
 

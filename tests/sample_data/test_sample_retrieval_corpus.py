@@ -68,14 +68,11 @@ def test_bm25_finds_a_relevant_passage_in_the_top_5_for_most_queries():
         show_progress=False,
     )
     found = [
-        any(qrels[query_id].get(passage_ids[index], 0) >= 2 for index in top5)
-        for query_id, top5 in zip(queries, hits)
+        any(qrels[query_id].get(passage_ids[index], 0) >= 2 for index in top5) for query_id, top5 in zip(queries, hits)
     ]
     assert sum(found) / len(found) >= 0.8
     # and the near misses are not noise: at least one outranks every relevant passage somewhere
-    near_miss_first = [
-        qrels[query_id].get(passage_ids[top5[0]]) == 0 for query_id, top5 in zip(queries, hits)
-    ]
+    near_miss_first = [qrels[query_id].get(passage_ids[top5[0]]) == 0 for query_id, top5 in zip(queries, hits)]
     assert any(near_miss_first)
 
 

@@ -220,8 +220,15 @@ def test_markdown_has_every_mode_and_metric():
     dense = next(line for line in markdown.splitlines() if line.startswith("| dense |"))
     assert "0.611 [" in bm25  # mrr@10 = 11/18
     assert dense.count("1.000 [1.00, 1.00]") == 4
-    for fact in ("toy", "7 passages", "3 queries", "all-MiniLM-L6-v2", "grade >= 2",
-                 "python -m benchmarks.retrieval --corpus toy", "2024-05-01"):
+    for fact in (
+        "toy",
+        "7 passages",
+        "3 queries",
+        "all-MiniLM-L6-v2",
+        "grade >= 2",
+        "python -m benchmarks.retrieval --corpus toy",
+        "2024-05-01",
+    ):
         assert fact in markdown
 
 

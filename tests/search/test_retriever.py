@@ -76,8 +76,9 @@ def test_a_repeated_query_is_encoded_once(search_warehouse, monkeypatch):
 
     calls = []
     encode = retriever_module.encode_texts
-    monkeypatch.setattr(retriever_module, "encode_texts", lambda spec, texts, **kw: calls.append(texts) or
-                        encode(spec, texts, **kw))
+    monkeypatch.setattr(
+        retriever_module, "encode_texts", lambda spec, texts, **kw: calls.append(texts) or encode(spec, texts, **kw)
+    )
     cached, uncached = (Retriever(search_warehouse.published_path, query_cache_size=size) for size in (100, 0))
     text = "causes of left ventricular hypertrophy"
     first = cached.search(text, 10, mode="dense")
@@ -110,8 +111,9 @@ def test_concurrent_queries_are_scored_together_and_get_what_each_gets_alone(ret
                 failures.append(slot)
         together[slot] = scores
 
-    threads = [threading.Thread(target=search, args=(slot, vectors[slot % len(vectors)]))
-               for slot in range(len(vectors) * 3)]
+    threads = [
+        threading.Thread(target=search, args=(slot, vectors[slot % len(vectors)])) for slot in range(len(vectors) * 3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -126,7 +128,9 @@ def test_bm25_finds_an_exact_rare_term(retriever, search_warehouse):
     import Stemmer
 
     stem = Stemmer.Stemmer("english").stemWord
-    texts = dict(query(search_warehouse.published_path, "select result_id, text from search_chunks where source = 'corpus'"))
+    texts = dict(
+        query(search_warehouse.published_path, "select result_id, text from search_chunks where source = 'corpus'")
+    )
     passages_by_stem: dict[str, set[str]] = {}
     word_of_stem: dict[str, str] = {}
     for result_id, text in texts.items():

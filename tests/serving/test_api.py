@@ -43,6 +43,7 @@ def judged(search_warehouse) -> tuple[dict[str, str], dict[str, dict[str, int]]]
 
 # ---------------------------------------------------------------- health and OpenAPI
 
+
 def test_health_reports_the_published_index(client, search_warehouse):
     (rows,) = query(search_warehouse.published_path, "select count(*) from search_chunks")[0]
     published_at, built_at = query(
@@ -69,7 +70,11 @@ def test_openapi_documents_every_endpoint(client):
     schema = client.get("/openapi.json").json()
     assert schema["info"]["title"]
     assert set(schema["paths"]) == {
-        "/search", "/find_similar", "/documents/{doc_id}/chunks", "/health", "/interests/{user_handle}"
+        "/search",
+        "/find_similar",
+        "/documents/{doc_id}/chunks",
+        "/health",
+        "/interests/{user_handle}",
     }
     search = schema["paths"]["/search"]["get"]
     assert {p["name"] for p in search["parameters"]} == {"q", "k", "mode", "source", "doc_id"}
@@ -78,6 +83,7 @@ def test_openapi_documents_every_endpoint(client):
 
 
 # ---------------------------------------------------------------- /search
+
 
 def test_search_shape_order_and_k(client):
     for k in (1, 3, 10, 25):
@@ -153,6 +159,7 @@ def test_search_refuses_bad_input_with_a_422(client, params, fragments):
 
 # ---------------------------------------------------------------- /find_similar
 
+
 def test_find_similar_ranks_the_related_document_first(client):
     response = client.post("/find_similar", json=SIMILAR_EXAMPLE)
     assert response.status_code == 200, response.text
@@ -177,10 +184,13 @@ def test_find_similar_reads_a_long_document_to_its_end(client):
     """The answer sits after ~600 tokens of unrelated text: a model truncated at 256 tokens could not see it."""
     filler = "The quarterly report lists revenue, costs and the outlook for the coming year. " * 45
     long_document = filler + "To reset your password, open settings and choose 'Forgot password'."
-    body = client.post("/find_similar", json={
-        "query": "How do I reset my password?",
-        "documents": [filler + "The weather will be sunny tomorrow.", long_document],
-    }).json()
+    body = client.post(
+        "/find_similar",
+        json={
+            "query": "How do I reset my password?",
+            "documents": [filler + "The weather will be sunny tomorrow.", long_document],
+        },
+    ).json()
     # truncated, both documents would be the same filler with equal scores (and the tie goes to index 0)
     assert body["ranking"][0]["index"] == 1
     assert body["ranking"][0]["score"] > body["ranking"][1]["score"] + 0.05
@@ -222,6 +232,7 @@ def test_a_body_over_2_mb_is_refused_with_a_413(client):
 
 # ---------------------------------------------------------------- /documents/{doc_id}/chunks
 
+
 def test_document_chunks_in_document_order(client, search_warehouse):
     expected = query(
         search_warehouse.published_path,
@@ -254,6 +265,7 @@ def test_unknown_document_is_a_404(client, doc_id):
 
 
 # ---------------------------------------------------------------- before anything is published
+
 
 def test_without_a_published_index_the_service_answers_503_then_picks_one_up(search_warehouse, tmp_path: Path):
     missing = tmp_path / "not-yet.published.duckdb"
@@ -296,6 +308,7 @@ def test_an_index_made_with_another_model_is_a_clear_503(search_warehouse, tmp_p
 
 # ---------------------------------------------------------------- a build while the service answers
 
+
 def test_a_build_and_publish_succeed_while_the_service_answers(search_warehouse, tmp_path: Path):
     """The acceptance check: dbt build (and publish) on the warehouse while a live server answers searches.
     The server reads only the published copy, so the build never meets a lock, no request fails, and the
@@ -308,10 +321,14 @@ def test_a_build_and_publish_succeed_while_the_service_answers(search_warehouse,
         health = service.health_when(lambda h: h["status"] == "ok")
         assert health.get("status") == "ok", service.log_tail()
         before = health["published_at"]
-        service.keep_requesting(lambda http: http.get("/search", params={"q": "what is wifi vs bluetooth", "k": 5}).status_code)
+        service.keep_requesting(
+            lambda http: http.get("/search", params={"q": "what is wifi vs bluetooth", "k": 5}).status_code
+        )
         time.sleep(1)  # a few searches before the build starts
         before_build = len(service.statuses)
-        build = Dbt(warehouse, tmp_path / "target")("build", "--select", "+search_chunks", "--indirect-selection", "cautious")
+        build = Dbt(warehouse, tmp_path / "target")(
+            "build", "--select", "+search_chunks", "--indirect-selection", "cautious"
+        )
         assert build.returncode == 0
         during_build = len(service.statuses) - before_build
         publish(warehouse, published)

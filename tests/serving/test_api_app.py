@@ -21,6 +21,7 @@ from serving.api.errors import MAX_BODY_BYTES, BodyLimitMiddleware
 
 # ---------------------------------------------------------------- settings, read once by the app factory
 
+
 def test_serve_workers_is_a_whole_number_of_at_least_one(monkeypatch):
     from core.settings import Settings
 
@@ -61,19 +62,32 @@ def test_a_bad_setting_ends_the_service_command_with_one_line():
     """`python -m serving.api` (make serve) with API_TOKEN too short: one line naming it, exit 1, no traceback, the
     token not echoed; importing the package alone builds nothing, so it does not fail."""
     env = {**os.environ, "API_TOKEN": "short", "SERVE_WORKERS": "1"}
-    served = subprocess.run([sys.executable, "-m", "serving.api", "--port", "0"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    served = subprocess.run(
+        [sys.executable, "-m", "serving.api", "--port", "0"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert served.returncode == 1, served.stderr[-2000:]
     assert served.stderr.splitlines() == [
         "python -m serving.api: API_TOKEN must be at least 16 visible ASCII characters without spaces "
         "(it has 5 characters)"
     ], served.stderr[-2000:]
-    imported = subprocess.run([sys.executable, "-c", "import serving.api as api; print(hasattr(api, 'app'))"],
-                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import serving.api as api; print(hasattr(api, 'app'))"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (imported.returncode, imported.stdout) == (0, "False\n"), imported.stderr[-2000:]
 
 
 # ---------------------------------------------------------------- the body limit
+
 
 def test_the_body_limit_holds_when_content_length_lies():
     """A Content-Length under the limit followed by more bytes: refused once the bytes run over."""
@@ -113,8 +127,15 @@ def test_a_validation_error_of_the_service_itself_is_a_500_whose_log_holds_no_va
 
     @app.get("/broken")
     def broken():
-        return SearchHit(id="a", text="the confidential memorandum text", score="not a number", source="corpus",
-                         doc_id="x", chunk_id="0-0", pages=None)
+        return SearchHit(
+            id="a",
+            text="the confidential memorandum text",
+            score="not a number",
+            source="corpus",
+            doc_id="x",
+            chunk_id="0-0",
+            pages=None,
+        )
 
     caplog.set_level(logging.ERROR)
     response = TestClient(app, raise_server_exceptions=False).get("/broken")

@@ -36,8 +36,11 @@ def accepted_per_worker(workers: list[int], port: int) -> Counter:
     """How many established connections to `port` each worker holds."""
     held = Counter()
     for pid in workers:
-        held[pid] = sum(1 for conn in psutil.Process(pid).net_connections(kind="tcp")
-                        if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port)
+        held[pid] = sum(
+            1
+            for conn in psutil.Process(pid).net_connections(kind="tcp")
+            if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
+        )
     return held
 
 
@@ -82,8 +85,12 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread_over_them(
 def test_an_address_already_held_is_one_clear_error(search_warehouse, tmp_path: Path, holder: str):
     """A port in use stops the service with one line, whether a plain socket holds it or another SERVE_WORKERS
     instance (whose SO_REUSEPORT group a second instance could otherwise join, silently sharing its clients)."""
-    env = {**os.environ, "PUBLISHED_PATH": str(search_warehouse.published_path), "HF_HUB_OFFLINE": "1",
-           "SERVE_WORKERS": "2"}
+    env = {
+        **os.environ,
+        "PUBLISHED_PATH": str(search_warehouse.published_path),
+        "HF_HUB_OFFLINE": "1",
+        "SERVE_WORKERS": "2",
+    }
     with socket.socket() as plain:
         if holder == "another program":
             plain.bind(("127.0.0.1", 0))
@@ -95,8 +102,14 @@ def test_an_address_already_held_is_one_clear_error(search_warehouse, tmp_path: 
             port = first.port
             assert first.health_when(lambda h: h["status"] == "ok").get("status") == "ok", first.log_tail()
         try:
-            second = subprocess.run([sys.executable, "-m", "serving.api", "--port", str(port)], cwd=PROJECT_ROOT,
-                                    env=env, capture_output=True, text=True, timeout=60)
+            second = subprocess.run(
+                [sys.executable, "-m", "serving.api", "--port", str(port)],
+                cwd=PROJECT_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         finally:
             if first is not None:
                 first.__exit__(None, None, None)

@@ -58,6 +58,7 @@ def active_handle(users, cold_handles) -> str:
 
 # ---------------------------------------------------------------- the published mart
 
+
 def test_the_published_mart_scores_every_user_on_every_interest(built, users):
     (n_users, n_rows, n_interests, low, high, versions, cold) = query(
         built.published_path,
@@ -73,6 +74,7 @@ def test_the_published_mart_scores_every_user_on_every_interest(built, users):
 
 
 # ---------------------------------------------------------------- GET /interests/{user_handle}
+
 
 def test_shape_default_length_and_order(client, built, users, active_handle):
     response = client.get(f"/interests/{active_handle}")
@@ -117,7 +119,10 @@ def test_every_body_is_exactly_the_documented_schema(client, users, cold_handles
 def test_limit(client, active_handle, limit):
     body = client.get(f"/interests/{active_handle}", params={"limit": limit}).json()
     assert len(body["interests"]) == limit
-    assert body["interests"] == client.get(f"/interests/{active_handle}", params={"limit": 100}).json()["interests"][:limit]
+    assert (
+        body["interests"]
+        == client.get(f"/interests/{active_handle}", params={"limit": 100}).json()["interests"][:limit]
+    )
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.05, 0.2, 0.5, 0.9])
@@ -133,9 +138,9 @@ def test_min_probability_keeps_only_interests_at_or_above_it(client, built, acti
 
 def test_a_threshold_of_1_returns_an_empty_list(client, built, users):
     """1.0 is a valid threshold, and no probability reaches it: the mart clips them to [1e-6, 1 - 1e-6]."""
-    assert query(built.published_path, "select max(probability) < 1, min(probability) > 0 from user_interest_scores") == [
-        (True, True)
-    ]
+    assert query(
+        built.published_path, "select max(probability) < 1, min(probability) > 0 from user_interest_scores"
+    ) == [(True, True)]
     for handle in sorted(users)[:5]:
         for threshold in (1.0, "1", "1.0"):
             response = client.get(f"/interests/{handle}", params={"min_probability": threshold})
@@ -145,7 +150,8 @@ def test_a_threshold_of_1_returns_an_empty_list(client, built, users):
 def test_a_cold_start_user_is_flagged_and_still_gets_ten_interests(client, built, users, cold_handles):
     assert len(cold_handles) == 2000 - 1898
     published_cold = {
-        row[0] for row in query(
+        row[0]
+        for row in query(
             built.published_path, "select distinct user_handle from user_interest_scores where is_cold_start"
         )
     }
@@ -195,8 +201,16 @@ def test_bad_parameters_are_a_422(client, active_handle, params, fragments):
 @pytest.mark.parametrize(
     "path",
     [
-        "/interests/a%20b", "/interests/a b", "/interests/a/b", "/interests/a%2Fb", "/interests/..%2F..%2Fetc",
-        "/interests/" + "a" * 65, "/interests/%00", "/interests/%C3%A9", "/interests/x;drop", "/interests/",
+        "/interests/a%20b",
+        "/interests/a b",
+        "/interests/a/b",
+        "/interests/a%2Fb",
+        "/interests/..%2F..%2Fetc",
+        "/interests/" + "a" * 65,
+        "/interests/%00",
+        "/interests/%C3%A9",
+        "/interests/x;drop",
+        "/interests/",
         "/interests/e337a675-46f5-437e-aa72-5d43643b5461/extra",
     ],
 )
@@ -235,6 +249,7 @@ def test_the_store_keeps_at_most_100_interests_per_user(built):
 
 # ---------------------------------------------------------------- the fast path (serving.api.fast_path)
 
+
 def test_the_fast_path_answers_exactly_as_the_route_does(client, users):
     """No query string: the fast path; `?limit=10` (the same defaults spelled out): the route. Same bytes."""
     assert InterestsFastPath in [middleware.cls for middleware in client.app.user_middleware]
@@ -242,8 +257,9 @@ def test_the_fast_path_answers_exactly_as_the_route_does(client, users):
         fast, routed = client.get(f"/interests/{handle}"), client.get(f"/interests/{handle}?limit=10")
         assert fast.status_code == routed.status_code == 200
         assert fast.content == routed.content
-        assert {name: fast.headers[name] for name in ("content-type", "content-length")} == \
-               {name: routed.headers[name] for name in ("content-type", "content-length")}
+        assert {name: fast.headers[name] for name in ("content-type", "content-length")} == {
+            name: routed.headers[name] for name in ("content-type", "content-length")
+        }
 
 
 def test_the_fast_path_takes_only_a_known_user_with_the_defaults(built, active_handle):
@@ -262,8 +278,14 @@ def test_the_fast_path_takes_only_a_known_user_with_the_defaults(built, active_h
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        scope = {"type": "http", "method": method, "path": path, "query_string": query, "root_path": root_path,
-                 "headers": []}
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "query_string": query,
+            "root_path": root_path,
+            "headers": [],
+        }
         asyncio.run(fast_path(scope, receive, send))
         return sent
 
@@ -273,14 +295,21 @@ def test_the_fast_path_takes_only_a_known_user_with_the_defaults(built, active_h
     sent = request(fast_path, f"/interests/{active_handle}")
     assert sent[0]["status"] == 200 and json.loads(sent[1]["body"])["user_handle"] == active_handle
     assert len(handed_on) == 1  # answered, not handed on
-    others = [(f"/interests/{active_handle}", b"limit=10", "GET", ""), (f"/interests/{active_handle}", b"", "HEAD", ""),
-              (f"/interests/{active_handle}", b"", "GET", "/api"), ("/interests/nobody", b"", "GET", ""),
-              ("/interests/a b", b"", "GET", ""), (f"/interests/{active_handle}/extra", b"", "GET", ""),
-              ("/interests/", b"", "GET", ""), ("/health", b"", "GET", "")]
+    others = [
+        (f"/interests/{active_handle}", b"limit=10", "GET", ""),
+        (f"/interests/{active_handle}", b"", "HEAD", ""),
+        (f"/interests/{active_handle}", b"", "GET", "/api"),
+        ("/interests/nobody", b"", "GET", ""),
+        ("/interests/a b", b"", "GET", ""),
+        (f"/interests/{active_handle}/extra", b"", "GET", ""),
+        ("/interests/", b"", "GET", ""),
+        ("/health", b"", "GET", ""),
+    ]
     for path, query_string, method, root_path in others:
         assert request(fast_path, path, query_string, method, root_path) == []
-    assert handed_on[1:] == [(method, path, query_string, root_path)
-                             for path, query_string, method, root_path in others]
+    assert handed_on[1:] == [
+        (method, path, query_string, root_path) for path, query_string, method, root_path in others
+    ]
 
 
 def test_the_fast_path_never_skips_the_token(built, active_handle):
@@ -291,6 +320,7 @@ def test_the_fast_path_never_skips_the_token(built, active_handle):
 
 
 # ---------------------------------------------------------------- nothing (or an old copy) published
+
 
 def test_before_anything_is_published_it_answers_503_then_picks_the_copy_up(built, active_handle, tmp_path: Path):
     missing = tmp_path / "not-yet.published.duckdb"
@@ -339,8 +369,7 @@ def test_a_store_given_a_copy_without_the_mart_has_nothing_to_serve_and_never_ra
         store.load(published)
 
 
-def test_a_copy_without_the_mart_published_while_serving_turns_interests_into_503(built, active_handle,
-                                                                                  tmp_path: Path):
+def test_a_copy_without_the_mart_published_while_serving_turns_interests_into_503(built, active_handle, tmp_path: Path):
     """A live service serving interests, then a copy with search_chunks only is published: the interests
     answer 503 (nothing published any more, not the stale scores), search keeps serving the new copy."""
     published = tmp_path / "live.published.duckdb"
@@ -376,6 +405,7 @@ def test_a_copy_without_the_mart_published_while_serving_turns_interests_into_50
 
 # ---------------------------------------------------------------- a build while the service answers
 
+
 def test_a_build_and_publish_succeed_while_the_service_answers_interests(built, users, tmp_path: Path):
     """dbt build of the interest mart (and publish) on the warehouse while a live server answers /interests
     from another process: the build meets no lock, no request fails, the new copy is served without a restart.
@@ -399,8 +429,12 @@ def test_a_build_and_publish_succeed_while_the_service_answers_interests(built, 
         time.sleep(1)  # a few requests before the build starts
         before_build = len(service.statuses)
         # cautious: tests on shared upstream models that also reference unselected models are left out
-        build = run_dbt(warehouse, ["build", "--select", "user_interest_scores+", "--indirect-selection", "cautious"],
-                        tmp_path / "target", extra_env=built.dbt_env())
+        build = run_dbt(
+            warehouse,
+            ["build", "--select", "user_interest_scores+", "--indirect-selection", "cautious"],
+            tmp_path / "target",
+            extra_env=built.dbt_env(),
+        )
         assert build.returncode == 0
         during_build = len(service.statuses) - before_build
         publish(warehouse, published)

@@ -79,8 +79,9 @@ def injected(tmp_path_factory) -> tuple[Path, dict[int, str]]:
 def text_rejects(warehouse) -> dict[int, str]:
     """source_position -> reason, for every rejected text (page_ref null) of the warehouse's document_rejects."""
     with warehouse.open(read_only=True) as con:
-        return dict(con.execute("select source_position, reason from document_rejects where page_ref is null")
-                    .fetchall())
+        return dict(
+            con.execute("select source_position, reason from document_rejects where page_ref is null").fetchall()
+        )
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +89,9 @@ def blank_text_duckdb_run(injected, tmp_path_factory):
     data, _ = injected
     folder = tmp_path_factory.mktemp("blank_duckdb")
     warehouse = DuckDBWarehouse(folder / "warehouse.duckdb")
-    chunks = ingest(REAL_DOCUMENT, data_dir=data, warehouse=warehouse, target_path=folder / "target")  # lands, dbt build, must not fail
+    chunks = ingest(
+        REAL_DOCUMENT, data_dir=data, warehouse=warehouse, target_path=folder / "target"
+    )  # lands, dbt build, must not fail
     return warehouse, chunks
 
 

@@ -50,8 +50,14 @@ def write_corpus_subset(target: Path, query_ids: tuple[str, ...] = SEARCH_TEST_Q
     judged = [row for row in qrels if row[0] in query_ids]
     passages = {row[1] for row in judged}
     lines = (REAL_CORPUS / "corpus.jsonl").read_bytes().split(b"\n")  # '\n' only: texts hold U+2028
-    (target / "corpus.jsonl").write_bytes(b"".join(line + b"\n" for line in lines if line and json.loads(line)["_id"] in passages))
-    queries = [line for line in (REAL_CORPUS / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in query_ids]
+    (target / "corpus.jsonl").write_bytes(
+        b"".join(line + b"\n" for line in lines if line and json.loads(line)["_id"] in passages)
+    )
+    queries = [
+        line
+        for line in (REAL_CORPUS / "queries.jsonl").read_text().splitlines()
+        if json.loads(line)["_id"] in query_ids
+    ]
     (target / "queries.jsonl").write_text("\n".join(queries) + "\n")
     (target / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(row) + "\n" for row in judged))
     return target

@@ -49,19 +49,35 @@ class InterestsWarehouse:
         shutil.copytree(SAMPLE_INTERESTS, warehouse.data_dir / "interests")
         if more_data is not None:
             more_data(warehouse.data_dir)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ARTIFACTS_DIR": str(warehouse.artifacts_dir),
-               "DBT_TARGET": "duckdb", "DUCKDB_PATH": str(warehouse.warehouse)}
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "ARTIFACTS_DIR": str(warehouse.artifacts_dir),
+            "DBT_TARGET": "duckdb",
+            "DUCKDB_PATH": str(warehouse.warehouse),
+        }
         land_all(warehouse.data_dir, warehouse.warehouse)
-        run_dbt(warehouse.warehouse, ["build", "--exclude", "user_interest_scores+"], warehouse.folder / "target",
-                extra_env={"ARTIFACTS_DIR": str(warehouse.artifacts_dir)})
+        run_dbt(
+            warehouse.warehouse,
+            ["build", "--exclude", "user_interest_scores+"],
+            warehouse.folder / "target",
+            extra_env={"ARTIFACTS_DIR": str(warehouse.artifacts_dir)},
+        )
         training = subprocess.run(
             [sys.executable, "-m", "training.interests", "--artifacts-dir", str(warehouse.artifacts_dir)],
-            cwd=PROJECT_ROOT, env=env, text=True, capture_output=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+            text=True,
+            capture_output=True,
         )
         assert training.returncode == 0, training.stdout[-3000:] + training.stderr[-3000:]
         warehouse.model_folder = latest_model_folder(warehouse.artifacts_dir)
-        run_dbt(warehouse.warehouse, ["build", "--select", "user_interest_scores+"], warehouse.folder / "target",
-                extra_env=warehouse.dbt_env())
+        run_dbt(
+            warehouse.warehouse,
+            ["build", "--select", "user_interest_scores+"],
+            warehouse.folder / "target",
+            extra_env=warehouse.dbt_env(),
+        )
         publish(warehouse.warehouse, warehouse.published_path)
         return warehouse
 
@@ -78,8 +94,11 @@ class InterestsWarehouse:
         # the checkout on PYTHONPATH: the dbt Python model imports `training`, which an editable install made
         # before that package existed does not map (`make setup` reinstalls; this works either way)
         python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        return {"INTERESTS_MODEL": str(self.model_folder), "ARTIFACTS_DIR": str(self.artifacts_dir),
-                "PYTHONPATH": python_path}
+        return {
+            "INTERESTS_MODEL": str(self.model_folder),
+            "ARTIFACTS_DIR": str(self.artifacts_dir),
+            "PYTHONPATH": python_path,
+        }
 
 
 def latest_model_folder(artifacts_dir: Path) -> Path:

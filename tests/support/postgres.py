@@ -43,15 +43,20 @@ def command(module: str, *args: str) -> list[str]:
 
 
 def run(module: str, env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(command(module, *args), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        command(module, *args), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def raw_contents(con) -> dict[str, list[tuple]]:
     """Every table of the raw schema with its rows (loaded_at aside: when, not what), in a stable order."""
-    tables = [t for (t,) in con.execute(  # tables, or views (Spark's Parquet files read through DuckDB)
-        "select table_name from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = 'raw' order by table_name").fetchall()]
+    tables = [
+        t
+        for (t,) in con.execute(  # tables, or views (Spark's Parquet files read through DuckDB)
+            "select table_name from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = 'raw' order by table_name"
+        ).fetchall()
+    ]
     return {t: sorted(con.execute(f"select * exclude (loaded_at) from raw.{t}").fetchall(), key=repr) for t in tables}
 
 
@@ -62,8 +67,13 @@ FILE_COLUMNS = "cast(landing_key as integer), source_file, content_hash, row_cou
 
 
 def dbt_env(server, folder: Path) -> dict[str, str]:
-    return clean_env(DBT_TARGET="postgres", DUCKDB_PATH=str(folder / "unused.duckdb"),
-                     DBT_TARGET_PATH=str(folder / "target"), DBT_LOG_PATH=str(folder / "logs"), **server.env())
+    return clean_env(
+        DBT_TARGET="postgres",
+        DUCKDB_PATH=str(folder / "unused.duckdb"),
+        DBT_TARGET_PATH=str(folder / "target"),
+        DBT_LOG_PATH=str(folder / "logs"),
+        **server.env(),
+    )
 
 
 BUILD = ("build", "--select", SCORE_PIPELINE)

@@ -26,7 +26,14 @@ def run_checkpoint(duckdb_path: Path, gx_dir: Path, embedding_model: str = "") -
     the packaged 384-d model)."""
     return subprocess.run(
         [sys.executable, "-m", "quality.checkpoint", "--gx-dir", str(gx_dir)],
-        cwd=PROJECT_ROOT, env={**os.environ, "GX_ANALYTICS_ENABLED": "false", "EMBEDDING_MODEL": embedding_model,
-                               "DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_path)},
-        text=True, capture_output=True,
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "GX_ANALYTICS_ENABLED": "false",
+            "EMBEDDING_MODEL": embedding_model,
+            "DBT_TARGET": "duckdb",
+            "DUCKDB_PATH": str(duckdb_path),
+        },
+        text=True,
+        capture_output=True,
     )

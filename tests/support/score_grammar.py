@@ -100,7 +100,8 @@ def verdicts(warehouse) -> list[tuple]:
     with warehouse.open(read_only=True) as con:
         return con.execute(
             "select record_index, reject_reason, score from int_score_records_validated where batch = 0 "
-            f"and record_index < {len(EDGE_SCORES)} order by record_index").fetchall()
+            f"and record_index < {len(EDGE_SCORES)} order by record_index"
+        ).fetchall()
 
 
 @pytest.fixture(scope="session")
@@ -115,8 +116,10 @@ def assert_the_grammar(warehouse) -> None:
     for (index, reason, score), (text, expected_reason, expected_score) in zip(verdicts(warehouse), EDGE_SCORES):
         assert reason == expected_reason, (text[:40], reason)
         if expected_reason is None:  # the same double, sign of zero included
-            assert score == expected_score and math.copysign(1, score) == math.copysign(1, expected_score), \
-                (text[:40], score)
+            assert score == expected_score and math.copysign(1, score) == math.copysign(1, expected_score), (
+                text[:40],
+                score,
+            )
 
 
 def assert_marts_equal(expected_warehouse, actual_warehouse) -> None:

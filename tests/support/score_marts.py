@@ -33,8 +33,10 @@ def assert_same(expected: pd.DataFrame, actual: pd.DataFrame, table: str) -> Non
             gap = np.nanmax(np.abs(ours.to_numpy() - theirs.to_numpy()), initial=0.0)
             assert gap <= TOLERANCE, (table, column, gap)
         else:
-            assert ours.astype(object).where(ours.notna(), None).tolist() == \
-                theirs.astype(object).where(theirs.notna(), None).tolist(), (table, column)
+            assert (
+                ours.astype(object).where(ours.notna(), None).tolist()
+                == theirs.astype(object).where(theirs.notna(), None).tolist()
+            ), (table, column)
 
 
 def assert_marts_match(expected_warehouse, actual_warehouse, table: str) -> None:
@@ -67,5 +69,8 @@ def assert_exports_match(expected_dir, actual_dir, export: str) -> None:
         assert theirs.drop(["embedding"]).equals(ours.drop(["embedding"]))  # chunks, pages, hashes, model id, order
     else:
         key = ["id"] if export == "scores" else ["iteration", "id"]
-        assert_same(ours.to_pandas().sort_values(key).reset_index(drop=True),
-                    theirs.to_pandas().sort_values(key).reset_index(drop=True), export)
+        assert_same(
+            ours.to_pandas().sort_values(key).reset_index(drop=True),
+            theirs.to_pandas().sort_values(key).reset_index(drop=True),
+            export,
+        )

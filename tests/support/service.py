@@ -42,12 +42,21 @@ class LiveService:
         import os
         import sys
 
-        env = {**os.environ, "PUBLISHED_PATH": str(self.published), "SEARCH_REFRESH_SECONDS": "0.5", "HF_HUB_OFFLINE": "1",
-               "SERVE_WORKERS": str(self.workers), **self.env}
+        env = {
+            **os.environ,
+            "PUBLISHED_PATH": str(self.published),
+            "SEARCH_REFRESH_SECONDS": "0.5",
+            "HF_HUB_OFFLINE": "1",
+            "SERVE_WORKERS": str(self.workers),
+            **self.env,
+        }
         with open(self.log_path, "w") as log:
             self._server = subprocess.Popen(
                 [sys.executable, "-m", "serving.api", "--port", str(self.port)],
-                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         return self
 

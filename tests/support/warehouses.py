@@ -34,18 +34,26 @@ def throwaway_postgres(name: str):
 
 def make(goal: str, env: dict[str, str]) -> str:
     """`make <goal>` in the checkout, as a user runs it; its output (the test fails with its tail if it fails)."""
-    result = subprocess.run(["make", "--no-print-directory", goal], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        ["make", "--no-print-directory", goal], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, f"make {goal} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
 
 def make_run_and_export(folder: Path, data: Path, target: str, engine_env: dict[str, str]) -> dict:
     """`make run` then `make export` on DBT_TARGET=`target` over DATA_DIR `data`, every output under `folder`."""
-    env = {**os.environ, "DATA_DIR": str(data), "DBT_TARGET": target,
-           "DUCKDB_PATH": str(folder / "warehouse.duckdb"), "OUTPUT_DIR": str(folder / "output"),
-           "PUBLISHED_PATH": str(folder / "published.duckdb"), "DBT_TARGET_PATH": str(folder / "target"),
-           "DBT_LOG_PATH": str(folder / "logs"), **engine_env}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data),
+        "DBT_TARGET": target,
+        "DUCKDB_PATH": str(folder / "warehouse.duckdb"),
+        "OUTPUT_DIR": str(folder / "output"),
+        "PUBLISHED_PATH": str(folder / "published.duckdb"),
+        "DBT_TARGET_PATH": str(folder / "target"),
+        "DBT_LOG_PATH": str(folder / "logs"),
+        **engine_env,
+    }
     log = make("run", env) + make("export", env)
     return {"output": folder / "output", "log": log, "data": data, "folder": folder, "env": env}
 

@@ -112,7 +112,9 @@ def test_dataset_splits_by_query_and_labels_correctly(subset: Subset, built):
     lengths = manifest["token_lengths"]
     assert lengths["passages"]["count"] == manifest["source"]["passages"]
     assert lengths["queries"]["p50"] <= lengths["queries"]["p99"] <= lengths["queries"]["max"]
-    assert manifest["max_seq_length"]["value"] >= lengths["passages"]["p99"] or manifest["max_seq_length"]["value"] == 256
+    assert (
+        manifest["max_seq_length"]["value"] >= lengths["passages"]["p99"] or manifest["max_seq_length"]["value"] == 256
+    )
 
 
 def test_manifest_hashes_match_the_files(subset: Subset, built):
@@ -126,8 +128,11 @@ def test_manifest_hashes_match_the_files(subset: Subset, built):
     assert landed["files"] == ["corpus.jsonl", "queries.jsonl", "qrels.tsv"]
     of_the_files = sha256_of(b":".join(sha256_file(subset.folder / name).encode() for name in landed["files"]))
     assert landed["content_hash"] == of_the_files
-    assert query(subset.warehouse, "select content_hash from raw.landed_files where source = 'corpora' "
-                 "and landing_key = ?", [CORPUS]) == [(of_the_files,)]
+    assert query(
+        subset.warehouse,
+        "select content_hash from raw.landed_files where source = 'corpora' and landing_key = ?",
+        [CORPUS],
+    ) == [(of_the_files,)]
 
 
 def test_same_inputs_reuse_the_version_and_a_new_seed_makes_a_new_one(subset: Subset, built, tmp_path: Path):
@@ -162,8 +167,11 @@ def test_negative_pools_and_inverse_cloze_pairs(subset: Subset, built, tmp_path:
     _, default = built
     dataset = build_dataset(subset.warehouse, tmp_path, synthetic_pairs=20, **options)
     manifest = json.loads((dataset / "manifest.json").read_text())
-    held_out = {pid for q in manifest["split"]["query_ids"]["validation"] + manifest["split"]["query_ids"]["test"]
-                for pid in qrels[q]}
+    held_out = {
+        pid
+        for q in manifest["split"]["query_ids"]["validation"] + manifest["split"]["query_ids"]["test"]
+        for pid in qrels[q]
+    }
     passages = dict(query(subset.warehouse, "select passage_id, passage_text from stg_corpus_passages"))
     triplets = _read_jsonl(dataset / "train.jsonl")
     synthetic = [t for t in triplets if t["negative_source"] == "bm25-synthetic"]
@@ -232,7 +240,9 @@ def _model_folder(target: Path, dataset: Path, scrambled: bool) -> Path:
     return target
 
 
-def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Subset, built, tmp_path: Path, monkeypatch):
+def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(
+    subset: Subset, built, tmp_path: Path, monkeypatch
+):
     from embeddings.model_source import PACKAGED, current_model_pointer, resolve_model
     from training.promote import evaluate_candidate, registry_table
 
@@ -275,7 +285,9 @@ def test_the_gate_refuses_a_worse_candidate_and_promotes_a_better_one(subset: Su
 
     registry = json.loads((artifacts / "registry.json").read_text())["entries"]
     assert [e["decision"] for e in registry] == ["rejected", "promoted"]
-    assert all(e["dataset_version"] == dataset.name and set(e["metrics"]) == {"validation", "test", "train"} for e in registry)
+    assert all(
+        e["dataset_version"] == dataset.name and set(e["metrics"]) == {"validation", "test", "train"} for e in registry
+    )
     rows = registry_table(registry).splitlines()[2:]
     assert [row.rsplit("|", 2)[1].strip() for row in rows] == ["rejected", "promoted"]
 
@@ -302,8 +314,13 @@ def test_evaluation_encodes_no_baseline_passage_the_warehouse_holds(subset: Subs
     split = json.loads((dataset / "manifest.json").read_text())["split"]["query_ids"]
     queries = dict(query(subset.warehouse, "select query_id, query_text from corpus_queries"))
     asked = sorted(queries[q] for name in ("validation", "test", "train") for q in split[name])
-    chunks = [text for (text,) in query(subset.warehouse, "select text from search_chunks where source = 'corpus' "
-                                        "order by source_position, chunk_index")]
+    chunks = [
+        text
+        for (text,) in query(
+            subset.warehouse,
+            "select text from search_chunks where source = 'corpus' order by source_position, chunk_index",
+        )
+    ]
 
     def texts_encoded_by(model_id: str) -> list[str]:
         return sorted(text for model, texts in encoded if model == model_id for text in texts)
@@ -331,7 +348,9 @@ def test_a_warehouse_holding_another_corpus_version_is_refused(subset: Subset, b
     shutil.copy(subset.warehouse, warehouse)
     changed = shutil.copytree(subset.folder, tmp_path / "data" / "retrieval" / CORPUS)
     with open(changed / "corpus.jsonl", "a") as handle:
-        handle.write(json.dumps({"_id": "landed-later", "title": "", "text": "A passage landed after the build."}) + "\n")
+        handle.write(
+            json.dumps({"_id": "landed-later", "title": "", "text": "A passage landed after the build."}) + "\n"
+        )
     from landing.land import land_all
 
     land_all(tmp_path / "data", warehouse)

@@ -24,7 +24,9 @@ def test_a_passage_scores_its_best_chunk():
     chunks = CorpusChunks(Path("unused"), "tiny", "v", ["long", "short"], np.array([0, 2]), texts, "d")
     run = search_run(spec, chunks, encode_texts(spec, texts, progress=False), {"q": "volcanic islands"})
     assert list(run["q"]) == ["long", "short"]
-    second_window = encode_texts(spec, ["volcanic islands"], progress=False) @ encode_texts(spec, texts[1:2], progress=False).T
+    second_window = (
+        encode_texts(spec, ["volcanic islands"], progress=False) @ encode_texts(spec, texts[1:2], progress=False).T
+    )
     assert run["q"]["long"] == pytest.approx(float(second_window[0, 0])) and run["q"]["long"] > run["q"]["short"]
 
 

@@ -93,13 +93,16 @@ def test_training_reads_the_warehouse_not_the_csv_files(built):
 
 def test_titles_are_encoded_once_by_int_text_embeddings_and_training_encodes_only_labels(built):
     assert built.encoded == [built.run.model.labels]
-    titles, embedded = query(built.warehouse, """
+    titles, embedded = query(
+        built.warehouse,
+        """
         select count(distinct titles.title), count(distinct embeddings.content_hash)
         from int_user_activity_titles as titles
         left join int_text_chunks as chunks on chunks.source = 'title' and chunks.text = titles.title
         left join int_text_embeddings as embeddings
             on embeddings.content_hash = chunks.content_hash and embeddings.model_id = chunks.model_id
-    """)[0]
+    """,
+    )[0]
     assert titles == embedded > 5000
 
 
@@ -133,8 +136,10 @@ def test_same_data_gives_the_same_version(built, run, tmp_path):
     with connect(warehouse) as con:
         assert land_interests(con, elsewhere).status == "landed"
         same = read_training_data(con, warehouse).sha256
-        con.execute("update raw.interests set label = label || ' (renamed)' where interest_id = "
-                    "(select min(interest_id) from raw.interests)")
+        con.execute(
+            "update raw.interests set label = label || ' (renamed)' where interest_id = "
+            "(select min(interest_id) from raw.interests)"
+        )
         renamed = read_training_data(con, warehouse).sha256
     model_id = run.model.embedding_model_id
     assert artifact_version(same, TrainConfig(), model_id) == run.version
@@ -187,11 +192,19 @@ def test_another_embedding_model_is_refused(run):
 def test_the_mart_scores_with_the_features_training_used(built, run):
     """`make run`'s last dbt step: user_interest_scores reads the title vectors with training's query."""
     python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    run_dbt(built.warehouse, ["build", "--select", "user_interest_scores+"], built.folder / "target",
-            extra_env={"INTERESTS_MODEL": str(run.path), "PYTHONPATH": python_path})
+    run_dbt(
+        built.warehouse,
+        ["build", "--select", "user_interest_scores+"],
+        built.folder / "target",
+        extra_env={"INTERESTS_MODEL": str(run.path), "PYTHONPATH": python_path},
+    )
     handles = run.test_handles[:40]
-    rows = query(built.warehouse, "select user_handle, interest_id, probability, is_cold_start, model_version "
-                 "from user_interest_scores where list_contains(?, user_handle)", [handles])
+    rows = query(
+        built.warehouse,
+        "select user_handle, interest_id, probability, is_cold_start, model_version "
+        "from user_interest_scores where list_contains(?, user_handle)",
+        [handles],
+    )
     got = {(h, i): p for h, i, p, _, _ in rows}
     assert {(cold, version) for _, _, _, cold, version in rows} == {(False, run.version)}
     expected = np.clip(run.model.predict(run.test_features[:40]), 1e-6, 1 - 1e-6)
@@ -202,11 +215,14 @@ def test_the_mart_scores_with_the_features_training_used(built, run):
 # ---------------------------------------------------------------- the CLI on other warehouses
 
 
-@pytest.mark.parametrize("case, statements, message", [
-    ("no warehouse", None, "no warehouse"),
-    ("users, no activity", ["delete from raw.user_activity"], "no user activity to learn from"),
-    ("titles not embedded", ["delete from int_text_embeddings"], "int_text_embeddings has no"),
-])
+@pytest.mark.parametrize(
+    "case, statements, message",
+    [
+        ("no warehouse", None, "no warehouse"),
+        ("users, no activity", ["delete from raw.user_activity"], "no user activity to learn from"),
+        ("titles not embedded", ["delete from int_text_embeddings"], "int_text_embeddings has no"),
+    ],
+)
 def test_cli_refuses_what_it_cannot_train_on(monkeypatch, built, tmp_path, capsys, case, statements, message):
     warehouse = tmp_path / "none.duckdb" if statements is None else copy_warehouse(built, tmp_path, *statements)
     monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
@@ -250,7 +266,7 @@ def test_if_missing_gives_users_without_activity_the_sample_model_once(built, ru
 def test_user_features_mean_renormalised_plus_type():
     a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
     features = user_features([np.stack([a, b]), np.zeros((0, 3))], ["B2C", "B2B"])
-    np.testing.assert_allclose(features[0], [2 ** -0.5, 2 ** -0.5, 0, 0, 1], rtol=1e-6)
+    np.testing.assert_allclose(features[0], [2**-0.5, 2**-0.5, 0, 0, 1], rtol=1e-6)
     np.testing.assert_allclose(features[1], [0, 0, 0, 1, 0])
     with pytest.raises(ValueError, match="user type"):
         user_features([np.stack([a])], ["B2X"])
@@ -258,14 +274,20 @@ def test_user_features_mean_renormalised_plus_type():
 
 def test_user_title_vectors_one_row_per_title_read_of_that_model_only():
     con = duckdb.connect()
-    con.execute("create table int_user_activity_titles as select * from (values "
-                "('u2', 'b'), ('u1', 'b'), ('u1', 'a'), ('u1', 'a'), ('u3', 'unembedded')) t(user_handle, title)")
-    con.execute("create table int_text_chunks as select * from (values ('title', 'a', 0, 'ha', 'm'), "
-                "('title', 'b', 0, 'hb', 'm'), ('title', 'b', 0, 'hb2', 'other'), ('document', 'a', 0, 'hd', 'm')) "
-                "t(source, text, chunk_index, content_hash, model_id)")
-    con.execute("create table int_text_embeddings as select content_hash, model_id, embedding::float[2] as embedding "
-                "from (values ('ha', 'm', [1, 0]), ('hb', 'm', [0, 1]), ('hb2', 'other', [5, 5]), "
-                "('hd', 'm', [9, 9])) t(content_hash, model_id, embedding)")
+    con.execute(
+        "create table int_user_activity_titles as select * from (values "
+        "('u2', 'b'), ('u1', 'b'), ('u1', 'a'), ('u1', 'a'), ('u3', 'unembedded')) t(user_handle, title)"
+    )
+    con.execute(
+        "create table int_text_chunks as select * from (values ('title', 'a', 0, 'ha', 'm'), "
+        "('title', 'b', 0, 'hb', 'm'), ('title', 'b', 0, 'hb2', 'other'), ('document', 'a', 0, 'hd', 'm')) "
+        "t(source, text, chunk_index, content_hash, model_id)"
+    )
+    con.execute(
+        "create table int_text_embeddings as select content_hash, model_id, embedding::float[2] as embedding "
+        "from (values ('ha', 'm', [1, 0]), ('hb', 'm', [0, 1]), ('hb2', 'other', [5, 5]), "
+        "('hd', 'm', [9, 9])) t(content_hash, model_id, embedding)"
+    )
     vectors = user_title_vectors(con, "m")
     assert list(vectors) == ["u1", "u2"]
     np.testing.assert_array_equal(vectors["u1"], [[1, 0], [1, 0], [0, 1]])  # by title; read twice, twice

@@ -30,8 +30,9 @@ def write_json(path: Path, value) -> None:
 def artifact_version(data_sha256: str, config, embedding_model_id: str) -> str:
     """Same data, config (a dataclass) and embedding model -> same version; where the data came from does not
     count, only what training read."""
-    key = json.dumps({"data": data_sha256, "config": asdict(config), "embedding_model_id": embedding_model_id},
-                     sort_keys=True)
+    key = json.dumps(
+        {"data": data_sha256, "config": asdict(config), "embedding_model_id": embedding_model_id}, sort_keys=True
+    )
     return "interests-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -87,11 +88,17 @@ def save_artifact(model, metrics: dict, provenance: dict, config, artifacts_dir:
         model.save(staging)
         write_json(staging / "metrics.json", metrics)
         (staging / "metrics.md").write_text(metrics_markdown(metrics, model.version), encoding="utf-8")
-        write_json(staging / "training.json", {
-            "version": model.version, **provenance, "embedding_model_id": model.embedding_model_id,
-            "config": asdict(config), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": _library_versions(),
-        })
+        write_json(
+            staging / "training.json",
+            {
+                "version": model.version,
+                **provenance,
+                "embedding_model_id": model.embedding_model_id,
+                "config": asdict(config),
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "versions": _library_versions(),
+            },
+        )
         if target.exists():  # same version = same inputs: replace it with this run's files
             old = Path(tempfile.mkdtemp(prefix=f".{model.version}-old-", dir=root))
             os.replace(target, old / "v")

@@ -31,10 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m training.interests", description=__doc__.splitlines()[0])
-    parser.add_argument("--if-missing", action="store_true",
-                        help="do nothing when LATEST exists and was trained with the configured embedding model")
-    parser.add_argument("--artifacts-dir", type=Path, default=settings.artifacts_dir,
-                        help="default: ARTIFACTS_DIR (artifacts/)")
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when LATEST exists and was trained with the configured embedding model",
+    )
+    parser.add_argument(
+        "--artifacts-dir", type=Path, default=settings.artifacts_dir, help="default: ARTIFACTS_DIR (artifacts/)"
+    )
     args = parser.parse_args(argv)
     try:
         warehouse = target_warehouse(settings)  # DBT_TARGET's
@@ -46,23 +50,30 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print("--if-missing: no LATEST model trained with the configured embedding model; training")
         data = load_training_data(warehouse, spec.model_id)
-        print(f"data: {warehouse} ({len(data.users)} users, {len(data.activity)} with activity, "
-              f"{len(data.interest_ids)} interests)")
+        print(
+            f"data: {warehouse} ({len(data.users)} users, {len(data.activity)} with activity, "
+            f"{len(data.interest_ids)} interests)"
+        )
         if not data.users:
             print("no users in the warehouse: nothing to train on, nothing to score (user_interest_scores stays empty)")
             return 0
         if args.if_missing and not data.activity:
-            print(f"no user activity to learn from: training on the committed sample ({SAMPLE_INTERESTS}), landed "
-                  "into a scratch warehouse and built there (dbt embeds its titles: minutes); the warehouse's users "
-                  "get its cold-start priors", flush=True)
+            print(
+                f"no user activity to learn from: training on the committed sample ({SAMPLE_INTERESTS}), landed "
+                "into a scratch warehouse and built there (dbt embeds its titles: minutes); the warehouse's users "
+                "get its cold-start priors",
+                flush=True,
+            )
             with tempfile.TemporaryDirectory(prefix="interests_sample_") as scratch:
                 sample = DuckDBWarehouse(Path(scratch) / "warehouse.duckdb")
                 land_and_build(SAMPLE_INTERESTS, sample, Path(scratch) / "target")
                 data = load_training_data(sample, spec.model_id)
                 run = train_on(data, args.artifacts_dir, spec)
         elif not data.activity:
-            raise InterestDataError(f"{warehouse}: {len(data.users)} users but no user activity to learn "
-                                    f"from (DATA_DIR/interests/user_activity.csv)")
+            raise InterestDataError(
+                f"{warehouse}: {len(data.users)} users but no user activity to learn "
+                f"from (DATA_DIR/interests/user_activity.csv)"
+            )
         else:
             run = train_on(data, args.artifacts_dir, spec)
     except (InterestDataError, ModelSourceError, LandingError, DbtError) as exc:

@@ -20,7 +20,12 @@ from warehouse import LandingError, Warehouse
 
 # Building these (and their parents) is what training needs from dbt; cautious: no test of a model left out.
 TRAINING_BUILD = [
-    "--select", "+int_text_embeddings", "+stg_users", "+stg_interests", "--indirect-selection", "cautious",
+    "--select",
+    "+int_text_embeddings",
+    "+stg_users",
+    "+stg_interests",
+    "--indirect-selection",
+    "cautious",
 ]
 
 
@@ -47,15 +52,23 @@ class InterestData:
     @property
     def sha256(self) -> str:
         """A hash of everything above that training learns from: the data part of the artifact version."""
-        rows = [sorted(self.users.items()), list(zip(self.interest_ids, self.labels)),
-                [(handle, a.titles, a.interests) for handle, a in self.activity.items()]]
+        rows = [
+            sorted(self.users.items()),
+            list(zip(self.interest_ids, self.labels)),
+            [(handle, a.titles, a.interests) for handle, a in self.activity.items()],
+        ]
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
     def provenance(self) -> dict:
         where = str(self.warehouse)
-        return {"warehouse": where, "data_sha256": self.sha256,
-                "landed_files": self.landed_files, "users": len(self.users),
-                "users_with_activity": len(self.activity), "interests": len(self.interest_ids)}
+        return {
+            "warehouse": where,
+            "data_sha256": self.sha256,
+            "landed_files": self.landed_files,
+            "users": len(self.users),
+            "users_with_activity": len(self.activity),
+            "interests": len(self.interest_ids),
+        }
 
 
 def read_training_data(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> InterestData:
@@ -67,26 +80,34 @@ def read_training_data(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> 
         held = con.execute("select user_handle, interest_ids_json from stg_user_activity order by 1").fetchall()
         titles: dict[str, list[str]] = {}
         for handle, title in con.execute(
-                "select user_handle, title from int_user_activity_titles order by 1, 2").fetchall():
+            "select user_handle, title from int_user_activity_titles order by 1, 2"
+        ).fetchall():
             titles.setdefault(handle, []).append(title)
         landed_files = [
             {"source_file": f, "content_hash": h, "rows": n, "loaded_at": str(at)}
             for f, h, n, at in con.execute(
                 "select source_file, content_hash, row_count, loaded_at from raw.landed_files where source = ? "
-                "order by landing_key", [LANDING_SOURCE]).fetchall()]
+                "order by landing_key",
+                [LANDING_SOURCE],
+            ).fetchall()
+        ]
     except duckdb.CatalogException as exc:
-        raise InterestDataError(f"{warehouse}: not built for training ({exc}); land and build first "
-                                f"(make run, or python -m landing.land then dbt build)") from None
+        raise InterestDataError(
+            f"{warehouse}: not built for training ({exc}); land and build first "
+            f"(make run, or python -m landing.land then dbt build)"
+        ) from None
     known = {interest for interest, _ in catalogue}
     activity = {}
     for handle, interests_json in held:
         interests = tuple(sorted(json.loads(interests_json)))  # landing checked: a JSON array of catalogue ids
         if not set(interests) <= known:
-            raise InterestDataError(f"{warehouse}: stg_user_activity: user {handle} holds an interest id missing "
-                                    f"from stg_interests")
+            raise InterestDataError(
+                f"{warehouse}: stg_user_activity: user {handle} holds an interest id missing from stg_interests"
+            )
         activity[handle] = Activity(tuple(titles.get(handle, ())), interests)
-    return InterestData(warehouse, users, [i for i, _ in catalogue], [label for _, label in catalogue],
-                        activity, landed_files)
+    return InterestData(
+        warehouse, users, [i for i, _ in catalogue], [label for _, label in catalogue], activity, landed_files
+    )
 
 
 def load_training_data(warehouse: Warehouse, embedding_model_id: str) -> InterestData:
@@ -105,7 +126,8 @@ def load_training_data(warehouse: Warehouse, embedding_model_id: str) -> Interes
     if missing:
         raise InterestDataError(
             f"{warehouse}: int_text_embeddings has no {embedding_model_id} vector for {missing} of the {read} titles "
-            f"users read; build them first (dbt build --exclude user_interest_scores+, as make run does)")
+            f"users read; build them first (dbt build --exclude user_interest_scores+, as make run does)"
+        )
     return data
 
 

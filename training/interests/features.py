@@ -22,13 +22,20 @@ order by titles.user_handle, titles.title
 """
 
 
-def user_title_vectors(con, model_id: str, titles: str = "int_user_activity_titles", chunks: str = "int_text_chunks",
-                       embeddings: str = "int_text_embeddings") -> dict[str, np.ndarray]:
+def user_title_vectors(
+    con,
+    model_id: str,
+    titles: str = "int_user_activity_titles",
+    chunks: str = "int_text_chunks",
+    embeddings: str = "int_text_embeddings",
+) -> dict[str, np.ndarray]:
     """handle -> (titles read x dim) float32 vectors of `model_id`, one row per title the user read (a title read
     twice counts twice). con: a DuckDB connection; the relations are table names, or parenthesised queries (a dbt
     Python model passes `(dbt.ref(...).sql_query())`). A title without a vector of that model is left out."""
-    table = con.sql(USER_TITLE_VECTORS_SQL.format(titles=titles, chunks=chunks, embeddings=embeddings),
-                    params={"model_id": model_id}).to_arrow_table()
+    table = con.sql(
+        USER_TITLE_VECTORS_SQL.format(titles=titles, chunks=chunks, embeddings=embeddings),
+        params={"model_id": model_id},
+    ).to_arrow_table()
     if not table.num_rows:
         return {}
     handles = table.column("user_handle").to_numpy(zero_copy_only=False)

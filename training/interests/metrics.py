@@ -17,12 +17,14 @@ def reliability_table(probabilities: np.ndarray, targets: np.ndarray, bins: int 
     for b in range(bins):
         mask = which == b
         count = int(mask.sum())
-        table.append({
-            "bin": f"[{b / bins:.1f}, {(b + 1) / bins:.1f}{']' if b == bins - 1 else ')'}",
-            "count": count,
-            "mean_predicted": float(p[mask].mean()) if count else None,
-            "observed_frequency": float(y[mask].mean()) if count else None,
-        })
+        table.append(
+            {
+                "bin": f"[{b / bins:.1f}, {(b + 1) / bins:.1f}{']' if b == bins - 1 else ')'}",
+                "count": count,
+                "mean_predicted": float(p[mask].mean()) if count else None,
+                "observed_frequency": float(y[mask].mean()) if count else None,
+            }
+        )
     return table
 
 
@@ -37,8 +39,9 @@ def evaluate(probabilities: np.ndarray, targets: np.ndarray, k: int = TOP_K) -> 
     ranked = held > 0
     table = reliability_table(p, y)
     n = p.size
-    ece = sum(row["count"] / n * abs(row["mean_predicted"] - row["observed_frequency"])
-              for row in table if row["count"])
+    ece = sum(
+        row["count"] / n * abs(row["mean_predicted"] - row["observed_frequency"]) for row in table if row["count"]
+    )
     clipped = np.clip(p, 1e-12, 1 - 1e-12)
     return {
         f"precision@{k}": float((hits[ranked] / k).mean()),
@@ -55,20 +58,32 @@ def evaluate(probabilities: np.ndarray, targets: np.ndarray, k: int = TOP_K) -> 
 
 def metrics_markdown(metrics: dict, version: str) -> str:
     methods = metrics["methods"]
-    lines = [f"# Interest model {version}", "",
-             f"Held-out test users: {metrics['split']['test']} ({metrics['cells']} user x interest cells, "
-             f"{metrics['positives']} positives). Calibration: global Platt scaling on "
-             f"{metrics['split']['calibration']} other held-out users.", "",
-             f"| method | precision@{TOP_K} | recall@{TOP_K} | Brier | log loss | ECE |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Interest model {version}",
+        "",
+        f"Held-out test users: {metrics['split']['test']} ({metrics['cells']} user x interest cells, "
+        f"{metrics['positives']} positives). Calibration: global Platt scaling on "
+        f"{metrics['split']['calibration']} other held-out users.",
+        "",
+        f"| method | precision@{TOP_K} | recall@{TOP_K} | Brier | log loss | ECE |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, m in methods.items():
-        lines.append(f"| {name} | {m[f'precision@{TOP_K}']:.4f} | {m[f'recall@{TOP_K}']:.4f} | {m['brier']:.5f} | "
-                     f"{m['log_loss']:.5f} | {m['ece']:.5f} |")
+        lines.append(
+            f"| {name} | {m[f'precision@{TOP_K}']:.4f} | {m[f'recall@{TOP_K}']:.4f} | {m['brier']:.5f} | "
+            f"{m['log_loss']:.5f} | {m['ece']:.5f} |"
+        )
     for name, m in methods.items():
-        lines += ["", f"## Reliability: {name}", "", "| bin | count | mean predicted | observed frequency |",
-                  "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            f"## Reliability: {name}",
+            "",
+            "| bin | count | mean predicted | observed frequency |",
+            "|---|---:|---:|---:|",
+        ]
         for row in m["reliability"]:
             fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
-            lines.append(f"| {row['bin']} | {row['count']} | {fmt(row['mean_predicted'])} | "
-                         f"{fmt(row['observed_frequency'])} |")
+            lines.append(
+                f"| {row['bin']} | {row['count']} | {fmt(row['mean_predicted'])} | {fmt(row['observed_frequency'])} |"
+            )
     return "\n".join(lines) + "\n"

@@ -41,8 +41,9 @@ class Standardise(nn.Module):
 
 def build_net(input_dim: int, n_interests: int, hidden: int) -> nn.Sequential:
     if hidden:
-        return nn.Sequential(Standardise(input_dim), nn.Linear(input_dim, hidden), nn.ReLU(),
-                             nn.Linear(hidden, n_interests))
+        return nn.Sequential(
+            Standardise(input_dim), nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, n_interests)
+        )
     return nn.Sequential(Standardise(input_dim), nn.Linear(input_dim, n_interests))
 
 
@@ -92,15 +93,26 @@ def prevalence_by_type(targets: np.ndarray, types: list[str]) -> dict[str, np.nd
     gets the overall share."""
     types_arr, targets = np.asarray(types), np.asarray(targets, dtype=np.float64)
     overall = targets.mean(axis=0)
-    return {kind: targets[types_arr == kind].mean(axis=0) if (types_arr == kind).any() else overall
-            for kind in USER_TYPES}
+    return {
+        kind: targets[types_arr == kind].mean(axis=0) if (types_arr == kind).any() else overall for kind in USER_TYPES
+    }
 
 
 class InterestModel:
     """The trained classifier, its calibration, catalogue and cold-start estimates: everything scoring needs."""
 
-    def __init__(self, net, config: dict, platt: tuple[float, float], interest_ids: list[str], labels: list[str],
-                 cold_start: dict[str, list[float]], embedding_model_id: str, version: str, input_dim: int):
+    def __init__(
+        self,
+        net,
+        config: dict,
+        platt: tuple[float, float],
+        interest_ids: list[str],
+        labels: list[str],
+        cold_start: dict[str, list[float]],
+        embedding_model_id: str,
+        version: str,
+        input_dim: int,
+    ):
         self.net = net.eval()
         self.config = config
         self.platt = platt
@@ -114,8 +126,7 @@ class InterestModel:
     def logits(self, features: np.ndarray) -> np.ndarray:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != self.input_dim:
-            raise ValueError(f"features must be users x {self.input_dim} (user_features output), "
-                             f"got {features.shape}")
+            raise ValueError(f"features must be users x {self.input_dim} (user_features output), got {features.shape}")
         with torch.no_grad():
             return self.net(torch.from_numpy(features)).numpy().astype(np.float64)
 
@@ -135,22 +146,33 @@ class InterestModel:
             raise EmbeddingModelMismatch(
                 f"interest model {self.version} was trained on {self.embedding_model_id} title vectors; features "
                 f"from {model_id} would be meaningless to it. Retrain (python -m training.interests) or use that "
-                f"embedding model.")
+                f"embedding model."
+            )
 
     def save(self, directory: Path) -> None:
         """model.pt (state dict + config + calibration), catalogue.json, cold_start.json."""
         directory.mkdir(parents=True, exist_ok=True)
-        torch.save({
-            "state_dict": self.net.state_dict(), "config": self.config, "platt": list(self.platt),
-            "input_dim": self.input_dim, "n_interests": len(self.interest_ids),
-            "embedding_model_id": self.embedding_model_id, "version": self.version,
-        }, directory / "model.pt")
+        torch.save(
+            {
+                "state_dict": self.net.state_dict(),
+                "config": self.config,
+                "platt": list(self.platt),
+                "input_dim": self.input_dim,
+                "n_interests": len(self.interest_ids),
+                "embedding_model_id": self.embedding_model_id,
+                "version": self.version,
+            },
+            directory / "model.pt",
+        )
         write_json(directory / "catalogue.json", {"interest_ids": self.interest_ids, "labels": self.labels})
-        write_json(directory / "cold_start.json", {
-            "description": "per user type: probability of each interest (catalogue order) for a user without "
-                           "activity = its prevalence among training users of that type",
-            "user_types": {kind: p.tolist() for kind, p in self._cold_start.items()},
-        })
+        write_json(
+            directory / "cold_start.json",
+            {
+                "description": "per user type: probability of each interest (catalogue order) for a user without "
+                "activity = its prevalence among training users of that type",
+                "user_types": {kind: p.tolist() for kind, p in self._cold_start.items()},
+            },
+        )
 
     @classmethod
     def load(cls, path: Path, embedding_model_id: str | None = None) -> "InterestModel":
@@ -164,8 +186,17 @@ class InterestModel:
         cold = json.loads((path / "cold_start.json").read_text())["user_types"]
         net = build_net(saved["input_dim"], saved["n_interests"], saved["config"]["hidden"])
         net.load_state_dict(saved["state_dict"])
-        model = cls(net, saved["config"], tuple(saved["platt"]), catalogue["interest_ids"], catalogue["labels"],
-                    cold, saved["embedding_model_id"], saved["version"], saved["input_dim"])
+        model = cls(
+            net,
+            saved["config"],
+            tuple(saved["platt"]),
+            catalogue["interest_ids"],
+            catalogue["labels"],
+            cold,
+            saved["embedding_model_id"],
+            saved["version"],
+            saved["input_dim"],
+        )
         if embedding_model_id is not None:
             model.check_embedding_model(embedding_model_id)
         return model

@@ -63,8 +63,7 @@ def split_of(handle: str, split: tuple[int, int, int] = TrainConfig.split) -> st
     return "train" if bucket < split[0] else "calibration" if bucket < split[0] + split[1] else "test"
 
 
-def train_net(features: np.ndarray, targets: np.ndarray, config: TrainConfig,
-              echo: Callable[[str], None] = print):
+def train_net(features: np.ndarray, targets: np.ndarray, config: TrainConfig, echo: Callable[[str], None] = print):
     """Minibatch Adam on BCEWithLogits; seeded, fixed user order and a seeded shuffle, so reruns match."""
     torch.manual_seed(config.seed)
     net = build_net(features.shape[1], targets.shape[1], config.hidden)
@@ -77,7 +76,7 @@ def train_net(features: np.ndarray, targets: np.ndarray, config: TrainConfig,
     for epoch in range(1, config.epochs + 1):
         order, total = torch.randperm(len(x), generator=generator), 0.0
         for start in range(0, len(x), config.batch_size):
-            batch = order[start:start + config.batch_size]
+            batch = order[start : start + config.batch_size]
             optimiser.zero_grad()
             loss = loss_fn(net(x[batch]), y[batch])
             loss.backward()
@@ -99,42 +98,55 @@ class TrainingRun:
     seconds: dict = field(default_factory=dict)
 
 
-def train(warehouse: Warehouse, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig = TrainConfig(),
-          echo: Callable[[str], None] = print, threads: int = 1) -> TrainingRun:
+def train(
+    warehouse: Warehouse,
+    artifacts_dir: Path,
+    spec: ModelSpec,
+    config: TrainConfig = TrainConfig(),
+    echo: Callable[[str], None] = print,
+    threads: int = 1,
+) -> TrainingRun:
     """Read the warehouse (read-only, closed before training), train, write the artifact.
     spec: the embedding model the warehouse's title vectors come from; threads: torch threads (torch_threads)."""
     return train_on(load_training_data(warehouse, spec.model_id), artifacts_dir, spec, config, echo, threads)
 
 
-def train_on(data: InterestData, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig = TrainConfig(),
-             echo: Callable[[str], None] = print, threads: int = 1) -> TrainingRun:
+def train_on(
+    data: InterestData,
+    artifacts_dir: Path,
+    spec: ModelSpec,
+    config: TrainConfig = TrainConfig(),
+    echo: Callable[[str], None] = print,
+    threads: int = 1,
+) -> TrainingRun:
     """Train, calibrate, evaluate against the baselines and write the artifact from data already read."""
     with torch_threads(threads):
         return _train(data, Path(artifacts_dir), spec, config, echo)
 
 
-def _train(data: InterestData, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig,
-           echo: Callable[[str], None]) -> TrainingRun:
+def _train(
+    data: InterestData, artifacts_dir: Path, spec: ModelSpec, config: TrainConfig, echo: Callable[[str], None]
+) -> TrainingRun:
     started = time.perf_counter()
     version = artifact_version(data.sha256, config, spec.model_id)
     handles = list(data.activity)
     splits = np.asarray([split_of(h, config.split) for h in handles])
     index = {s: np.flatnonzero(splits == s) for s in ("train", "calibration", "test")}
-    echo(f"{len(data.users)} users, {len(handles)} with activity (train {len(index['train'])}, calibration "
-         f"{len(index['calibration'])}, test {len(index['test'])}), {len(data.interest_ids)} interests")
+    echo(
+        f"{len(data.users)} users, {len(handles)} with activity (train {len(index['train'])}, calibration "
+        f"{len(index['calibration'])}, test {len(index['test'])}), {len(data.interest_ids)} interests"
+    )
     if not data.interest_ids:
         raise InterestDataError(f"{data.warehouse}: no interest catalogue (stg_interests is empty)")
     if min(len(i) for i in index.values()) == 0:
-        raise InterestDataError(f"{data.warehouse}: too few users with activity to split into "
-                                f"train/calibration/test")
+        raise InterestDataError(f"{data.warehouse}: too few users with activity to split into train/calibration/test")
 
     echo(f"encoding {len(data.labels)} interest labels with {spec.model_id} (titles: int_text_embeddings)...")
     t0 = time.perf_counter()
     label_vectors = encode_texts(spec, data.labels, progress=False)
     encode_seconds = time.perf_counter() - t0
     types = [data.users[h] for h in handles]
-    features = user_features([data.title_vectors.get(h, np.zeros((0, label_vectors.shape[1]))) for h in handles],
-                             types)
+    features = user_features([data.title_vectors.get(h, np.zeros((0, label_vectors.shape[1]))) for h in handles], types)
     column = {interest: j for j, interest in enumerate(data.interest_ids)}
     targets = np.zeros((len(handles), len(data.interest_ids)), dtype=np.float32)
     for i, h in enumerate(handles):
@@ -145,15 +157,24 @@ def _train(data: InterestData, artifacts_dir: Path, spec: ModelSpec, config: Tra
     tr, ca, te = index["train"], index["calibration"], index["test"]
     net = train_net(features[tr], targets[tr], config, echo)
     cold = prevalence_by_type(targets[tr], [types[i] for i in tr])
-    model = InterestModel(net, asdict(config), (1.0, 0.0), data.interest_ids, data.labels,
-                          {k: v.tolist() for k, v in cold.items()}, spec.model_id, version, features.shape[1])
+    model = InterestModel(
+        net,
+        asdict(config),
+        (1.0, 0.0),
+        data.interest_ids,
+        data.labels,
+        {k: v.tolist() for k, v in cold.items()},
+        spec.model_id,
+        version,
+        features.shape[1],
+    )
     model.platt = fit_platt(model.logits(features[ca]), targets[ca])
     echo(f"  Platt scaling: a={model.platt[0]:.4f} b={model.platt[1]:.4f}")
     train_seconds = time.perf_counter() - t0
 
     # baselines, on the same test users
     popularity = np.stack([cold[types[i]] for i in te])
-    cosine = features[:, :label_vectors.shape[1]] @ label_vectors.T  # the text part: the renormalised mean title
+    cosine = features[:, : label_vectors.shape[1]] @ label_vectors.T  # the text part: the renormalised mean title
     cosine_platt = fit_platt(cosine[ca], targets[ca])
     methods = {
         "model": evaluate(model.predict(features[te]), targets[te]),
@@ -162,12 +183,19 @@ def _train(data: InterestData, artifacts_dir: Path, spec: ModelSpec, config: Tra
     }
     test = methods["model"]
     metrics = {
-        "version": version, "k": TOP_K, "split": {s: int(len(i)) for s, i in index.items()},
-        "cold_start_users": len(data.users) - len(handles), "cells": test["cells"], "positives": test["positives"],
+        "version": version,
+        "k": TOP_K,
+        "split": {s: int(len(i)) for s, i in index.items()},
+        "cold_start_users": len(data.users) - len(handles),
+        "cells": test["cells"],
+        "positives": test["positives"],
         "platt": {"model": list(model.platt), "cosine": list(cosine_platt)},
         "methods": methods,
     }
     path = save_artifact(model, metrics, data.provenance(), config, artifacts_dir)
-    seconds = {"encode_labels": round(encode_seconds, 2), "train": round(train_seconds, 2),
-               "total": round(time.perf_counter() - started, 2)}
+    seconds = {
+        "encode_labels": round(encode_seconds, 2),
+        "train": round(train_seconds, 2),
+        "total": round(time.perf_counter() - started, 2),
+    }
     return TrainingRun(model, metrics, version, path, [handles[i] for i in te], features[te], seconds)

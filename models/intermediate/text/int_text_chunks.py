@@ -23,10 +23,22 @@ def model(dbt, session):
     max_tokens = max_content_tokens(spec)
     units = dbt.ref("int_text_units").to_arrow_table().to_pylist()
 
-    columns = {name: [] for name in (
-        "source", "source_id", "source_position", "unit_id", "chunk_index", "chunk_id", "text", "pages", "token_count",
-        "content_hash", "model_id",
-    )}
+    columns = {
+        name: []
+        for name in (
+            "source",
+            "source_id",
+            "source_position",
+            "unit_id",
+            "chunk_index",
+            "chunk_id",
+            "text",
+            "pages",
+            "token_count",
+            "content_hash",
+            "model_id",
+        )
+    }
     untokenized = collections.Counter()  # source -> texts without a chunk
     for unit in units:
         text = unit["text"]
@@ -34,7 +46,7 @@ def model(dbt, session):
         if not chunks:
             untokenized[unit["source"]] += 1
         for index, chunk in enumerate(chunks):
-            chunk_text_value = text[chunk.start:chunk.end]
+            chunk_text_value = text[chunk.start : chunk.end]
             columns["source"].append(unit["source"])
             columns["source_id"].append(unit["source_id"])
             columns["source_position"].append(unit["source_position"])
@@ -46,14 +58,28 @@ def model(dbt, session):
             columns["token_count"].append(chunk.token_count)
             columns["content_hash"].append(hashlib.sha256(chunk_text_value.encode()).hexdigest())
             columns["model_id"].append(spec.model_id)
-    print(f"[int_text_chunks] {len(units)} texts -> {len(columns['text'])} chunks (at most {max_tokens} tokens each)"
-          + "".join(f"; {n} {source} texts hold no model token" for source, n in sorted(untokenized.items()))
-          + (" (documents and passages: rejects with reason no_model_tokens; titles: left out of the interest "
-             "features)" if untokenized else ""))
-    schema = pa.schema([
-        ("source", pa.string()), ("source_id", pa.string()), ("source_position", pa.int32()),
-        ("unit_id", pa.string()), ("chunk_index", pa.int32()), ("chunk_id", pa.string()), ("text", pa.string()),
-        ("pages", pa.list_(pa.int32())), ("token_count", pa.int32()), ("content_hash", pa.string()),
-        ("model_id", pa.string()),
-    ])
+    print(
+        f"[int_text_chunks] {len(units)} texts -> {len(columns['text'])} chunks (at most {max_tokens} tokens each)"
+        + "".join(f"; {n} {source} texts hold no model token" for source, n in sorted(untokenized.items()))
+        + (
+            " (documents and passages: rejects with reason no_model_tokens; titles: left out of the interest features)"
+            if untokenized
+            else ""
+        )
+    )
+    schema = pa.schema(
+        [
+            ("source", pa.string()),
+            ("source_id", pa.string()),
+            ("source_position", pa.int32()),
+            ("unit_id", pa.string()),
+            ("chunk_index", pa.int32()),
+            ("chunk_id", pa.string()),
+            ("text", pa.string()),
+            ("pages", pa.list_(pa.int32())),
+            ("token_count", pa.int32()),
+            ("content_hash", pa.string()),
+            ("model_id", pa.string()),
+        ]
+    )
     return pa.table(columns, schema=schema)

@@ -29,12 +29,17 @@ def model(dbt, session):
     ).fetchall()
     done = set()
     if dbt.is_incremental:
-        done = {row[0] for row in session.execute(
-            f"select content_hash from {dbt.this} where model_id = ?", [spec.model_id]
-        ).fetchall()}
+        done = {
+            row[0]
+            for row in session.execute(
+                f"select content_hash from {dbt.this} where model_id = ?", [spec.model_id]
+            ).fetchall()
+        }
     todo = [(content_hash, text) for content_hash, text in wanted if content_hash not in done]
-    print(f"[int_text_embeddings] {spec.model_id}: {len(todo)} chunks to encode, "
-          f"{len(wanted) - len(todo)} already encoded")
+    print(
+        f"[int_text_embeddings] {spec.model_id}: {len(todo)} chunks to encode, "
+        f"{len(wanted) - len(todo)} already encoded"
+    )
 
     if todo:
         started = time.perf_counter()
@@ -44,15 +49,18 @@ def model(dbt, session):
     vectors = encode_texts(spec, [text for _, text in todo]) if todo else np.zeros((0, dim), np.float32)
     if todo:
         seconds = time.perf_counter() - started
-        print(f"[int_text_embeddings] encoded {len(todo)} chunks in {seconds:.1f}s "
-              f"({len(todo) / seconds:.1f} chunks/s)")
+        print(
+            f"[int_text_embeddings] encoded {len(todo)} chunks in {seconds:.1f}s ({len(todo) / seconds:.1f} chunks/s)"
+        )
     if vectors.shape[1] != dim:
         raise ValueError(f"{spec.model_id} produced {vectors.shape[1]}-dimensional vectors, config says {dim}")
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    return pa.table({
-        "content_hash": pa.array([h for h, _ in todo], pa.string()),
-        "model_id": pa.array([spec.model_id] * len(todo), pa.string()),
-        # a FixedSizeList lands as FLOAT[dim]; a list of numpy arrays would land as FLOAT[]
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dim),
-        "embedded_at": pa.array([now] * len(todo), pa.timestamp("us")),
-    })
+    return pa.table(
+        {
+            "content_hash": pa.array([h for h, _ in todo], pa.string()),
+            "model_id": pa.array([spec.model_id] * len(todo), pa.string()),
+            # a FixedSizeList lands as FLOAT[dim]; a list of numpy arrays would land as FLOAT[]
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dim),
+            "embedded_at": pa.array([now] * len(todo), pa.timestamp("us")),
+        }
+    )

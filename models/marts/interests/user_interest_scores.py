@@ -11,8 +11,14 @@ import pyarrow as pa
 
 PROBABILITY_FLOOR = 1e-6
 SCHEMA = [
-    ("user_handle", pa.string()), ("name", pa.string()), ("user_type", pa.string()), ("interest_id", pa.string()),
-    ("label", pa.string()), ("probability", pa.float64()), ("rank", pa.int32()), ("is_cold_start", pa.bool_()),
+    ("user_handle", pa.string()),
+    ("name", pa.string()),
+    ("user_type", pa.string()),
+    ("interest_id", pa.string()),
+    ("label", pa.string()),
+    ("probability", pa.float64()),
+    ("rank", pa.int32()),
+    ("is_cold_start", pa.bool_()),
     ("model_version", pa.string()),
 ]
 
@@ -31,14 +37,18 @@ def model(dbt, session):
         return pa.table({name: pa.array([], kind) for name, kind in SCHEMA})
     settings = Settings.from_env()  # this model is an entry point: settings resolved here, once
     spec = settings_model(settings)
-    interest_model = InterestModel.load(settings.interests_model or settings.artifacts_dir / ARTIFACT_SUBDIR,
-                                        embedding_model_id=spec.model_id)
+    interest_model = InterestModel.load(
+        settings.interests_model or settings.artifacts_dir / ARTIFACT_SUBDIR, embedding_model_id=spec.model_id
+    )
 
     # the query training reads its features with (dbt finds refs by their literal names: one call each)
     vectors_by_user = user_title_vectors(
-        session, spec.model_id, titles=f"({dbt.ref('int_user_activity_titles').sql_query()})",
+        session,
+        spec.model_id,
+        titles=f"({dbt.ref('int_user_activity_titles').sql_query()})",
         chunks=f"({dbt.ref('int_text_chunks').sql_query()})",
-        embeddings=f"({dbt.ref('int_text_embeddings').sql_query()})")
+        embeddings=f"({dbt.ref('int_text_embeddings').sql_query()})",
+    )
 
     active = [u for u in users if u["user_handle"] in vectors_by_user]
     probabilities = np.zeros((len(users), len(interest_model.interest_ids)), np.float64)
@@ -67,15 +77,19 @@ def model(dbt, session):
     order = np.argsort(-probabilities, axis=1, kind="stable")
     ranks = np.empty_like(order)
     ranks[np.arange(n_users)[:, None], order] = np.arange(1, n_interests + 1)
-    return pa.table(schema=pa.schema(SCHEMA), data={
-        "user_handle": pa.array(np.repeat([u["user_handle"] for u in users], n_interests), pa.string()),
-        "name": pa.array(np.repeat([u["name"] for u in users], n_interests), pa.string()),
-        "user_type": pa.array(np.repeat([u["user_type"] for u in users], n_interests), pa.string()),
-        "interest_id": pa.array(np.tile(interest_model.interest_ids, n_users), pa.string()),
-        "label": pa.array(np.tile(interest_model.labels, n_users), pa.string()),
-        "probability": pa.array(probabilities.ravel(), pa.float64()),
-        "rank": pa.array(ranks.ravel(), pa.int32()),
-        "is_cold_start": pa.array(
-            np.repeat([u["user_handle"] not in position for u in users], n_interests), pa.bool_()),
-        "model_version": pa.array([interest_model.version] * (n_users * n_interests), pa.string()),
-    })
+    return pa.table(
+        schema=pa.schema(SCHEMA),
+        data={
+            "user_handle": pa.array(np.repeat([u["user_handle"] for u in users], n_interests), pa.string()),
+            "name": pa.array(np.repeat([u["name"] for u in users], n_interests), pa.string()),
+            "user_type": pa.array(np.repeat([u["user_type"] for u in users], n_interests), pa.string()),
+            "interest_id": pa.array(np.tile(interest_model.interest_ids, n_users), pa.string()),
+            "label": pa.array(np.tile(interest_model.labels, n_users), pa.string()),
+            "probability": pa.array(probabilities.ravel(), pa.float64()),
+            "rank": pa.array(ranks.ravel(), pa.int32()),
+            "is_cold_start": pa.array(
+                np.repeat([u["user_handle"] not in position for u in users], n_interests), pa.bool_()
+            ),
+            "model_version": pa.array([interest_model.version] * (n_users * n_interests), pa.string()),
+        },
+    )

@@ -6,4 +6,6 @@ in-process cost of a GET /interests (cProfile over 2,000 requests: 1.35 s nested
 
 from serving.api.routes import documents, find_similar, health, interests, search
 
-ROUTES = [route for resource in (search, find_similar, documents, interests, health) for route in resource.router.routes]
+ROUTES = [
+    route for resource in (search, find_similar, documents, interests, health) for route in resource.router.routes
+]

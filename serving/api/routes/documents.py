@@ -17,14 +17,21 @@ router = APIRouter()
 
 
 @router.get(
-    "/documents/{doc_id}/chunks", response_model=DocumentChunks, response_model_exclude_unset=True,
+    "/documents/{doc_id}/chunks",
+    response_model=DocumentChunks,
+    response_model_exclude_unset=True,
     responses={**NEEDS_INDEX, 404: {"model": ErrorResponse, "description": "No such document in the index"}},
     summary="A document's chunks (and optionally their vectors)",
 )
 def document_chunks(
     service: ServiceDep,
-    doc_id: Annotated[str, PathParam(description="A document id: letters, digits, '_' and '-'",
-                                     json_schema_extra={"pattern": f"^{DOC_ID.pattern}$"})],
+    doc_id: Annotated[
+        str,
+        PathParam(
+            description="A document id: letters, digits, '_' and '-'",
+            json_schema_extra={"pattern": f"^{DOC_ID.pattern}$"},
+        ),
+    ],
     vectors: Annotated[bool, Query(description="Include each chunk's embedding")] = False,
 ) -> DocumentChunks:
     """Every chunk of one document in document order, from the in-memory index (source `document`)."""
@@ -39,8 +46,12 @@ def document_chunks(
         raise HTTPException(404, f"no document {doc_id!r} in the published index")
     chunk_vectors = index.chunk_vectors(rows) if vectors else None  # the postgres backend reads them there
     chunks = [
-        DocumentChunk(chunk_id=index.chunk_ids[row], text=index.texts[row], pages=index.pages[row],
-                      **({"vector": chunk_vectors[i].tolist()} if vectors else {}))  # unset: left out
+        DocumentChunk(
+            chunk_id=index.chunk_ids[row],
+            text=index.texts[row],
+            pages=index.pages[row],
+            **({"vector": chunk_vectors[i].tolist()} if vectors else {}),
+        )  # unset: left out
         for i, row in enumerate(rows)
     ]
     return DocumentChunks(doc_id=doc_id, model_id=retriever.model.model_id, chunks=chunks)

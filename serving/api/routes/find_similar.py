@@ -20,11 +20,14 @@ router = APIRouter()
 # `async`: the work runs in worker threads a batch at a time (serving.api.budget), so between two batches this
 # request can notice a gone client or a passed deadline, and the event loop (and /health) stays free meanwhile
 @router.post(
-    "/find_similar", response_model=FindSimilarResponse,
+    "/find_similar",
+    response_model=FindSimilarResponse,
     responses={
         **ERRORS,
-        413: {"model": ErrorResponse,
-              "description": f"Request body over 2 MB, or more than {MAX_TOKENS:,} tokens to encode in all"},
+        413: {
+            "model": ErrorResponse,
+            "description": f"Request body over 2 MB, or more than {MAX_TOKENS:,} tokens to encode in all",
+        },
         503: {"model": ErrorResponse, "description": "Stopped before the end: the request's deadline passed"},
     },
     summary="Rank the given documents by similarity to a query",
@@ -37,8 +40,9 @@ router = APIRouter()
         "within the request's deadline."
     ),
 )
-async def find_similar(service: ServiceDep, budget: BudgetDep, body: FindSimilarRequest,
-                       request: Request) -> FindSimilarResponse:
+async def find_similar(
+    service: ServiceDep, budget: BudgetDep, body: FindSimilarRequest, request: Request
+) -> FindSimilarResponse:
     model = service.require_model()
     deadline = time.monotonic() + budget.deadline_seconds
     texts = [body.query, *body.documents]

@@ -17,7 +17,8 @@ router = APIRouter()
 
 
 @router.get(
-    "/interests/{user_handle:path}", response_model=UserInterestsResponse,
+    "/interests/{user_handle:path}",
+    response_model=UserInterestsResponse,
     responses={
         422: {"model": ErrorResponse, "description": "Malformed handle, limit or min_probability"},
         404: {"model": ErrorResponse, "description": "No such user in the published interest scores"},
@@ -27,15 +28,24 @@ router = APIRouter()
 )
 async def user_interests(
     request: Request,
-    user_handle: Annotated[str, PathParam(description=f"The user's handle: {HANDLE_RULE}",
-                                          json_schema_extra={"pattern": f"^{HANDLE_PATTERN.pattern}$"})],
+    user_handle: Annotated[
+        str,
+        PathParam(
+            description=f"The user's handle: {HANDLE_RULE}",
+            json_schema_extra={"pattern": f"^{HANDLE_PATTERN.pattern}$"},
+        ),
+    ],
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many interests (1-{MAX_LIMIT})")
     ] = DEFAULT_LIMIT,
     min_probability: Annotated[
         float,
-        Query(ge=0, le=1, allow_inf_nan=False,
-              description="Only interests with a probability at or above this (0-1); may return fewer than `limit`"),
+        Query(
+            ge=0,
+            le=1,
+            allow_inf_nan=False,
+            description="Only interests with a probability at or above this (0-1); may return fewer than `limit`",
+        ),
     ] = 0.0,
 ) -> Response:
     """The user's interests from the published `user_interest_scores` mart (scored by the interest model at
@@ -56,10 +66,12 @@ async def user_interests(
     snapshot = store.snapshot  # one snapshot for this request, even if the refresher swaps it meanwhile
     if snapshot is None:
         if store.error:
-            raise HTTPException(503, f"the published interest scores at {service.published_path} cannot be "
-                                     f"served: {store.error}")
-        raise HTTPException(503, f"no published interest scores at {service.published_path}: run `make run` "
-                                 "(land, dbt build, publish)")
+            raise HTTPException(
+                503, f"the published interest scores at {service.published_path} cannot be served: {store.error}"
+            )
+        raise HTTPException(
+            503, f"no published interest scores at {service.published_path}: run `make run` (land, dbt build, publish)"
+        )
     found = snapshot.lookup(user_handle, limit, min_probability)
     if found is None:
         hint = "" if snapshot.size else " (it holds no users: land DATA_DIR/interests/, dbt build and publish)"
@@ -70,8 +82,11 @@ async def user_interests(
 def interests_body(found: UserInterests) -> bytes:
     """The JSON body of a 200 (the shape of UserInterestsResponse), also sent by serving.api.fast_path."""
     body = {
-        "user_handle": found.user_handle, "name": found.name, "type": found.user_type,
-        "model_version": found.model_version, "cold_start": found.cold_start,
+        "user_handle": found.user_handle,
+        "name": found.name,
+        "type": found.user_type,
+        "model_version": found.model_version,
+        "cold_start": found.cold_start,
         "interests": [
             {"id": interest_id, "label": label, "probability": probability}
             for interest_id, label, probability in zip(found.interest_ids, found.labels, found.probabilities)

@@ -25,8 +25,11 @@ def search(
     service: ServiceDep,
     q: Annotated[
         str,
-        Query(max_length=MAX_QUERY_CHARS, json_schema_extra={"minLength": 1, "pattern": VISIBLE_CHARACTER},
-              description=f"The query text: non-blank (a visible character), at most {MAX_QUERY_CHARS:,} characters"),
+        Query(
+            max_length=MAX_QUERY_CHARS,
+            json_schema_extra={"minLength": 1, "pattern": VISIBLE_CHARACTER},
+            description=f"The query text: non-blank (a visible character), at most {MAX_QUERY_CHARS:,} characters",
+        ),
         AfterValidator(check_text),
     ],
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results")] = 10,
@@ -42,10 +45,20 @@ def search(
     retriever = service.require_retriever()
     results = retriever.search(q, k, mode=mode, source=source or None, doc_id=doc_id or None)  # "": no filter
     return SearchResponse(
-        query=q, mode=mode, k=k, model_id=retriever.model.model_id,
+        query=q,
+        mode=mode,
+        k=k,
+        model_id=retriever.model.model_id,
         results=[
-            SearchHit(id=r.document_id, text=r.document_text, score=r.score, source=r.source, doc_id=r.doc_id,
-                      chunk_id=r.chunk_id, pages=r.pages)
+            SearchHit(
+                id=r.document_id,
+                text=r.document_text,
+                score=r.score,
+                source=r.source,
+                doc_id=r.doc_id,
+                chunk_id=r.chunk_id,
+                pages=r.pages,
+            )
             for r in results
         ],
     )

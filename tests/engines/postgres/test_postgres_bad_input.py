@@ -111,7 +111,9 @@ def case_bad_file_name(prior: Path, bad: Path) -> None:
 def case_dirty_records_land(prior: Path, bad: Path) -> None:
     """Not refused: scores of every JSON type land verbatim, for dbt to reject (the same rows on both engines)."""
     records = real_records(0)
-    for index, score in enumerate(["error", None, True, {"value": 0.5}, [1, 2], 1e999, "0.25", -0.0, 12345678901234567890]):
+    for index, score in enumerate(
+        ["error", None, True, {"value": 0.5}, [1, 2], 1e999, "0.25", -0.0, 12345678901234567890]
+    ):
         records[index]["score"] = score
     records[20]["industry"] = " Food\u2028\t"
     records[21]["id"] = 12345
@@ -125,9 +127,12 @@ def case_texts_without_pages(prior: Path, bad: Path) -> None:
 def case_document_replaced_by_bad_pages(prior: Path, bad: Path) -> None:
     real_document(prior / "documents")
     real_document(bad / "documents")
-    edit_text(bad / "documents" / f"pages_{REAL_DOCUMENT}.csv",
-              lambda text: "\n".join(line if i != 4 else line.rsplit(",", 1)[0] + ",five"
-                                     for i, line in enumerate(text.split("\n"))))
+    edit_text(
+        bad / "documents" / f"pages_{REAL_DOCUMENT}.csv",
+        lambda text: "\n".join(
+            line if i != 4 else line.rsplit(",", 1)[0] + ",five" for i, line in enumerate(text.split("\n"))
+        ),
+    )
 
 
 def case_document_truncated_texts(prior: Path, bad: Path) -> None:
@@ -215,10 +220,16 @@ def test_bad_input_fails_the_same_on_every_engine(reliability_postgres, tmp_path
     engines = {
         "duckdb": ({"DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_warehouse)}, duckdb_warehouse, read_duckdb),
         # DUCKDB_PATH set, to show the Postgres landing never creates it
-        "postgres": ({"DBT_TARGET": "postgres", "DUCKDB_PATH": str(tmp_path / "unused.duckdb"), **server.env()},
-                     PostgresWarehouse(server), read_postgres),
-        "spark": ({"DBT_TARGET": "spark", "SPARK_DIR": str(spark.directory),
-                   "DUCKDB_PATH": str(tmp_path / "unused.duckdb")}, spark, read_spark),
+        "postgres": (
+            {"DBT_TARGET": "postgres", "DUCKDB_PATH": str(tmp_path / "unused.duckdb"), **server.env()},
+            PostgresWarehouse(server),
+            read_postgres,
+        ),
+        "spark": (
+            {"DBT_TARGET": "spark", "SPARK_DIR": str(spark.directory), "DUCKDB_PATH": str(tmp_path / "unused.duckdb")},
+            spark,
+            read_spark,
+        ),
     }
     outcomes = {}
     for engine, (settings, warehouse, read_raw) in engines.items():

@@ -35,10 +35,18 @@ def built(postgres, tmp_path_factory) -> dict:
     data.mkdir()
     (data / "score_batches").symlink_to(require_real(REAL_SCORE_BATCHES))
     write_corpus_subset(data / "retrieval" / CORPUS, QUERY_IDS)
-    env = {**os.environ, **postgres.env(), "DBT_TARGET": "postgres", "DATA_DIR": str(data),
-           "DUCKDB_PATH": str(folder / "never.duckdb"), "OUTPUT_DIR": str(folder / "output"),
-           "PUBLISHED_PATH": str(folder / "published.duckdb"), "ARTIFACTS_DIR": str(folder / "artifacts"),
-           "DBT_TARGET_PATH": str(folder / "target"), "DBT_LOG_PATH": str(folder / "logs")}
+    env = {
+        **os.environ,
+        **postgres.env(),
+        "DBT_TARGET": "postgres",
+        "DATA_DIR": str(data),
+        "DUCKDB_PATH": str(folder / "never.duckdb"),
+        "OUTPUT_DIR": str(folder / "output"),
+        "PUBLISHED_PATH": str(folder / "published.duckdb"),
+        "ARTIFACTS_DIR": str(folder / "artifacts"),
+        "DBT_TARGET_PATH": str(folder / "target"),
+        "DBT_LOG_PATH": str(folder / "logs"),
+    }
     log = make("run", env)
     return {"folder": folder, "env": env, "log": log}
 

@@ -46,8 +46,9 @@ def managed():
                 app_db.cursor().execute("create extension vector")
             data_dir = PROJECT_ROOT / ".engines" / "postgres-test-reliability-managed" / "data"
             # the administrator (the fixture) keeps trust; every other login needs its password
-            (data_dir / "pg_hba.conf").write_text("host all postgres 127.0.0.1/32 trust\n"
-                                                  "host all all 127.0.0.1/32 scram-sha-256\n")
+            (data_dir / "pg_hba.conf").write_text(
+                "host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+            )
             with admin.cursor() as cursor:
                 cursor.execute("select pg_reload_conf()")
         finally:
@@ -56,21 +57,24 @@ def managed():
 
 
 def project_server_state() -> tuple:
-    """The project's own local server (.engines/reliability_postgres): running?, and its state file's mtime (None if absent)."""
+    """The project's own local server (.engines/postgres): running?, and its state file's mtime (None if absent)."""
     server = LocalPostgres(STATE_DIR)
     return server.running(), server.state_file.stat().st_mtime_ns if server.state_file.exists() else None
 
 
 def test_an_external_server_is_configuration_only(managed, score_data, uninterrupted_marts, tmp_path):
-    """PG* and DBT_TARGET=reliability_postgres, nothing else: landing and the score pipeline run as the non-superuser, into its
+    """PG* and DBT_TARGET=postgres, nothing else: landing and the score pipeline run as the non-superuser, into its
     database, with the same marts as on the project's server; the project's local server is never started."""
     before = project_server_state()
     settings = {"DBT_TARGET": "postgres", **managed.env()}
     land = run("landing.land", clean_env(DATA_DIR=str(score_data[0]), **settings))
     assert land.returncode == 0, land.stderr
     assert f"{BATCHES} batch files, {BATCHES} newly landed ({ROWS} rows)" in land.stdout
-    build = run("pipeline.dbt_runner", clean_env(**settings, DBT_TARGET_PATH=str(tmp_path / "target"),
-                                                  DBT_LOG_PATH=str(tmp_path / "logs")), *BUILD)
+    build = run(
+        "pipeline.dbt_runner",
+        clean_env(**settings, DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs")),
+        *BUILD,
+    )
     assert build.returncode == 0, build.stdout[-3000:]
 
     assert_marts_equal(managed, uninterrupted_marts)
@@ -78,8 +82,13 @@ def test_an_external_server_is_configuration_only(managed, score_data, uninterru
     try:
         with con.cursor() as cursor:
             assert scalar(cursor, "select rolsuper from pg_roles where rolname = current_user") is False
-            assert scalar(cursor, "select count(*) from pg_tables where schemaname in ('raw', 'public') "
-                                  "and tableowner = 'app'") >= len(MARTS) + 2
+            assert (
+                scalar(
+                    cursor,
+                    "select count(*) from pg_tables where schemaname in ('raw', 'public') and tableowner = 'app'",
+                )
+                >= len(MARTS) + 2
+            )
     finally:
         con.close()
     assert project_server_state() == before
@@ -93,8 +102,14 @@ def test_a_wrong_password_is_a_clear_error_naming_the_server_not_the_password(ma
     before = project_server_state()
     outputs = {}
     for entry_point in ("landing.land", "pipeline.publish", "pipeline.dbt_runner"):
-        env = clean_env(DBT_TARGET="postgres", DATA_DIR=str(score_data[0]), PUBLISHED_PATH=str(tmp_path / "pub.duckdb"),
-                        DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"), **wrong.env())
+        env = clean_env(
+            DBT_TARGET="postgres",
+            DATA_DIR=str(score_data[0]),
+            PUBLISHED_PATH=str(tmp_path / "pub.duckdb"),
+            DBT_TARGET_PATH=str(tmp_path / "target"),
+            DBT_LOG_PATH=str(tmp_path / "logs"),
+            **wrong.env(),
+        )
         result = run(entry_point, env, *(BUILD if entry_point == "pipeline.dbt_runner" else ()))
         outputs[entry_point] = result
         assert result.returncode != 0, entry_point
@@ -114,13 +129,19 @@ def test_a_database_without_pgvector_says_what_to_ask_the_administrator(managed,
     """On `bare` (no vector extension, a user who may not create it), the first model with vectors fails with an
     error saying so, instead of Postgres's 'permission denied to create extension'."""
     bare = dataclasses.replace(managed, dbname="bare")
-    env = clean_env(DBT_TARGET="postgres", DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"),
-                    **bare.env())
+    env = clean_env(
+        DBT_TARGET="postgres",
+        DBT_TARGET_PATH=str(tmp_path / "target"),
+        DBT_LOG_PATH=str(tmp_path / "logs"),
+        **bare.env(),
+    )
     build = run("pipeline.dbt_runner", env, "run", "--select", "search_chunks")
     assert build.returncode != 0
     text = build.stdout + build.stderr
-    assert ('the database "bare" has no vector extension (pgvector), which vector search needs, and user "app" '
-            'cannot create it') in text, text[-3000:]
+    assert (
+        'the database "bare" has no vector extension (pgvector), which vector search needs, and user "app" '
+        "cannot create it"
+    ) in text, text[-3000:]
     assert 'run "create extension vector;" in that database' in text
     assert APP_PASSWORD not in text
 

@@ -1,8 +1,9 @@
 """Incremental on Postgres: the 20 real batches landed as they might arrive, one at a time through the cold start and
 the first full windows, then a backlog of several at once, with a dbt run of the score pipeline after each arrival,
 give the same marts as all 20 landed at once and built once (tests/models/test_score_pipeline_real.py proves the
-one-at-a-time case for all 20 on DuckDB). Two databases on one throwaway server (its own, under .engines/, stopped at the end): `warehouse` built
-batch by batch, `all_at_once` built once; floats within 1e-9, everything else exact, `loaded_at` left out.
+one-at-a-time case for all 20 on DuckDB). Two databases on one throwaway server (its own, under .engines/, stopped
+at the end): `warehouse` built batch by batch, `all_at_once` built once; floats within 1e-9, everything else exact,
+`loaded_at` left out.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def postgres():
 
 
 def dbt(database, folder: Path, *args: str) -> None:
-    run_dbt(PostgresWarehouse(database), [*args, "--select", SCORE_PIPELINE], target_path=folder / f"target_{database.dbname}")
+    run_dbt(
+        PostgresWarehouse(database),
+        [*args, "--select", SCORE_PIPELINE],
+        target_path=folder / f"target_{database.dbname}",
+    )
 
 
 def count(database, table: str) -> int:
@@ -52,7 +57,7 @@ def test_batches_built_as_they_arrive_equal_all_at_once(postgres, tmp_path):
     for number, arriving in enumerate(ARRIVALS):
         with connect_postgres(batch_by_batch.dsn()) as con:
             ensure_raw_tables(con)
-            for path in paths[landed:landed + arriving]:
+            for path in paths[landed : landed + arriving]:
                 assert land_score_batch(con, path).status == "landed"
         landed += arriving
         dbt(batch_by_batch, tmp_path, "build" if number == 0 else "run")

@@ -65,25 +65,46 @@ def kill_when(process: subprocess.Popen, server, ready, seconds: float = 180) ->
     finally:
         watcher.close()
     out, err = process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGKILL, f"not killed (exit {process.returncode}):\n{out[-2000:]}\n{err[-2000:]}"
+    assert process.returncode == -signal.SIGKILL, (
+        f"not killed (exit {process.returncode}):\n{out[-2000:]}\n{err[-2000:]}"
+    )
 
 
 def landed_at_least(n: int):
     def ready(cursor) -> bool:
         if n == 0:  # right at start: the loader holds the writer lock, nothing else done yet
-            return scalar(cursor, f"select count(*) from pg_locks where locktype = 'advisory' and objid = {WRITER_LOCK} "
-                                  "and granted") > 0
-        return (scalar(cursor, "select to_regclass('raw.landed_files') is not null")
-                and scalar(cursor, "select count(*) from raw.landed_files") >= n)
+            return (
+                scalar(
+                    cursor,
+                    f"select count(*) from pg_locks where locktype = 'advisory' and objid = {WRITER_LOCK} and granted",
+                )
+                > 0
+            )
+        return (
+            scalar(cursor, "select to_regclass('raw.landed_files') is not null")
+            and scalar(cursor, "select count(*) from raw.landed_files") >= n
+        )
+
     return ready
 
 
 def inside_a_file_after(n: int):
     """n files landed and the loader inside the transaction of the next one (a session of it in a transaction)."""
+
     def ready(cursor) -> bool:
-        return landed_at_least(n)(cursor) and scalar(cursor, (
-            "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() "
-            "and backend_type = 'client backend' and xact_start is not null and query not like '%pg_advisory_lock%'")) > 0
+        return (
+            landed_at_least(n)(cursor)
+            and scalar(
+                cursor,
+                (
+                    "select count(*) from pg_stat_activity where datname = current_database() "
+                    "and pid <> pg_backend_pid() and backend_type = 'client backend' and xact_start is not null "
+                    "and query not like '%pg_advisory_lock%'"
+                ),
+            )
+            > 0
+        )
+
     return ready
 
 
@@ -108,8 +129,15 @@ def test_a_killed_landing_leaves_whole_files_and_the_rerun_lands_the_rest(reliab
     ready, landed_files = KILL_MOMENTS[moment]
     server = fresh_database(reliability_postgres, "killed_landing")
     env = clean_env(DATA_DIR=str(data_dir), DBT_TARGET="postgres", **server.env())
-    loader = subprocess.Popen(command("landing.land"), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    loader = subprocess.Popen(
+        command("landing.land"),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     kill_when(loader, server, ready)
 
     files, rows = landed_state(server)
@@ -122,16 +150,26 @@ def test_a_killed_landing_leaves_whole_files_and_the_rerun_lands_the_rest(reliab
     rerun = run("landing.land", env)
     assert rerun.returncode == 0, rerun.stderr
     new_rows = sum(count for batch, (_, _, count) in clean_files.items() if batch >= landed)
-    assert (f"[land] score_batches: {BATCHES} batch files, {BATCHES - landed} newly landed ({new_rows} rows), "
-            f"{landed} already landed") in rerun.stdout
+    assert (
+        f"[land] score_batches: {BATCHES} batch files, {BATCHES - landed} newly landed ({new_rows} rows), "
+        f"{landed} already landed"
+    ) in rerun.stdout
     assert landed_state(server) == (clean_files, clean_rows)
 
 
 def running_node(name: str):
     """dbt (its query comments name the node) has sent a statement of model `name`."""
+
     def ready(cursor) -> bool:
-        return scalar(cursor, "select count(*) from pg_stat_activity where datname = current_database() "
-                              f"and query like '%\"node_id\": \"model.ml_platform.{name}\"%'") > 0
+        return (
+            scalar(
+                cursor,
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                f'and query like \'%"node_id": "model.ml_platform.{name}"%\'',
+            )
+            > 0
+        )
+
     return ready
 
 
@@ -149,12 +187,21 @@ def scores_rows(server) -> int | None:
 
 def build_killed_in(server, env: dict[str, str], node: str) -> None:
     """`python -m pipeline.dbt_runner build` of the score pipeline, SIGKILLed (with its dbt) once it runs `node`."""
-    build = subprocess.Popen(command("pipeline.dbt_runner", *BUILD), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    build = subprocess.Popen(
+        command("pipeline.dbt_runner", *BUILD),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     kill_when(build, server, running_node(node))
 
 
-def test_killed_dbt_builds_are_finished_by_the_next_one(reliability_postgres, score_data, uninterrupted_marts, tmp_path):
+def test_killed_dbt_builds_are_finished_by_the_next_one(
+    reliability_postgres, score_data, uninterrupted_marts, tmp_path
+):
     """Two kills on the way to the 20 batches: the first build (10 batches landed) killed in the second incremental
     model; after 10 more batches, the incremental build killed in a mart (the intermediates already holding the new
     windows). Each time the next build completes, and the marts end equal to the uninterrupted build's, exactly."""

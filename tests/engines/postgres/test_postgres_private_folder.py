@@ -16,7 +16,9 @@ import pytest
 
 from warehouse.local_postgres import SERVICE_USER, LocalPostgres
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user (the service user)")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="only root runs the server as another user (the service user)"
+)
 
 
 def _credentials(pid: int) -> dict[str, list[int]]:

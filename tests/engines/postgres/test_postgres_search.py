@@ -47,8 +47,11 @@ def built(postgres, tmp_path_factory) -> Path:
         shutil.copy(PROJECT_ROOT / "sample_data" / "documents" / name, data_dir / "documents" / name)
     write_corpus_subset(data_dir / "retrieval" / CORPUS)
     land_all(data_dir, PostgresWarehouse(postgres))
-    run_dbt(PostgresWarehouse(postgres), ["build", "--select", "+search_chunks", "--indirect-selection", "buildable"],
-               target_path=folder / "target_pg")
+    run_dbt(
+        PostgresWarehouse(postgres),
+        ["build", "--select", "+search_chunks", "--indirect-selection", "buildable"],
+        target_path=folder / "target_pg",
+    )
     published = folder / "warehouse.published.duckdb"
     publish(PostgresWarehouse(postgres), published)
     return published
@@ -81,7 +84,9 @@ def recall(found, exact) -> float:
 
 def landed_queries() -> list[str]:
     lines = require_real(REAL_CORPUS / "queries.jsonl").read_text().splitlines()
-    return [json.loads(line)["text"] for line in lines if line.strip() and json.loads(line)["_id"] in SEARCH_TEST_QUERY_IDS]
+    return [
+        json.loads(line)["text"] for line in lines if line.strip() and json.loads(line)["_id"] in SEARCH_TEST_QUERY_IDS
+    ]
 
 
 def test_the_search_runs_on_the_hnsw_index(in_postgres, postgres):
@@ -91,8 +96,9 @@ def test_the_search_runs_on_the_hnsw_index(in_postgres, postgres):
     con = psycopg2.connect(postgres.dsn())
     try:
         with con.cursor() as cursor:
-            cursor.execute("explain select chunk_id from search_chunks order by embedding <=> %s::vector limit 30",
-                           [vector])
+            cursor.execute(
+                "explain select chunk_id from search_chunks order by embedding <=> %s::vector limit 30", [vector]
+            )
             plan = "\n".join(row[0] for row in cursor.fetchall())
     finally:
         con.close()
@@ -122,25 +128,34 @@ def test_hnsw_recall_at_10_against_exact_search(in_postgres, in_memory):
     for text in landed_queries():
         exact, found = in_memory.search(text, 10), in_postgres.search(text, 10)
         assert [r.document_id for r in found] == [r.document_id for r in exact], text
-        assert [(r.document_text, r.source, r.doc_id, r.chunk_id, r.pages) for r in found] == \
-            [(r.document_text, r.source, r.doc_id, r.chunk_id, r.pages) for r in exact]
+        assert [(r.document_text, r.source, r.doc_id, r.chunk_id, r.pages) for r in found] == [
+            (r.document_text, r.source, r.doc_id, r.chunk_id, r.pages) for r in exact
+        ]
 
 
 @pytest.mark.parametrize("mode", ["bm25", "hybrid"])
 def test_bm25_and_hybrid_answer_as_in_memory(in_postgres, in_memory, mode):
     for text in dl19_queries():
-        assert [r.document_id for r in in_postgres.search(text, 10, mode=mode)] == \
-            [r.document_id for r in in_memory.search(text, 10, mode=mode)], (mode, text)
+        assert [r.document_id for r in in_postgres.search(text, 10, mode=mode)] == [
+            r.document_id for r in in_memory.search(text, 10, mode=mode)
+        ], (mode, text)
 
 
-@pytest.mark.parametrize("filters", [{"source": "document"}, {"doc_id": DOCUMENT}, {"source": "corpus"},
-                                     {"doc_id": CORPUS}, {"source": "corpus", "doc_id": DOCUMENT}])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"source": "document"},
+        {"doc_id": DOCUMENT},
+        {"source": "corpus"},
+        {"doc_id": CORPUS},
+        {"source": "corpus", "doc_id": DOCUMENT},
+    ],
+)
 def test_filters_return_what_the_exact_search_returns(in_postgres, in_memory, filters):
     """Every result passes the filters, as many results as the exact search gives, recall@k >= 0.95; and all
     of one document's chunks (k beyond them: the exact scan) in exactly the in-memory order."""
     recalls = []
-    for text in ("what is the interest rate of the notes", "causes of left ventricular hypertrophy",
-                 *landed_queries()):
+    for text in ("what is the interest rate of the notes", "causes of left ventricular hypertrophy", *landed_queries()):
         for k in (3, 10, 40):
             found = in_postgres.search(text, k, **filters)
             exact = in_memory.search(text, k, **filters)
@@ -156,8 +171,9 @@ def test_filters_return_what_the_exact_search_returns(in_postgres, in_memory, fi
         assert np.mean(recalls) >= 0.95, recalls
     if filters == {"doc_id": DOCUMENT}:
         text = landed_queries()[0]
-        assert [r.document_id for r in in_postgres.search(text, 100, **filters)] == \
-            [r.document_id for r in in_memory.search(text, 100, **filters)]
+        assert [r.document_id for r in in_postgres.search(text, 100, **filters)] == [
+            r.document_id for r in in_memory.search(text, 100, **filters)
+        ]
 
 
 def test_pgvector_filters_after_the_hnsw_scan(in_postgres, postgres):
@@ -169,9 +185,12 @@ def test_pgvector_filters_after_the_hnsw_scan(in_postgres, postgres):
     con = psycopg2.connect(postgres.dsn())
     try:
         with con.cursor() as cursor:
-            cursor.execute("set enable_seqscan = off; set hnsw.ef_search = 40; select count(*) from (select 1 "
-                           f"from search_chunks where doc_id = '{DOCUMENT}' order by embedding <=> %s::vector "
-                           "limit 10) found", [vector])
+            cursor.execute(
+                "set enable_seqscan = off; set hnsw.ef_search = 40; select count(*) from (select 1 "
+                f"from search_chunks where doc_id = '{DOCUMENT}' order by embedding <=> %s::vector "
+                "limit 10) found",
+                [vector],
+            )
             assert cursor.fetchone()[0] < 10
     finally:
         con.close()
@@ -187,7 +206,7 @@ def test_a_short_hnsw_answer_falls_back_to_an_exact_scan(in_postgres, in_memory,
     def short_when_approximate(self, vector, count, source, doc_id, exact):
         calls.append(exact)
         chunks, scores = nearest(self, vector, count, source, doc_id, exact)
-        return (chunks, scores) if exact else (chunks[:count // 2], scores[:count // 2])
+        return (chunks, scores) if exact else (chunks[: count // 2], scores[: count // 2])
 
     monkeypatch.setattr(type(index), "nearest", short_when_approximate)
     document_chunks = int((index.doc_ids == DOCUMENT).sum())
@@ -200,8 +219,9 @@ def test_a_short_hnsw_answer_falls_back_to_an_exact_scan(in_postgres, in_memory,
     assert sorted(chunks) == sorted(exact_chunks)  # both indexes hold the rows in the same order
     assert np.allclose(scores, exact_scores, atol=1e-5)
     monkeypatch.undo()
-    assert [r.document_id for r in in_postgres.search("what is the interest rate", 100, doc_id=DOCUMENT)] == \
-        [r.document_id for r in in_memory.search("what is the interest rate", 100, doc_id=DOCUMENT)]
+    assert [r.document_id for r in in_postgres.search("what is the interest rate", 100, doc_id=DOCUMENT)] == [
+        r.document_id for r in in_memory.search("what is the interest rate", 100, doc_id=DOCUMENT)
+    ]
 
 
 def test_an_index_made_with_another_model_is_refused(built, postgres):
@@ -218,8 +238,9 @@ def test_refresh_follows_a_rebuilt_table(built, postgres):
     con = psycopg2.connect(postgres.dsn())
     try:
         with con, con.cursor() as cursor:  # as dbt's table materialization: a new relation, renamed in
-            cursor.execute("create table search_chunks__new as select * from search_chunks "
-                           f"where doc_id <> '{DOCUMENT}'")
+            cursor.execute(
+                f"create table search_chunks__new as select * from search_chunks where doc_id <> '{DOCUMENT}'"
+            )
             cursor.execute("alter table search_chunks rename to search_chunks__old")
             cursor.execute("alter table search_chunks__new rename to search_chunks")
         assert retriever.refresh() is True
@@ -254,7 +275,8 @@ def test_http_search_on_the_postgres_backend(built, postgres, in_memory, tmp_pat
         rows = np.flatnonzero(in_memory.index.doc_ids == DOCUMENT)
         assert len(chunks) == len(rows) > 0
         assert np.allclose([c["vector"] for c in chunks], in_memory.index.vectors[rows], atol=1e-6)
-    with TestClient(create_app(published_path=built, model=model("hashing"), backend="postgres",
-                               postgres=postgres)) as client:
+    with TestClient(
+        create_app(published_path=built, model=model("hashing"), backend="postgres", postgres=postgres)
+    ) as client:
         response = client.get("/search", params={"q": "interest rate"})
         assert response.status_code == 503 and "hashing-384" in response.json()["detail"]

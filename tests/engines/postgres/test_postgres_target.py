@@ -67,10 +67,12 @@ def test_document_rejects_and_vector_index_on_postgres(runs):
         assert con.execute("select * from document_rejects order by all").fetchall() == rejects
         indexes = con.execute(
             "select * from postgres_query('warehouse', "
-            "'select tablename from pg_indexes where indexdef like ''%USING hnsw%'' order by 1')").fetchall()
+            "'select tablename from pg_indexes where indexdef like ''%USING hnsw%'' order by 1')"
+        ).fetchall()
         types = con.execute(
             "select * from postgres_query('warehouse', 'select format_type(atttypid, atttypmod) from pg_attribute "
-            "where attrelid = ''document_chunks''::regclass and attname = ''embedding''')").fetchall()
+            "where attrelid = ''document_chunks''::regclass and attname = ''embedding''')"
+        ).fetchall()
     assert indexes == [("document_chunks",), ("search_chunks",)]
     assert types == [("vector(384)",)]
 
@@ -101,8 +103,11 @@ def test_landing_again_and_rebuilding_the_vectors_add_nothing(runs, postgres):
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         before = con.execute(count).fetchone()
     assert "20 batch files, 0 newly landed" in make("land", runs["postgres"]["env"])
-    built = run_dbt(PostgresWarehouse(postgres), ["build", "--select", "int_text_chunks", "int_text_embeddings"],
-                       target_path=runs["postgres"]["folder"] / "target_again")
+    built = run_dbt(
+        PostgresWarehouse(postgres),
+        ["build", "--select", "int_text_chunks", "int_text_embeddings"],
+        target_path=runs["postgres"]["folder"] / "target_again",
+    )
     assert "0 chunks to encode, 3596 already encoded" in built.stdout
     with connect_postgres(postgres.dsn(), read_only=True) as con:
         assert con.execute(count).fetchone() == before == (3596,)
@@ -153,8 +158,17 @@ def test_two_loaders_at_once_queue_up(postgres, tmp_path):
         "    print(sorted({r.status for r in land_score_batches(con, Path(sys.argv[2]))}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    loaders = [subprocess.Popen([sys.executable, "-c", script, postgres.dsn(), str(REAL_SCORE_BATCHES)], cwd=tmp_path,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    loaders = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, postgres.dsn(), str(REAL_SCORE_BATCHES)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outcomes = [loader.communicate(timeout=120) for loader in loaders]
     assert [loader.returncode for loader in loaders] == [0, 0], outcomes
     assert sorted(out.strip() for out, _ in outcomes) == ["['already landed']", "['landed']"], outcomes

@@ -28,7 +28,9 @@ def postgres():
 def real_batch_0(folder: Path) -> Path:
     """A DATA_DIR holding real batch 0: the same batch number as the sample's batch_0.json, other content."""
     (folder / "score_batches").mkdir(parents=True)
-    (folder / "score_batches" / "batch_0.json").write_bytes((require_real(REAL_SCORE_BATCHES) / "batch_0.json").read_bytes())
+    (folder / "score_batches" / "batch_0.json").write_bytes(
+        (require_real(REAL_SCORE_BATCHES) / "batch_0.json").read_bytes()
+    )
     return folder
 
 
@@ -46,10 +48,18 @@ def landed_batches(warehouse) -> int:
 
 def test_reset_lets_the_sample_land_where_the_real_batches_were(postgres, tmp_path: Path, capsys):
     real, sample = real_batch_0(tmp_path / "real"), sample_batches_only(tmp_path / "sample")
-    settings = dataclasses.replace(Settings.from_env(), duckdb_path=tmp_path / "warehouse.duckdb",
-                                   published_path=tmp_path / "warehouse.published.duckdb", spark_dir=tmp_path / "spark",
-                                   postgres_server=None)
-    warehouses = [DuckDBWarehouse(settings.duckdb_path), PostgresWarehouse(postgres), SparkWarehouse(settings.spark_dir)]
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        duckdb_path=tmp_path / "warehouse.duckdb",
+        published_path=tmp_path / "warehouse.published.duckdb",
+        spark_dir=tmp_path / "spark",
+        postgres_server=None,
+    )
+    warehouses = [
+        DuckDBWarehouse(settings.duckdb_path),
+        PostgresWarehouse(postgres),
+        SparkWarehouse(settings.spark_dir),
+    ]
     for warehouse in warehouses:
         land_all(real, warehouse)
         with pytest.raises(LandingError, match="refused"):  # what a user meets today: batch 0, other content

@@ -33,9 +33,13 @@ def cluster():
 def test_score_marts_built_on_a_standalone_cluster_equal_duckdb(cluster, duckdb_reference_run, tmp_path):
     warehouse = SparkWarehouse(tmp_path / "spark", master=cluster.master_url())
     land_all(duckdb_reference_run["data"], warehouse)
-    # the marts, their parents and the seed (tests are the local session's to run: tests/engines/spark/test_spark_target.py)
-    result = run_dbt(warehouse, ["build", "--select", *(f"+{table}" for table in MARTS), "--resource-type", "model",
-                                    "--resource-type", "seed"], target_path=tmp_path / "target")
+    # the marts, their parents and the seed (tests are the local session's to run:
+    # tests/engines/spark/test_spark_target.py)
+    result = run_dbt(
+        warehouse,
+        ["build", "--select", *(f"+{table}" for table in MARTS), "--resource-type", "model", "--resource-type", "seed"],
+        target_path=tmp_path / "target",
+    )
     assert f"session on {cluster.master_url()}" in result.stdout
     with duckdb_reference_run["warehouse"].open(read_only=True) as con:
         expected = {table: read(con, table) for table in MARTS}
@@ -67,9 +71,14 @@ local = encode_texts(spec, texts, progress=False)
 print("cosine", float(np.min((remote * local).sum(axis=1))), "from_the_worker", all(descend), len(pids))
 """
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "spark"), cluster.master_url(),
-                             str(cluster.pids()["worker"])], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "spark"), cluster.master_url(), str(cluster.pids()["worker"])],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     words = next(line for line in result.stdout.splitlines() if line.startswith("cosine")).split()
     assert float(words[1]) >= 0.9999
@@ -79,8 +88,7 @@ print("cosine", float(np.min((remote * local).sum(axis=1))), "from_the_worker", 
 def test_make_stop_stops_the_cluster(cluster):
     """Last in the module: the cluster the tests above used, stopped by `make stop` (as a developer stops it)."""
     assert cluster.running()
-    result = subprocess.run(["make", "--no-print-directory", "stop"], cwd=PROJECT_ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run(["make", "--no-print-directory", "stop"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[spark-cluster] stopped: spark-cluster-test" in result.stdout
     assert not cluster.running()

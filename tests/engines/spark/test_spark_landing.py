@@ -46,14 +46,26 @@ def test_each_batch_lands_as_one_parquet_file(batches, tmp_path):
     warehouse = SparkWarehouse(tmp_path / "spark")
     land_all(batches.parent, warehouse)
     assert unit_files(warehouse, "score_batches") == [
-        "_mirrored.json", *(f"key={n}.parquet" for n in range(5)), "schema.parquet"]
+        "_mirrored.json",
+        *(f"key={n}.parquet" for n in range(5)),
+        "schema.parquet",
+    ]
     assert mirrored_rows(warehouse, "score_batches") == ledger_rows(warehouse, "score_batches")
     assert len(mirrored_rows(warehouse, "score_batches")) == 2000
     assert mirrored_rows(warehouse, "landed_files") == ledger_rows(warehouse, "landed_files")
     # every raw table exists for Spark, empty ones too (their zero-row schema file)
     assert sorted(p.name for p in warehouse.raw_dir.iterdir()) == [
-        "corpus_passages", "corpus_qrels", "corpus_queries", "document_pages", "document_texts", "interests",
-        "landed_files", "score_batches", "user_activity", "users"]
+        "corpus_passages",
+        "corpus_qrels",
+        "corpus_queries",
+        "document_pages",
+        "document_texts",
+        "interests",
+        "landed_files",
+        "score_batches",
+        "user_activity",
+        "users",
+    ]
     assert mirrored_rows(warehouse, "users") == []
 
 
@@ -113,8 +125,11 @@ def test_a_replaced_document_is_swapped_whole(tmp_path):
     with warehouse.open() as con:
         ensure_raw_tables(con)
         assert land_document(con, folder, REAL_DOCUMENT).status == "replaced"
-    assert unit_files(warehouse, "document_texts") == ["_mirrored.json", f"key={REAL_DOCUMENT}.parquet",
-                                                       "schema.parquet"]
+    assert unit_files(warehouse, "document_texts") == [
+        "_mirrored.json",
+        f"key={REAL_DOCUMENT}.parquet",
+        "schema.parquet",
+    ]
     assert len(mirrored_rows(warehouse, "document_texts")) == 10
     assert mirrored_rows(warehouse, "document_texts") == ledger_rows(warehouse, "document_texts")
 

@@ -71,8 +71,11 @@ def test_landing_again_and_rebuilding_the_vectors_add_nothing(runs):
     raw_files = {p: p.stat().st_mtime_ns for p in warehouse.raw_dir.rglob("*.parquet")}
     assert "20 batch files, 0 newly landed" in make("land", env)
     assert {p: p.stat().st_mtime_ns for p in warehouse.raw_dir.rglob("*.parquet")} == raw_files
-    built = run_dbt(warehouse, ["build", "--select", "int_text_chunks", "int_text_embeddings"],
-                       target_path=runs["spark"]["folder"] / "target_again")
+    built = run_dbt(
+        warehouse,
+        ["build", "--select", "int_text_chunks", "int_text_embeddings"],
+        target_path=runs["spark"]["folder"] / "target_again",
+    )
     assert "0 chunks to encode, 3596 already encoded" in built.stdout
     with warehouse.open(read_only=True) as con:
         assert con.execute("select count(*) from int_text_embeddings").fetchone() == (3596,)
