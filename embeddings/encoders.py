@@ -17,6 +17,7 @@ import numpy as np
 
 from core.settings import HUGGING_FACE_DEFAULTS, library_defaults
 from embeddings.model_source import ModelSpec, graph_file
+from embeddings.onnx_encoder import OnnxEncoder, OpenVinoEncoder, export_onnx, export_openvino_int8
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,6 @@ def load_encoder(spec: ModelSpec, threads: int | None = None):
         return HashingEncoder(spec.hashing_dim)
     if spec.backend == "torch":
         return SentenceTransformerEncoder(spec.model_dir, threads=threads)
-    from embeddings.onnx_encoder import OnnxEncoder, OpenVinoEncoder
-
     if spec.backend.startswith("openvino"):
         return OpenVinoEncoder(
             prepare_model(spec), spec.model_dir, threads=threads, quantize_activations=spec.backend == "openvino-int8"
@@ -90,8 +89,6 @@ def prepare_model(spec: ModelSpec) -> Path | None:
     launcher calls this before its executors load the model, so they never export it side by side)."""
     if spec.graph_path is None or spec.graph_path.is_file():
         return spec.graph_path
-    from embeddings.onnx_encoder import export_onnx, export_openvino_int8
-
     if spec.backend == "openvino-int8":  # derived from the float graph, itself exported when missing
         float_spec = replace(spec, backend="onnx", graph_path=graph_file(spec.graph_path.parent, "onnx"))
         float_graph = prepare_model(float_spec)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
+from warehouse.postgres import postgres_extension
+
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        from warehouse.postgres import postgres_extension
-
         conn.execute(f"load '{postgres_extension()}'")

@@ -26,11 +26,13 @@ from core.settings import Settings, check_search_backend
 from core.text import is_blank
 from embeddings.encoders import encode_texts, load_encoder
 from embeddings.model_source import ModelSpec, settings_model
+from pipeline.publish import published_file_key
 from pipeline.snapshot import PublishedSnapshot
 from search.memory_index import SearchIndex
 from search.pgvector import PostgresIndex
 from search.results import DEFAULT_MODE, MODES, SOURCES, Result, RetrieverError
 from search.scoring import Ranking
+from warehouse.local_postgres import connection
 
 RRF_K = 60  # reciprocal rank fusion constant
 FUSION_DEPTH = 100  # how deep each ranking goes into the fusion
@@ -74,8 +76,6 @@ class Retriever:
         self.mode = self._check_mode(mode)
         if backend == "postgres":
             if postgres is None:
-                from warehouse.local_postgres import connection
-
                 postgres = connection(settings.postgres_server)
             self.published_path = None
             self.location = postgres  # the server; its search_chunks is the index
@@ -214,6 +214,4 @@ class Retriever:
 def index_key(backend: str):
     """What identifies one publication of a backend's index (pipeline.snapshot): the published file's key, or the
     Postgres table's (PostgresIndex.key)."""
-    from pipeline.publish import published_file_key
-
     return PostgresIndex.key if backend == "postgres" else (lambda path: published_file_key(Path(path)))

@@ -38,6 +38,7 @@ from serving.api.fast_path import InterestsFastPath
 from serving.api.request_log import quiet_query_strings
 from serving.api.routes import ROUTES
 from serving.api.service import SearchService
+from warehouse.local_postgres import connection
 
 
 def create_app(
@@ -65,8 +66,6 @@ def create_app(
     backend = check_search_backend(backend or settings.search_backend)
 
     def resolve_postgres():
-        from warehouse.local_postgres import connection
-
         return postgres if postgres is not None else connection(settings.postgres_server)
 
     service = SearchService(

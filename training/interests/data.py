@@ -15,6 +15,9 @@ import duckdb
 import numpy as np
 
 from landing.interests import SOURCE as LANDING_SOURCE
+from landing.interests import land_interests
+from landing.land import ensure_raw_tables
+from pipeline.dbt_runner import run_dbt
 from training.interests.features import user_title_vectors
 from warehouse import LandingError, Warehouse
 
@@ -134,10 +137,6 @@ def load_training_data(warehouse: Warehouse, embedding_model_id: str) -> Interes
 def land_and_build(interests_folder: Path, warehouse: Warehouse, target_path: Path) -> None:
     """Land an interests folder into a warehouse and build what training reads: how a warehouse to train on is
     made outside `make run` (the committed sample for --if-missing, the tests)."""
-    from landing.interests import land_interests
-    from landing.land import ensure_raw_tables
-    from pipeline.dbt_runner import run_dbt
-
     with warehouse.open() as con:
         ensure_raw_tables(con)
         land_interests(con, interests_folder)
