@@ -207,6 +207,7 @@ import sys, time
 from pathlib import Path
 from embeddings.encoders import encode_texts, load_encoder
 from core.settings import Settings
+from embeddings.model_source import settings_model
 import duckdb
 
 spec = settings_model(Settings.from_env())

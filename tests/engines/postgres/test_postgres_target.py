@@ -85,8 +85,15 @@ def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
     embedded_sql = "select count(*), max(embedded_at) from int_text_embeddings"
     with runs["postgres"]["warehouse"].open(read_only=True) as con:
         embedded = con.execute(embedded_sql).fetchone()
-    ours = ingest_document(REAL_DOCUMENT, runs["duckdb"]["data"], runs["duckdb"]["warehouse"])
-    theirs = ingest_document(REAL_DOCUMENT, runs["postgres"]["data"], runs["postgres"]["warehouse"])
+    ours = ingest_document(
+        REAL_DOCUMENT, runs["duckdb"]["data"], runs["duckdb"]["warehouse"], runs["duckdb"]["folder"] / "target_ingest"
+    )
+    theirs = ingest_document(
+        REAL_DOCUMENT,
+        runs["postgres"]["data"],
+        runs["postgres"]["warehouse"],
+        runs["postgres"]["folder"] / "target_ingest",
+    )
     with runs["postgres"]["warehouse"].open(read_only=True) as con:
         assert con.execute(embedded_sql).fetchone() == embedded
     assert len(theirs) == len(ours) > 0
@@ -152,7 +159,7 @@ def test_two_loaders_at_once_queue_up(postgres, tmp_path):
         "import sys\nfrom pathlib import Path\n"
         "from landing.land import ensure_raw_tables\n"
         "from landing.score_batches import land_score_batches\n"
-        "from warehouse import connect_postgres\n"
+        "from warehouse.postgres import connect_postgres\n"
         "with connect_postgres(sys.argv[1]) as con:\n"
         "    ensure_raw_tables(con)\n"
         "    print(sorted({r.status for r in land_score_batches(con, Path(sys.argv[2]))}))\n"

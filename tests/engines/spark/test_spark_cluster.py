@@ -59,6 +59,7 @@ from embeddings.encoders import encode_texts
 from warehouse.spark import SparkWarehouse, start_session
 from pipeline.spark_dbt import encode_on_executors
 from core.settings import Settings
+from embeddings.model_source import settings_model
 
 spec = settings_model(Settings.from_env())
 texts = [f"percentile {i} of the industry window" for i in range(300)]
