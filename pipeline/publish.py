@@ -68,7 +68,7 @@ def publish(warehouse: Warehouse, published_path: Path) -> dict[str, int]:
                 raise LandingError(f"{warehouse}: search_chunks not built yet: run `dbt build` first")
             for table in present:
                 source = f"source_warehouse.{source_schema}.{table}"
-                if table == "search_chunks":  # FLOAT[dim] from either engine
+                if table == "search_chunks":  # FLOAT[dim] from every engine
                     source = f"(select * replace ({fixed_size_vectors(con, source)} as embedding) from {source})"
                 con.execute(f"create table main.{table} as select * from {source}")
                 counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
