@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m pipeline.dbt_runner
 
 .PHONY: help setup java browser run land build publish export serve train-interests finetune-data finetune \
-	promote-model evaluate-retrieval docs report lint test test-fast bench bench-scores bench-scores-postgres \
+	promote-model evaluate-retrieval docs report lint test test-fast bench bench-landing bench-scores bench-scores-postgres \
 	bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load wrk \
 	sample-data stop clean
 
@@ -120,7 +120,10 @@ test-fast: setup  ## the suite without the slow real-data rebuilds and without P
 
 ##@ Benchmarks (figures in docs/benchmarks.md)
 
-bench: bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load  ## all benchmarks: print figures (see docs/benchmarks.md)
+bench: bench-landing bench-scores bench-scores-postgres bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load  ## all benchmarks: print figures (see docs/benchmarks.md)
+
+bench-landing: setup  ## landing one new score batch among 10, 1,000 and 5,000 landed files (python -m landing.land)
+	$(BIN)/python -m benchmarks.landing
 
 bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL vs pandas throughput
 	$(BIN)/python -m benchmarks.scores

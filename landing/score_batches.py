@@ -16,7 +16,15 @@ import duckdb
 import pyarrow as pa
 
 from core.files import sha256_of
-from landing.ledger import FolderContents, LandingUnit, landed, record_landing, refuse_unstorable, transaction
+from landing.ledger import (
+    FolderContents,
+    LandedFiles,
+    LandingUnit,
+    landed,
+    record_landing,
+    refuse_unstorable,
+    transaction,
+)
 from warehouse.errors import LandingError
 
 SOURCE = "score_batches"
@@ -112,10 +120,14 @@ def parse_batch(path: Path, data: bytes) -> list[dict]:
     return items
 
 
-def land_score_batch(con: duckdb.DuckDBPyConnection, path: Path) -> LandResult:
-    """Land one batch file in one transaction. Landing the same file again is a no-op."""
+def land_score_batch(con: duckdb.DuckDBPyConnection, path: Path, landed_files: LandedFiles | None = None) -> LandResult:
+    """Land one batch file in one transaction. Landing the same file again is a no-op; with `landed_files`, an
+    unchanged landed file is known as landed without being read (what keeps a new batch's landing flat in history)."""
     path = Path(path)
     batch = batch_number(path)
+    stat = path.stat()
+    if landed_files is not None and landed_files.known(con, path, stat) == str(batch):
+        return LandResult(batch, str(path), 0, "already landed")
     data = path.read_bytes()
     content_hash = sha256_of(data)
     items = parse_batch(path, data)
@@ -162,7 +174,7 @@ def land_score_batch(con: duckdb.DuckDBPyConnection, path: Path) -> LandResult:
             )
         finally:
             con.unregister("incoming_batch")
-        record_landing(con, SOURCE, str(batch), str(path), content_hash, len(items))
+        record_landing(con, SOURCE, str(batch), str(path), content_hash, len(items), stat)
     return LandResult(batch, str(path), len(items), "landed")
 
 
@@ -180,7 +192,11 @@ def folder_contents(directory: Path) -> FolderContents:
     named = batch_files(directory)
     misnamed = sorted(set(directory.glob("batch_*.json")) - set(named))
     # a misnamed file is refused by land_score_batch's first check, batch_number
-    units = [LandingUnit(str(path), lambda con, path=path: land_score_batch(con, path)) for path in [*named, *misnamed]]
+    landed_files = LandedFiles(SOURCE)  # the ledger read once for the whole folder
+    units = [
+        LandingUnit(str(path), lambda con, path=path: land_score_batch(con, path, landed_files))
+        for path in [*named, *misnamed]
+    ]
     ignored = [
         (path, "not a score batch file (batch_<n>.json)")
         for path in sorted(directory.iterdir())

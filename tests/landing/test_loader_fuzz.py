@@ -18,7 +18,7 @@ import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from landing.land import FilesRefused, land_all
@@ -34,6 +34,9 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 SCORE_EXAMPLES, DOCUMENT_EXAMPLES = 60, 40
+# a fixed seed per test: derandomize alone derives it from the test's source, so reformatting the file drew another
+# stream (one with 3 landed score mutants of 60, below the 5 the test asks to see both outcomes exercised)
+FUZZ_SEED = 0
 KEEP_LANDED = 12  # landed mutants taken on to the dbt build (enough to reach every reject reason the fuzz makes)
 
 # ---------------------------------------------------------------- mutations: bytes -> bytes
@@ -238,6 +241,7 @@ def test_score_batch_mutants_land_or_are_refused_and_every_raw_row_is_clean_or_r
     landed: list[bytes] = []
     outcomes = {"landed": 0, "refused": 0}
 
+    @seed(FUZZ_SEED)
     @settings(FUZZ, max_examples=SCORE_EXAMPLES)
     @given(st.lists(mutation, min_size=1, max_size=3))
     def land_one(mutations):
@@ -314,6 +318,7 @@ def test_document_mutants_land_or_are_refused_and_every_text_is_a_unit_or_a_reje
     landed: list[tuple[bytes, bytes]] = []
     outcomes = {"landed": 0, "refused": 0}
 
+    @seed(FUZZ_SEED)
     @settings(FUZZ, max_examples=DOCUMENT_EXAMPLES)
     @given(st.lists(texts_mutation, max_size=2), st.lists(pages_mutation, max_size=2))
     def land_one(texts_mutations, pages_mutations):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from landing.land import ensure_raw_tables
 from landing.land import main as land_main
 from landing.score_batches import batch_files, land_score_batch, land_score_batches
 from tests.support.data import REAL_SCORE_BATCHES, require_real
@@ -203,3 +204,32 @@ def test_land_command_reports_a_bad_file_and_fails(monkeypatch, tmp_path: Path, 
     monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
     assert land_main(["--data-dir", str(tmp_path / "data")]) == 1
     assert "batch_0.json: invalid JSON" in capsys.readouterr().err
+
+
+def test_a_landed_file_left_as_it_was_is_not_read_again_and_a_changed_one_is_caught(
+    tmp_path: Path, warehouse: DuckDBWarehouse, monkeypatch
+):
+    """What keeps a new batch's landing flat in history: the ledger keeps each landed file's size and modification
+    time, and landing the folder again reads only the files whose stat changed (a real batch's bytes, rewritten
+    with other content of the same length, are read and refused)."""
+    folder = tmp_path / "score_batches"
+    folder.mkdir()
+    for n in (0, 1):
+        shutil.copy(REAL_SCORE_BATCHES / f"batch_{n}.json", folder)
+    with warehouse.open() as con:
+        ensure_raw_tables(con)
+        assert [r.status for r in land_score_batches(con, folder)] == ["landed", "landed"]
+    read_bytes, reads = Path.read_bytes, []
+    monkeypatch.setattr(Path, "read_bytes", lambda path: reads.append(path.name) or read_bytes(path))
+    shutil.copy(REAL_SCORE_BATCHES / "batch_2.json", folder)
+    with warehouse.open() as con:
+        statuses = [r.status for r in land_score_batches(con, folder)]
+    assert statuses == ["already landed", "already landed", "landed"] and reads == ["batch_2.json"]
+
+    original = (folder / "batch_1.json").read_bytes()
+    (folder / "batch_1.json").write_bytes(original.replace(b'"cars"', b'"CARS"', 1))  # same length, new mtime
+    assert len((folder / "batch_1.json").read_bytes()) == len(original)
+    reads.clear()
+    with warehouse.open() as con, pytest.raises(LandingError, match="batch 1 was already landed .* different content"):
+        land_score_batches(con, folder)
+    assert reads == ["batch_1.json"]
