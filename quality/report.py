@@ -23,17 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure  # no pyplot: nothing global (a backend, a figure registry) is touched
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # headless: files only, no display needed
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from core.settings import Settings  # noqa: E402
-from warehouse import LandingError, Warehouse, target_warehouse  # noqa: E402
+from core.settings import Settings
+from warehouse import LandingError, Warehouse, target_warehouse
 
 MARTS = ("industry_distribution_history", "percentile_history", "scores")
 DISTRIBUTION_PNG = "distribution_by_industry.png"
@@ -106,7 +102,8 @@ def _plot_per_industry(
     """One panel per industry, each drawn by `draw` from that industry's rows, labelled and saved alike."""
     industries = marts.industries
     rows, cols = _grid(len(industries))
-    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows), sharex=True, squeeze=False)
+    fig = Figure(figsize=(6 * cols, 3.6 * rows))
+    axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     fig.suptitle(title)
     flat = list(axes.flat)
     for extra in flat[len(industries) :]:
@@ -126,7 +123,6 @@ def _save(fig, path: Path) -> Path:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
     fig.tight_layout()
     fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
-    plt.close(fig)
     return path
 
 
@@ -158,7 +154,8 @@ def scores_rows(marts: Marts) -> pd.DataFrame:
 
 def plot_growth(marts: Marts, path: Path) -> Path:
     rows = scores_rows(marts)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    fig = Figure(figsize=(9, 7))
+    top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(rows["iteration"], rows["scores_rows"], marker="o")
     top.set_title("Rows in `scores` after each iteration")
     top.set_ylabel("rows")
