@@ -148,6 +148,16 @@ def record_landing(
     )
 
 
+def record_stat(con: duckdb.DuckDBPyConnection, source: str, key: str, source_file: str, stat: os.stat_result) -> None:
+    """The size and modification time of a landed file found unchanged in content where it landed from
+    (LandedFiles reads them); the lineage itself (which file, which bytes, when) stays as it landed."""
+    con.execute(
+        "update raw.landed_files set file_size = ?, file_mtime_ns = ? "
+        "where source = ? and landing_key = ? and source_file = ?",
+        [stat.st_size, stat.st_mtime_ns, source, key, source_file],
+    )
+
+
 class LandedFiles:
     """The files a source has landed, as stat() saw them when they landed, read from the ledger once (on first use)
     and then looked up per file: landing a folder of N landed files costs N stat() calls, not N reads and parses.

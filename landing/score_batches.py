@@ -22,6 +22,7 @@ from landing.ledger import (
     LandingUnit,
     landed,
     record_landing,
+    record_stat,
     refuse_unstorable,
     transaction,
 )
@@ -136,6 +137,9 @@ def land_score_batch(con: duckdb.DuckDBPyConnection, path: Path, landed_files: L
         if str(batch) in already:
             previous_hash, previous_file = already[str(batch)]
             if previous_hash == content_hash:
+                # a ledger row without the file's stat (landed before the ledger kept it), or the same bytes
+                # touched since: recorded now, so the next landing knows the file without reading it
+                record_stat(con, SOURCE, str(batch), str(path), stat)
                 return LandResult(batch, str(path), 0, "already landed")
             raise LandingError(
                 f"{path}: batch {batch} was already landed from {previous_file} with different content; "

@@ -233,3 +233,25 @@ def test_a_landed_file_left_as_it_was_is_not_read_again_and_a_changed_one_is_cau
     with warehouse.open() as con, pytest.raises(LandingError, match="batch 1 was already landed .* different content"):
         land_score_batches(con, folder)
     assert reads == ["batch_1.json"]
+
+
+def test_a_ledger_without_file_stats_learns_them_on_the_next_landing(
+    tmp_path: Path, warehouse: DuckDBWarehouse, monkeypatch
+):
+    """A warehouse landed before the ledger kept file stats reads its files once more, records their stats, and
+    from then on knows them unread."""
+    folder = tmp_path / "score_batches"
+    folder.mkdir()
+    for n in (0, 1):
+        shutil.copy(REAL_SCORE_BATCHES / f"batch_{n}.json", folder)
+    with warehouse.open() as con:
+        ensure_raw_tables(con)
+        land_score_batches(con, folder)
+        con.execute("update raw.landed_files set file_size = null, file_mtime_ns = null")  # as an older ledger
+    read_bytes, reads = Path.read_bytes, []
+    monkeypatch.setattr(Path, "read_bytes", lambda path: reads.append(path.name) or read_bytes(path))
+    for expected_reads in (["batch_0.json", "batch_1.json"], []):
+        reads.clear()
+        with warehouse.open() as con:
+            assert [r.status for r in land_score_batches(con, folder)] == ["already landed", "already landed"]
+        assert reads == expected_reads
