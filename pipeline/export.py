@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from core.settings import Settings
 from warehouse import LandingError, Warehouse, target_warehouse
+from warehouse.base import default_schema_tables
 from warehouse.vectors import fixed_size_vectors
 
 # Unqualified names: the default schema of either engine (DuckDB's main, Postgres's public, read through DuckDB).
@@ -39,13 +40,7 @@ def export_tables(warehouse: Warehouse, output_dir: Path, tables: tuple[str, ...
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with warehouse.open(read_only=True) as con:
-        existing = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_catalog = current_database() "
-                "and table_schema = current_schema()"
-            ).fetchall()
-        }
+        existing = default_schema_tables(con)
         for table in tables:
             if table not in existing:
                 print(f"[export] {table}: skipped, not built yet")

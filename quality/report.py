@@ -30,6 +30,7 @@ from matplotlib.ticker import MaxNLocator
 
 from core.settings import Settings
 from warehouse import LandingError, Warehouse, target_warehouse
+from warehouse.base import default_schema_tables
 
 MARTS = ("industry_distribution_history", "percentile_history", "scores")
 DISTRIBUTION_PNG = "distribution_by_industry.png"
@@ -65,13 +66,7 @@ def load_marts(warehouse: Warehouse) -> Marts:
     except LandingError as exc:
         raise MartsMissing(str(exc)) from None
     with warehouse.open(read_only=True) as con:
-        existing = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_catalog = current_database() "
-                "and table_schema = current_schema()"
-            ).fetchall()
-        }
+        existing = default_schema_tables(con)
         missing = [mart for mart in MARTS if mart not in existing]
         if missing:
             raise MartsMissing(f"marts not built in {warehouse}: {', '.join(missing)} (run `make build`)")

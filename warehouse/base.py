@@ -46,3 +46,13 @@ class Warehouse(ABC):
     def last_written(self) -> datetime.datetime:
         """When the warehouse was last written, as far as one can tell: now, unless the engine keeps one time."""
         return datetime.datetime.now(datetime.timezone.utc)
+
+
+def default_schema_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables and views of the default schema of a connection Warehouse.open gave (main on DuckDB and Spark's
+    views, public on Postgres): what exists to read."""
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = current_schema()"
+    ).fetchall()
+    return {name for (name,) in rows}
