@@ -9,6 +9,7 @@ and profiles.yml take theirs from here (dbt runs through `pipeline.dbt_runner`, 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def _count(name: str, default: int) -> int:
     return int(value)
 
 
+def _memory_size(name: str, default: str) -> str:
+    """A size DuckDB accepts as a memory limit ('3GB', '512MiB'), checked here: a typo fails in one line at the
+    entry point, not inside dbt's connection to the warehouse."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|[KMGT]i?B)", value, flags=re.IGNORECASE):
+        raise ValueError(f"{name}={value!r}: expected a size such as 3GB, 512MB or 8GiB")
+    return value
+
+
 # Switches read by third-party libraries, not settings of ours: the function that imports a library puts them into
 # the environment (unless the user set them) just before that import, never an import of one of our modules
 HUGGING_FACE_DEFAULTS = {
@@ -55,6 +67,7 @@ def library_defaults(defaults: dict[str, str]) -> None:
         os.environ.setdefault(name, value)
 
 
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"  # Settings.duckdb_memory_limit
 ENGINES = ("duckdb", "postgres", "spark")  # what DBT_TARGET may name: profiles.yml's outputs
 
 # EMBEDDING_BACKEND: sentence-transformers on PyTorch, or the model exported to ONNX (float, or int8 weights) and
@@ -168,6 +181,10 @@ class Settings:
     published_path: Path  # the read-only copy the service reads (pipeline.publish), never the warehouse itself
     interests_model: Path | None  # an interest model version folder; None: ARTIFACTS_DIR/interests/LATEST
     search_refresh_seconds: float  # how often the service looks for a newly published copy
+    # DUCKDB_MEMORY_LIMIT: what DuckDB may hold in memory while dbt builds (DuckDB's memory_limit); past it,
+    # sorts, joins and aggregates spill to `<DUCKDB_PATH>.tmp/`, so a full rebuild of any history stays bounded
+    # (docs/benchmarks.md, "Score pipeline at scale"). DuckDB's own default is 80% of the machine.
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     dbt_target: str = "duckdb"  # the engine (warehouse): duckdb (the file above) or postgres (PG*)
     postgres_server: object | None = None  # PG* when PGHOST is set (warehouse.local_postgres.Connection), else
     # None: DBT_TARGET=postgres then starts or reuses the project's local server
@@ -204,6 +221,7 @@ class Settings:
             published_path=_path("PUBLISHED_PATH", duckdb_path.with_name(duckdb_path.stem + ".published.duckdb")),
             interests_model=_path("INTERESTS_MODEL", PROJECT_ROOT) if interests_model else None,
             search_refresh_seconds=_seconds("SEARCH_REFRESH_SECONDS", 2.0),
+            duckdb_memory_limit=_memory_size("DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
             dbt_target=_engine(os.environ.get("DBT_TARGET", "") or "duckdb"),
             postgres_server=external_server(dict(os.environ)),
             search_backend=check_search_backend(os.environ.get("SEARCH_BACKEND", "") or "memory"),

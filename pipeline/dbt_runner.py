@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, PROJECT_ROOT, Settings
 from warehouse import Warehouse, target_warehouse
 
 
@@ -45,8 +45,10 @@ def run_dbt(
     target_path = Path(target_path) if target_path is not None else project_dir / "target"
     env = {
         **os.environ,
-        # profiles.yml's duckdb output reads DUCKDB_PATH whenever dbt parses; on the other engines nothing is written
+        # profiles.yml's duckdb output reads DUCKDB_PATH (and its memory limit) whenever dbt parses; on the other
+        # engines nothing is written
         "DUCKDB_PATH": str(PROJECT_ROOT / "unused.duckdb"),
+        "DUCKDB_MEMORY_LIMIT": DEFAULT_DUCKDB_MEMORY_LIMIT,
         **warehouse.dbt_env(),
         "DBT_PROFILES_DIR": str(PROJECT_ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

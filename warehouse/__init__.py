@@ -33,4 +33,4 @@ def target_warehouse(settings: Settings) -> Warehouse:
         return SparkWarehouse(
             settings.spark_dir, settings.spark_master, settings.spark_shuffle_partitions, settings.spark_driver_memory
         )
-    return DuckDBWarehouse(settings.duckdb_path)
+    return DuckDBWarehouse(settings.duckdb_path, settings.duckdb_memory_limit)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from warehouse.base import Warehouse
 from warehouse.errors import LandingError
 
@@ -33,6 +34,7 @@ class DuckDBWarehouse(Warehouse):
     """A DuckDB file. It is path-like (`os.fspath`, `Path(warehouse)`), because it is a file."""
 
     path: Path
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT  # for dbt's builds (core.settings: DUCKDB_MEMORY_LIMIT)
     engine = "duckdb"
 
     def __post_init__(self) -> None:
@@ -56,7 +58,7 @@ class DuckDBWarehouse(Warehouse):
             raise LandingError(f"no warehouse at {self.path}: run `make run` (land + dbt build) first")
 
     def dbt_env(self) -> dict[str, str]:
-        return {"DBT_TARGET": self.engine, "DUCKDB_PATH": str(self.path)}
+        return {"DBT_TARGET": self.engine, "DUCKDB_PATH": str(self.path), "DUCKDB_MEMORY_LIMIT": self.memory_limit}
 
     def unfinished_build_marker(self) -> Path:
         return self.path.with_name(f"{self.path.name}.build-unfinished")

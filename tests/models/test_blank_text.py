@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from core.settings import PROJECT_ROOT
+from core.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, PROJECT_ROOT
 from core.text import is_blank
 from embeddings.chunking import load_tokenizer
 from landing.land import land_all
@@ -40,7 +40,12 @@ def test_is_blank_says_what_the_issue_calls_blank():
 
 
 def test_python_and_the_dbt_macro_agree_on_every_code_point(tmp_path):
-    env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "unused.duckdb"), "DBT_PROFILES_DIR": str(PROJECT_ROOT)}
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(tmp_path / "unused.duckdb"),
+        "DUCKDB_MEMORY_LIMIT": DEFAULT_DUCKDB_MEMORY_LIMIT,
+        "DBT_PROFILES_DIR": str(PROJECT_ROOT),
+    }
     compiled = subprocess.run(
         [
             str(Path(sys.executable).parent / "dbt"),
