@@ -70,6 +70,16 @@
     end)
 {%- endmacro %}
 
+{#- The continuous quantile `fraction` of `value` in its group (percentile_cont), one of several (`fractions`, all
+    of them, `fraction` among them) taken of the same value in the same query. DuckDB computes them all in one
+    aggregate, one sort of each group where one percentile_cont per fraction sorts it once each: every
+    quantile names the same list aggregate, which DuckDB computes once, and takes its element. -#}
+{% macro quantile_of(value, fraction, fractions) %}{{ return(adapter.dispatch('quantile_of')(value, fraction, fractions)) }}{% endmacro %}
+{% macro default__quantile_of(value, fraction, fractions) %}percentile_cont({{ fraction }}) within group (order by {{ value }}){% endmacro %}
+{% macro duckdb__quantile_of(value, fraction, fractions) -%}
+    quantile_cont({{ value }}, [{{ fractions | join(', ') }}])[{{ fractions.index(fraction) + 1 }}]
+{%- endmacro %}
+
 {#- sum(value) taken in a fixed order (`order_by`: a list of columns). DuckDB and Postgres accept
     `sum(x order by ...)`; Spark does not: the values are collected, sorted and folded left to right. -#}
 {% macro ordered_sum(value, order_by) %}{{ return(adapter.dispatch('ordered_sum')(value, order_by)) }}{% endmacro %}

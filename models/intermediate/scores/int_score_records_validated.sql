@@ -14,18 +14,20 @@ known_industries as (
 ),
 
 industry_candidates as (
-    -- exact name, or a mangled name in which each `xxxx` stands for one letter
-    select
-        records.batch,
-        records.record_index,
-        known_industries.industry
+    -- exact name, or a mangled name in which each `xxxx` stands for one letter. Two joins, not one on `= or like`:
+    -- the exact match is a hash join, and only the few mangled names are compared with every known one (an `or`
+    -- in the condition compared every record with every industry); the second skips the exact match, so each
+    -- candidate comes once.
+    select records.batch, records.record_index, known_industries.industry
+    from records
+    inner join known_industries on records.industry_normalized = known_industries.industry
+    union all
+    select records.batch, records.record_index, known_industries.industry
     from records
     inner join known_industries
-        on records.industry_normalized = known_industries.industry
-        or (
-            records.industry_normalized like '%xxxx%'
-            and known_industries.industry like {{ mangled_name_pattern('records.industry_normalized') }} {{ like_escape() }}
-        )
+        on records.industry_normalized like '%xxxx%'
+        and known_industries.industry like {{ mangled_name_pattern('records.industry_normalized') }} {{ like_escape() }}
+        and known_industries.industry <> records.industry_normalized
 ),
 
 industry_matches as (

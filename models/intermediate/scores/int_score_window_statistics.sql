@@ -59,11 +59,12 @@ quantiles as (
         iteration,
         industry,
         min(score) as min,
-        percentile_cont(0.05) within group (order by score) as p05,
-        percentile_cont(0.25) within group (order by score) as p25,
-        percentile_cont(0.50) within group (order by score) as p50,
-        percentile_cont(0.75) within group (order by score) as p75,
-        percentile_cont(0.95) within group (order by score) as p95,
+        {%- set fractions = [0.05, 0.25, 0.50, 0.75, 0.95] %}
+        {{ quantile_of('score', 0.05, fractions) }} as p05,
+        {{ quantile_of('score', 0.25, fractions) }} as p25,
+        {{ quantile_of('score', 0.50, fractions) }} as p50,
+        {{ quantile_of('score', 0.75, fractions) }} as p75,
+        {{ quantile_of('score', 0.95, fractions) }} as p95,
         max(score) as max
     from windows
     group by iteration, industry
