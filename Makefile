@@ -131,9 +131,9 @@ bench-scores: setup  ## score pipeline: incremental build cost vs history, SQL v
 bench-scores-postgres: setup  ## the same incremental scenario on Postgres (a throwaway local server, or PGHOST's)
 	$(BIN)/python -m benchmarks.scores --target postgres
 
-bench-engines: setup  ## DuckDB vs Spark: score pipeline at 100/1,000/5,000 batches, embedding on 1 and 2 executor cores
+bench-engines: setup  ## DuckDB, Postgres, Spark: score pipeline at 100/1,000/5,000 batches (+ pandas loop; figure in docs/figures), embedding on Spark executors
 	$(BIN)/python -m benchmarks.engines embedding
-	$(BIN)/python -m benchmarks.engines scores
+	$(BIN)/python -m benchmarks.engines scores --pandas
 
 bench-embedding: setup  ## the dbt embedding node per EMBEDDING_BACKEND vs SentenceTransformer.encode; DL19 quality
 	$(BIN)/python -m benchmarks.embedding

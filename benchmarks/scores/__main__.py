@@ -9,15 +9,14 @@ import tempfile
 from pathlib import Path
 
 import benchmarks.scores
-from benchmarks.machine import count_as_own
 from benchmarks.scores import log
-from benchmarks.scores.data import generate
+from benchmarks.scores.data import generate, postgres_server
 from benchmarks.scores.dbt_timing import SCORE_PIPELINE, Dbt, short_name, slowest_nodes
 from benchmarks.scores.incremental import build_history, run_scenario
 from benchmarks.scores.pandas_baseline import window_batches
 from benchmarks.scores.report import machine, ratio, summary
 from benchmarks.scores.throughput import run_throughput
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT
 from warehouse import DuckDBWarehouse, PostgresWarehouse
 from warehouse.postgres import create_database
 
@@ -156,25 +155,6 @@ def main(argv: list[str] | None = None) -> int:
             log(f"scratch files kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def postgres_server(state_dir: Path):
-    """(the server to run on, how to let it go): PG* when PGHOST is set (Settings, read here at the entry point
-    only), else a throwaway local server under `state_dir`, stopped afterwards."""
-    from warehouse.local_postgres import LocalPostgres
-
-    external = Settings.from_env().postgres_server
-    if external is not None:
-        return external, lambda: None
-    local = LocalPostgres(state_dir)
-    try:
-        started = local.start()
-    except BaseException:
-        local.stop()
-        raise
-    count_as_own(local.pid())  # its backends run our SQL: not "other processes"
-    log(f"started a throwaway Postgres under {state_dir} ({started})")
-    return started, local.stop
 
 
 def scratch_database(server, scenario: str) -> PostgresWarehouse:

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import count_as_own
 from benchmarks.scores import log
+from core.settings import Settings
 from landing.score_batches import land_score_batch
 from synthetic.score_batches import write_score_batches
+from warehouse.local_postgres import LocalPostgres
 
 # what the summary reports of a warehouse after a scenario: raw, validated and every score mart
 COUNTED_TABLES = (
@@ -52,3 +55,20 @@ def land(warehouse, paths: list[Path], progress_every: int = 0) -> list[float]:
 def table_rows(warehouse) -> dict[str, int]:
     with warehouse.open(read_only=True) as con:
         return {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in COUNTED_TABLES}
+
+
+def postgres_server(state_dir: Path):
+    """(the server to run on, how to let it go): PG* when PGHOST is set (Settings, read here at the entry point
+    only), else a throwaway local server under `state_dir`, stopped afterwards."""
+    external = Settings.from_env().postgres_server
+    if external is not None:
+        return external, lambda: None
+    local = LocalPostgres(state_dir)
+    try:
+        started = local.start()
+    except BaseException:
+        local.stop()
+        raise
+    count_as_own(local.pid())  # its backends run our SQL: not "other processes"
+    log(f"started a throwaway Postgres under {state_dir} ({started})")
+    return started, local.stop
