@@ -19,22 +19,40 @@ previous_growth as (
     {% endif %}
 ),
 
-clean_scores as (
-    select id, batch from {{ ref('int_scores_clean') }}
-),
-
 first_batches as (
-    -- assets first seen after the previous iteration: ids of the new batches that no earlier batch had
-    select recent.id, min(recent.batch) as first_batch
-    from clean_scores as recent
-    where recent.batch > (select iteration from previous_growth)
-        and not exists (
-            select 1
-            from clean_scores as earlier
-            where earlier.id = recent.id
-                and earlier.batch <= (select iteration from previous_growth)
-        )
-    group by recent.id
+    -- each asset first seen after the previous iteration, with the batch it was first seen in
+    {% if is_incremental() %}
+    -- the ids of the new batches, each with its first batch over the whole history: a correlated subquery per
+    -- new id, not a join with the history, so it costs one lookup per new id (on Postgres one probe of
+    -- int_score_records_validated's (id, batch) index; a join or `not exists` is planned there as a hash join
+    -- over every earlier row, a cost that grows with history). int_scores_clean is named in each place, not
+    -- through one CTE: Postgres materialises a CTE named twice, here the whole history.
+    select id, first_batch
+    from (
+        select
+            new_ids.id,
+            (
+                select min(earlier.batch)
+                from {{ ref('int_scores_clean') }} as earlier
+                where earlier.id = new_ids.id
+            ) as first_batch
+        from (
+            select distinct id
+            from {{ ref('int_scores_clean') }}
+            -- the new batches: after the previous iteration, up to the newest one built now (both bounds: a range
+            -- between two values known only when the query runs, Postgres estimates as narrow and reads through
+            -- the (batch) index; a lower bound alone it estimates as a third of the table, and scans it all)
+            where batch > (select iteration from previous_growth)
+                and batch <= (select max(iteration) from new_iterations)
+        ) as new_ids
+    ) as seen
+    where first_batch > (select iteration from previous_growth)
+    {% else %}
+    -- every asset: nothing was counted before
+    select id, min(batch) as first_batch
+    from {{ ref('int_scores_clean') }}
+    group by id
+    {% endif %}
 ),
 
 new_assets_by_first_batch as (
