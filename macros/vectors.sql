@@ -1,7 +1,8 @@
 {#- Vectors: DuckDB keeps them as FLOAT[<dim>] arrays, Postgres as pgvector's vector(<dim>), Spark as
     array<float>. The Python model int_text_embeddings writes FLOAT[<dim>] through DuckDB on every engine (on
-    Postgres that lands as its text form, '[0.1, ...]'; on Spark as array<float>); the marts that expose vectors
-    make them the engine's vector type here, and index them where the engine can. -#}
+    Postgres that first lands as text, which its post-hook store_as_vector turns into vector(<dim>); on Spark as
+    array<float>); the marts that expose vectors make them the engine's vector type here, and index them where
+    the engine can. -#}
 {% macro as_vector(expression) %}{{ return(adapter.dispatch('as_vector')(expression)) }}{% endmacro %}
 {% macro default__as_vector(expression) %}cast({{ expression }} as vector({{ var('embedding_dim') }})){% endmacro %}
 {% macro duckdb__as_vector(expression) %}{{ expression }}{% endmacro %}
@@ -46,3 +47,36 @@ $ensure_vector$
 {%- endmacro %}
 {% macro duckdb__ensure_vector_type() %}{% endmacro %}
 {% macro spark__ensure_vector_type() %}{% endmacro %}
+
+{#- post-hook of the Python model int_text_embeddings: its vector column stored as the engine's vector type. The
+    model runs on dbt-duckdb everywhere but Spark; on DBT_TARGET=postgres its table is a table of the Postgres
+    database attached to DuckDB (pipeline/duckdb_postgres_plugin.py), where DuckDB's postgres extension creates
+    a FLOAT[<dim>] column as `character varying` holding the text form: there the column becomes vector(<dim>),
+    once (then nothing; a table an older build left as text is converted by the next build), in Postgres itself
+    (postgres_execute). Later appends of FLOAT[<dim>] rows land in it as vectors. Nothing on a DuckDB file or
+    on Spark, whose FLOAT[<dim>] / array<float> is already the engine's own. -#}
+{% macro store_as_vector(column) %}{{ return(adapter.dispatch('store_as_vector')(column)) }}{% endmacro %}
+{% macro default__store_as_vector(column) %}{% endmacro %}
+{% macro duckdb__store_as_vector(column) -%}
+    {%- if execute -%}
+        {%- set catalog = run_query("select type from duckdb_databases() where database_name = '" ~ this.database ~ "'") -%}
+        {%- if catalog.rows and catalog.rows[0][0] == 'postgres' -%}
+            {%- set table = '"' ~ this.schema ~ '"."' ~ this.identifier ~ '"' -%}
+            {%- set vector_type = 'vector(' ~ var('embedding_dim') ~ ')' -%}
+            {%- set convert -%}
+{{ default__ensure_vector_type() }};
+do $store_as_vector$
+begin
+    if (select format_type(atttypid, atttypmod) from pg_attribute
+        where attrelid = '{{ table }}'::regclass and attname = '{{ column }}') <> '{{ vector_type }}' then
+        alter table {{ table }} alter column "{{ column }}" type {{ vector_type }} using cast("{{ column }}" as {{ vector_type }});
+    end if;
+end
+$store_as_vector$
+            {%- endset -%}
+            {#- pg_clear_cache: DuckDB's cached column type of the table is stale -#}
+            call postgres_execute('{{ this.database }}', '{{ convert | replace("'", "''") }}'); call pg_clear_cache()
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+{% macro spark__store_as_vector(column) %}{% endmacro %}

@@ -70,11 +70,18 @@ def test_document_rejects_and_vector_index_on_postgres(runs):
             "'select tablename from pg_indexes where indexdef like ''%USING hnsw%'' order by 1')"
         ).fetchall()
         types = con.execute(
-            "select * from postgres_query('warehouse', 'select format_type(atttypid, atttypmod) from pg_attribute "
-            "where attrelid = ''document_chunks''::regclass and attname = ''embedding''')"
+            "select * from postgres_query('warehouse', 'select attrelid::regclass::text, "
+            "format_type(atttypid, atttypmod) from pg_attribute where attrelid in (''document_chunks''::regclass, "
+            "''int_text_embeddings''::regclass) and attname = ''embedding'' order by 1')"
+        ).fetchall()
+        # the Python model's table too (it was `character varying`, the text form of DuckDB's FLOAT[384])
+        sizes = con.execute(
+            "select * from postgres_query('warehouse', "
+            "'select min(pg_column_size(embedding)), max(pg_column_size(embedding)) from int_text_embeddings')"
         ).fetchall()
     assert indexes == [("document_chunks",), ("search_chunks",)]
-    assert types == [("vector(384)",)]
+    assert types == [("document_chunks", "vector(384)"), ("int_text_embeddings", "vector(384)")]
+    assert sizes == [(8 + 4 * 384, 8 + 4 * 384)]
 
 
 def test_ingest_on_postgres_returns_what_duckdb_returns(runs):
