@@ -27,7 +27,7 @@
 {% macro duckdb__vector_index(column) %}{% endmacro %}
 {% macro spark__vector_index(column) %}{% endmacro %}
 
-{#- pre-hook of the first model with vectors (search_chunks): the engine's vector type available (pgvector on Postgres: the local server creates it too, an
+{#- pre-hook of search_chunks (and run by int_text_embeddings' store_as_vector on Postgres): the engine's vector type available (pgvector on Postgres: the local server creates it too, an
     external PGHOST needs the extension created beforehand, or the right to create it) -#}
 {% macro ensure_vector_type() %}{{ return(adapter.dispatch('ensure_vector_type')()) }}{% endmacro %}
 {#- A user who may not create extensions (an RDS/Aurora or other managed-server user without rds_superuser) gets an error saying what to
