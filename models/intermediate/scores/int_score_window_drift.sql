@@ -55,6 +55,11 @@ window_scores as (
     from {{ ref('int_score_windows') }} as windows
     inner join needed_iterations on needed_iterations.iteration = windows.iteration
     inner join statistics on statistics.iteration = windows.iteration and statistics.industry = windows.industry
+    -- the same windows, said as bounds the planner can read through the iteration index (Postgres plans the
+    -- join alone as a scan of every window ever built)
+    where windows.iteration = (select iteration from first_iteration)
+        or windows.iteration between (select min(iteration) from new_iterations) - 1
+            and (select max(iteration) from new_iterations)
 ),
 
 ks_samples as (
