@@ -28,10 +28,10 @@ COUNTED_TABLES = (
 )
 
 
-def generate(folder: Path, batches: int, rows: int, seed: int) -> list[Path]:
-    """`batches` files of `rows` records, batch 0 first (same seed, same bytes)."""
+def generate(folder: Path, batches: int, rows: int, seed: int, first: int = 0) -> list[Path]:
+    """`batches` files of `rows` records, batch `first` first (same seed, same bytes)."""
     start = time.perf_counter()
-    paths = write_score_batches(folder, batches, rows, seed=seed)
+    paths = write_score_batches(folder, batches, rows, seed=seed, first=first)
     log(f"generated {len(paths)} batch files in {time.perf_counter() - start:.1f} s")
     return paths
 

@@ -19,6 +19,7 @@ the same clean rows, its frame written to a DuckDB table), in a process of its o
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import threading
@@ -98,10 +99,11 @@ def pandas_rebuild(duckdb_path: Path, scratch: Path) -> dict:
 
 
 def bench_scale(sizes: list[int], rows: int, targets: list[str], workdir: Path, pandas: bool = False) -> list[dict]:
-    paths = generate(workdir / "batches", max(sizes) + 1, rows, seed=0)
+    paths = _batch_files(workdir / "batches", max(sizes) + 1, rows)
     landed_source = DuckDBWarehouse(workdir / "duckdb" / "warehouse.duckdb")
     warehouses: dict[str, object] = {"duckdb": landed_source, "spark": SparkWarehouse(workdir / "spark")}
-    results, landed = [], 0
+    # a workdir kept from a run at smaller sizes (--workdir) grows on from what it has already landed
+    results, landed = [], _landed_batches(landed_source.path) if landed_source.path.is_file() else 0
     with contextlib.ExitStack() as stack:
         server_pid = None
         if "postgres" in targets:
@@ -146,6 +148,17 @@ def bench_scale(sizes: list[int], rows: int, targets: list[str], workdir: Path, 
                 )
                 results.append(result)
     return results
+
+
+def _batch_files(folder: Path, batches: int, rows: int) -> list[Path]:
+    """The files of batches 0..batches-1: those a kept workdir has already (same generator, same seed: same bytes,
+    if written with the same `rows`), then the missing ones generated."""
+    have = len(list(folder.glob("batch_*.json"))) if folder.is_dir() else 0
+    if have and len(json.loads((folder / "batch_0.json").read_text())) != rows:
+        raise SystemExit(f"{folder} holds batches of another --rows: use another --workdir")
+    if have < batches:
+        generate(folder, batches - have, rows, seed=0, first=have)
+    return [folder / f"batch_{batch}.json" for batch in range(batches)]
 
 
 def _server_pid(server) -> int | None:
