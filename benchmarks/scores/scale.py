@@ -164,7 +164,7 @@ def _batch_files(folder: Path, batches: int, rows: int) -> list[Path]:
 def _server_pid(server) -> int | None:
     with contextlib.suppress(psutil.Error, StopIteration):
         return next(
-            c.info["pid"]
+            c.pid
             for c in psutil.net_connections("tcp")
             if c.laddr and c.laddr.port == server.port and c.status == psutil.CONN_LISTEN
         )
