@@ -206,12 +206,8 @@ def test_land_command_reports_a_bad_file_and_fails(monkeypatch, tmp_path: Path, 
     assert "batch_0.json: invalid JSON" in capsys.readouterr().err
 
 
-def test_a_landed_file_left_as_it_was_is_not_read_again_and_a_changed_one_is_caught(
-    tmp_path: Path, warehouse: DuckDBWarehouse, monkeypatch
-):
-    """What keeps a new batch's landing flat in history: the ledger keeps each landed file's size and modification
-    time, and landing the folder again reads only the files whose stat changed (a real batch's bytes, rewritten
-    with other content of the same length, are read and refused)."""
+def real_batches_landed(tmp_path: Path, warehouse: DuckDBWarehouse) -> Path:
+    """A folder holding the real batches 0 and 1, both landed: the folder."""
     folder = tmp_path / "score_batches"
     folder.mkdir()
     for n in (0, 1):
@@ -219,8 +215,24 @@ def test_a_landed_file_left_as_it_was_is_not_read_again_and_a_changed_one_is_cau
     with warehouse.open() as con:
         ensure_raw_tables(con)
         assert [r.status for r in land_score_batches(con, folder)] == ["landed", "landed"]
+    return folder
+
+
+def file_reads(monkeypatch) -> list[str]:
+    """The names of the files read (Path.read_bytes) from now on, in order."""
     read_bytes, reads = Path.read_bytes, []
     monkeypatch.setattr(Path, "read_bytes", lambda path: reads.append(path.name) or read_bytes(path))
+    return reads
+
+
+def test_a_landed_file_left_as_it_was_is_not_read_again_and_a_changed_one_is_caught(
+    tmp_path: Path, warehouse: DuckDBWarehouse, monkeypatch
+):
+    """What keeps a new batch's landing flat in history: the ledger keeps each landed file's size and modification
+    time, and landing the folder again reads only the files whose stat changed (a real batch's bytes, rewritten
+    with other content of the same length, are read and refused)."""
+    folder = real_batches_landed(tmp_path, warehouse)
+    reads = file_reads(monkeypatch)
     shutil.copy(REAL_SCORE_BATCHES / "batch_2.json", folder)
     with warehouse.open() as con:
         statuses = [r.status for r in land_score_batches(con, folder)]
@@ -240,16 +252,10 @@ def test_a_ledger_without_file_stats_learns_them_on_the_next_landing(
 ):
     """A warehouse landed before the ledger kept file stats reads its files once more, records their stats, and
     from then on knows them unread."""
-    folder = tmp_path / "score_batches"
-    folder.mkdir()
-    for n in (0, 1):
-        shutil.copy(REAL_SCORE_BATCHES / f"batch_{n}.json", folder)
+    folder = real_batches_landed(tmp_path, warehouse)
     with warehouse.open() as con:
-        ensure_raw_tables(con)
-        land_score_batches(con, folder)
         con.execute("update raw.landed_files set file_size = null, file_mtime_ns = null")  # as an older ledger
-    read_bytes, reads = Path.read_bytes, []
-    monkeypatch.setattr(Path, "read_bytes", lambda path: reads.append(path.name) or read_bytes(path))
+    reads = file_reads(monkeypatch)
     for expected_reads in (["batch_0.json", "batch_1.json"], []):
         reads.clear()
         with warehouse.open() as con:
