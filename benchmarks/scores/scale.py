@@ -184,18 +184,19 @@ def _hand_over(target: str, landed_source: DuckDBWarehouse, warehouse, batches: 
 def _landed_batches(duckdb_path: Path) -> int:
     with connect(duckdb_path, read_only=True) as con:
         visible = con.execute("select count(distinct batch) from raw.score_batches").fetchone()[0]
-        hidden = con.execute(
-            "select count(*) from information_schema.tables where table_name = 'bench_newest'"
-        ).fetchone()[0]
-    return visible + hidden
+        return visible + _holds_one_back(con)
+
+
+def _holds_one_back(con) -> int:
+    """1 while the newest landed batch waits in the side table (_set_aside_newest), else 0."""
+    return con.execute("select count(*) from information_schema.tables where table_name = 'bench_newest'").fetchone()[0]
 
 
 def _set_aside_newest(duckdb_path: Path, hide: bool) -> None:
     """Move the newest landed batch out of raw.score_batches (and its landing record) into a side table, or back:
     DuckDB rebuilds over N batches, then sees batch N arrive, as the other engines do from their copies."""
     with connect(duckdb_path) as con:
-        held_back = con.execute("select count(*) from information_schema.tables where table_name = 'bench_newest'")
-        if bool(held_back.fetchone()[0]) == hide:
+        if bool(_holds_one_back(con)) == hide:
             return
         con.execute("begin")
         if hide:
