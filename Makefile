@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m pipeline.dbt_runner
 
-.PHONY: help setup java browser run land build publish export serve train-interests finetune-data finetune \
+.PHONY: help setup java browser run land build publish export orchestrate serve train-interests finetune-data finetune \
 	promote-model evaluate-retrieval docs report lint test test-fast bench bench-landing bench-scores bench-scores-postgres \
 	bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load wrk \
 	sample-data stop clean
@@ -65,6 +65,9 @@ publish: setup  ## copy what the service reads to PUBLISHED_PATH, swapped in ato
 
 export: setup  ## write the score marts and document vectors as Parquet under OUTPUT_DIR
 	$(BIN)/python -m pipeline.export
+
+orchestrate: setup  ## the orchestrator (Dagster) and its UI on 127.0.0.1:$${ORCHESTRATOR_PORT:-3000}: sensors run new batches and documents by themselves
+	$(BIN)/python -m orchestration start
 
 serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index
 	$(BIN)/python -m serving.api --port $${PORT:-8000}
@@ -172,7 +175,8 @@ help:  ## list the targets by stage
 sample-data: setup  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m synthetic
 
-stop:  ## stop every local server the project started (Postgres, Spark clusters); their data stays in .engines/
+stop:  ## stop every local server the project started (the orchestrator, Postgres, Spark clusters); their data stays in .engines/
+	$(BIN)/python -m orchestration stop
 	$(BIN)/python -m warehouse stop
 
 # python -m warehouse reset: the DuckDB file and its published copy, the local Postgres database, the Spark

@@ -41,6 +41,17 @@ def _count(name: str, default: int) -> int:
     return int(value)
 
 
+def _port_number(name: str, value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 65535:
+        raise ValueError(f"{name}={value!r}: expected a TCP port number (1-65535)")
+    return int(value)
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return _port_number(name, value) if value else default
+
+
 def _memory_size(name: str, default: str) -> str:
     """A size DuckDB accepts as a memory limit ('3GB', '512MiB'), checked here: a typo fails in one line at the
     entry point, not inside dbt's connection to the warehouse."""
@@ -90,6 +101,15 @@ def check_backend(name: str) -> str:
 def _engine(name: str) -> str:
     if name not in ENGINES:
         raise ValueError(f"DBT_TARGET={name!r}: expected one of {', '.join(ENGINES)}")
+    return name
+
+
+ORCHESTRATOR_STORAGES = ("sqlite", "postgres")  # where the orchestrator keeps its runs and events
+
+
+def _orchestrator_storage(name: str) -> str:
+    if name not in ORCHESTRATOR_STORAGES:
+        raise ValueError(f"ORCHESTRATOR_STORAGE={name!r}: expected one of {', '.join(ORCHESTRATOR_STORAGES)}")
     return name
 
 
@@ -148,7 +168,7 @@ def external_server(env: dict[str, str]) -> PostgresServer | None:
         return None
     return PostgresServer(
         env["PGHOST"],
-        int(env.get("PGPORT") or "5432"),
+        _port_number("PGPORT", env.get("PGPORT") or "5432"),
         env.get("PGUSER") or LOCAL_USER,
         env.get("PGPASSWORD", ""),
         env.get("PGDATABASE") or LOCAL_DATABASE,
@@ -207,6 +227,12 @@ class Settings:
     # SERVE_WORKERS: the service's processes (python -m serving.api), each with its own model and index copy; 2
     # measured twice one's GET /interests throughput on 2 cores (docs/benchmarks.md, "The service under load")
     serve_workers: int = 2
+    # the orchestrator (python -m orchestration, `make orchestrate`): its UI's port on 127.0.0.1, the folder of its
+    # state (ORCHESTRATOR_HOME: DAGSTER_HOME, git-ignored under .engines/), and where it keeps runs and events:
+    # sqlite files there, or postgres (the server PG* names, else the project's local one; database `orchestrator`)
+    orchestrator_port: int = 3000
+    orchestrator_home: Path = PROJECT_ROOT / ".engines" / "orchestrator"
+    orchestrator_storage: str = "sqlite"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -235,4 +261,7 @@ class Settings:
             embedding_backend=check_backend(os.environ.get("EMBEDDING_BACKEND", "") or DEFAULT_BACKEND),
             api_token=check_api_token(os.environ.get("API_TOKEN", "")),
             serve_workers=_count("SERVE_WORKERS", 2),
+            orchestrator_port=_port("ORCHESTRATOR_PORT", 3000),
+            orchestrator_home=_path("ORCHESTRATOR_HOME", PROJECT_ROOT / ".engines" / "orchestrator"),
+            orchestrator_storage=_orchestrator_storage(os.environ.get("ORCHESTRATOR_STORAGE", "") or "sqlite"),
         )

@@ -105,6 +105,30 @@ def _one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def land_folder(con: duckdb.DuckDBPyConnection, folder_name: str, folder: Path) -> list[str]:
+    """Land every unit of one source folder (`folder_name`, a key of LOADERS) found in `folder`, each in one
+    transaction; the refusals, one line each (also printed on stderr; the other units still land)."""
+    source = LOADERS[folder_name]
+    contents = source.contents(folder)
+    for path, why in contents.ignored:
+        print(_one_line(f"[land] {folder_name}: ignored {path}: {why}"), flush=True)
+    results, refusals = [], []
+    for unit in contents.units:
+        try:
+            results.append(unit.land(con))
+            continue
+        except WarehouseUnreachable:
+            raise  # nothing else can land either
+        except LandingError as exc:
+            reason = str(exc)
+        except OSError as exc:  # e.g. a folder named like a file, a file without read permission
+            reason = f"{unit.name}: cannot be read ({exc.strerror or exc})"
+        refusals.append(_one_line(reason))
+        print(f"[land] error: {refusals[-1]}", file=sys.stderr, flush=True)
+    print(_one_line(f"[land] {folder_name}: {source.summary(results, len(refusals))}"), flush=True)
+    return refusals
+
+
 def land_all(data_dir: Path, warehouse: Warehouse) -> None:
     """Land every source found in `data_dir` into `warehouse`.
 
@@ -124,24 +148,7 @@ def land_all(data_dir: Path, warehouse: Warehouse) -> None:
             if not folder.is_dir():
                 print(f"[land] {folder_name}: skipped, {folder} does not exist")
                 continue
-            contents = source.contents(folder)
-            for path, why in contents.ignored:
-                print(_one_line(f"[land] {folder_name}: ignored {path}: {why}"), flush=True)
-            results, source_refused = [], 0
-            for unit in contents.units:
-                try:
-                    results.append(unit.land(con))
-                    continue
-                except WarehouseUnreachable:
-                    raise  # nothing else can land either
-                except LandingError as exc:
-                    reason = str(exc)
-                except OSError as exc:  # e.g. a folder named like a file, a file without read permission
-                    reason = f"{unit.name}: cannot be read ({exc.strerror or exc})"
-                source_refused += 1
-                print(_one_line(f"[land] error: {reason}"), file=sys.stderr, flush=True)
-            refused += source_refused
-            print(_one_line(f"[land] {folder_name}: {source.summary(results, source_refused)}"), flush=True)
+            refused += len(land_folder(con, folder_name, folder))
     if refused:
         raise FilesRefused(f"{refused} refused (each named on stderr); everything else found was landed")
 

@@ -185,7 +185,7 @@ def _run_phased(
             "--quiet",
             *selection,
         ],
-        env,
+        {**env, "DBT_LOG_FORMAT": "text"},  # the listing as lines of JSON even when the caller wants JSON logs
         base,
         True,
         False,
@@ -257,11 +257,18 @@ def build_healing(warehouse: Warehouse, args: list[str], target_path: Path | Non
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # asked by tools that call this in place of dbt (the orchestrator's dbt integration)
+        return subprocess.run([str(Path(sys.executable).parent / "dbt"), "--version"]).returncode
     settings = Settings.from_env()
     warehouse = target_warehouse(settings)
     if args and args[0] in WRITING_COMMANDS:
         return build_healing(warehouse, args, settings.dbt_target_path)
     return run_dbt(warehouse, args, settings.dbt_target_path, check=False, stream=True).returncode
+
+
+def console() -> None:
+    """The `dbt-runner` command (pyproject's scripts): dbt's own arguments, run as main() runs them."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ suites' `embedding_dim` parameter), so a warehouse built with another model vali
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import json
 import sys
 from pathlib import Path
 
@@ -136,27 +138,42 @@ def _severity(config) -> str:
     return str(getattr(config.severity, "value", config.severity) or "critical")
 
 
-def run_checkpoint(warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_DIR) -> int:
-    """Validate every covered table; `embedding_dim` is the vector length document_chunks must have."""
+@dataclasses.dataclass(frozen=True)
+class SuiteOutcome:
+    """One suite's validation of its table: how many expectations passed, and each failed one as a line."""
+
+    suite: str
+    table: str
+    rows: int
+    total: int
+    failed: tuple[str, ...]  # "table t: <type> on column c failed (<severity>): observed ..."
+    critical: tuple[str, ...]  # the failed ones of severity critical: what fails the checkpoint
+
+    @property
+    def passed(self) -> int:
+        return self.total - len(self.failed)
+
+    @property
+    def status(self) -> str:
+        return "FAIL" if self.critical else "WARN" if self.failed else "PASS"
+
+
+def validate(warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_DIR) -> list[SuiteOutcome]:
+    """Every covered table that exists and has rows validated by its suite; the data docs rebuilt. Raises
+    LandingError when the warehouse is plainly not built, FileNotFoundError without a GX project."""
     before_importing_gx()
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    print(f"[quality] warehouse={warehouse} GX={gx_dir}")
-    try:
-        warehouse.require_built()
-    except LandingError as exc:
-        print(f"[quality] error: {exc}", file=sys.stderr)
-        return 1
+    warehouse.require_built()
     if not (gx_dir / "great_expectations.yml").is_file():
-        print(f"[quality] error: no GX project at {gx_dir} (great_expectations.yml missing)", file=sys.stderr)
-        return 1
+        raise FileNotFoundError(f"no GX project at {gx_dir} (great_expectations.yml missing)")
     frames = load_tables(warehouse)
     context = _context(gx_dir)
     run_id = RunIdentifier(run_name="warehouse", run_time=datetime.datetime.now(datetime.timezone.utc))
     batch_definitions = {make()["name"]: _batch_definition(context, make()["name"]) for make in SUITES}
     parameters = {EMBEDDING_DIM_PARAMETER: embedding_dim}
-    critical_failures: list[str] = []
+    outcomes = []
     for make in SUITES:
         definition = make()
         name, table = definition["name"], definition["table"]
@@ -177,27 +194,47 @@ def run_checkpoint(warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_D
         )
         result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters, run_id=run_id)
         expectation_results = [r for run in result.run_results.values() for r in run.results]
-        failed = [r for r in expectation_results if not r.success]
-        critical = [r for r in failed if _severity(r.expectation_config) == "critical"]
-        status = "FAIL" if critical else "WARN" if failed else "PASS"
-        print(
-            f"[quality] {status} {name} ({table}, {len(frame)} rows): "
-            f"{len(expectation_results) - len(failed)}/{len(expectation_results)} expectations passed, "
-            f"{len(critical)} critical failed, {len(failed) - len(critical)} warnings"
-        )
-        for r in failed:
+        failed, critical = [], []
+        for r in expectation_results:
+            if r.success:
+                continue
             config = r.expectation_config
-            line = (
+            failed.append(
                 f"table {table}: {config.type} on column {_column(config)} failed ({_severity(config)}): {_observed(r)}"
             )
-            if r in critical:
-                critical_failures.append(line)
-                print(f"[quality]   FAILED {line}")
-            else:
-                print(f"[quality]   WARNING {line}")
+            if _severity(config) == "critical":
+                critical.append(failed[-1])
+        outcomes.append(SuiteOutcome(name, table, len(frame), len(expectation_results), tuple(failed), tuple(critical)))
     context.build_data_docs(site_names=[SITE])
+    return outcomes
+
+
+def run_checkpoint(
+    warehouse: Warehouse, embedding_dim: int, gx_dir: Path = GX_DIR, outcomes_path: Path | None = None
+) -> int:
+    """Validate every covered table, one line per suite and one per failed expectation; `embedding_dim` is the
+    vector length document_chunks must have. 1 when a critical expectation failed. `outcomes_path`: each suite's
+    outcome also written there as JSON (the orchestrator's asset checks read it)."""
+    print(f"[quality] warehouse={warehouse} GX={gx_dir}")
+    try:
+        outcomes = validate(warehouse, embedding_dim, gx_dir)
+    except (LandingError, FileNotFoundError) as exc:
+        print(f"[quality] error: {exc}", file=sys.stderr)
+        return 1
+    if outcomes_path is not None:
+        outcomes_path.parent.mkdir(parents=True, exist_ok=True)
+        outcomes_path.write_text(json.dumps([dataclasses.asdict(outcome) for outcome in outcomes], indent=1))
+    for outcome in outcomes:
+        print(
+            f"[quality] {outcome.status} {outcome.suite} ({outcome.table}, {outcome.rows} rows): "
+            f"{outcome.passed}/{outcome.total} expectations passed, "
+            f"{len(outcome.critical)} critical failed, {len(outcome.failed) - len(outcome.critical)} warnings"
+        )
+        for line in outcome.failed:
+            print(f"[quality]   {'FAILED' if line in outcome.critical else 'WARNING'} {line}")
     index = gx_dir / "uncommitted" / "data_docs" / SITE / "index.html"
     print(f"[quality] data docs: {index}")
+    critical_failures = [line for outcome in outcomes for line in outcome.critical]
     if critical_failures:
         print(f"[quality] checkpoint failed: {len(critical_failures)} critical expectation(s) failed", file=sys.stderr)
         for line in critical_failures:
@@ -211,13 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gx-dir", type=Path, default=GX_DIR, help="the GX project (default: gx/)")
     parser.add_argument("--write-suites", action="store_true", help="regenerate gx/expectations/*.json and exit")
+    parser.add_argument("--outcomes", type=Path, help="also write each suite's outcome there, as JSON")
     args = parser.parse_args(argv)
     if args.write_suites:
         for path in write_suites(args.gx_dir):
             print(f"[quality] wrote {path}")
         return 0
     settings = Settings.from_env()
-    return run_checkpoint(target_warehouse(settings), embedding_dimension(settings_model(settings)), args.gx_dir)
+    warehouse = target_warehouse(settings)
+    return run_checkpoint(warehouse, embedding_dimension(settings_model(settings)), args.gx_dir, args.outcomes)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 -- Every raw score record with its verdict: the repaired industry, the numeric score and, for a record that
 -- cannot be used, the first reason it fails (checked in a fixed order). Incremental by batch: batches are
 -- immutable once landed, so a build only validates the batches it has not seen.
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'batch'},
           post_hook=["{{ lookup_index(['batch']) }}", "{{ lookup_index(['id', 'batch']) }}"]) }}
 
 with records as (

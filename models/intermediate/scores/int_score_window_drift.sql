@@ -5,7 +5,7 @@
 -- new batch does not grow with the number of batches already loaded. The empirical distribution functions come
 -- from rankings (rank() over each window and over each compared pair), not running sums: DuckDB ranks a sorted
 -- partition in one pass, while a running sum per row cost it three times as much on a full rebuild.
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'iteration'}) }}
 
 with statistics as (
     select iteration, industry, n, mean from {{ ref('int_score_window_statistics') }}

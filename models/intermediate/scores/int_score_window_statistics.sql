@@ -6,7 +6,7 @@
 -- the rows arrive in, so a batch-by-batch build and an all-at-once build give bit-identical marts without
 -- sorting any window; the spread is two-pass (squared deviations from the mean, summed exactly), accurate
 -- whatever the scores' scale and spread.
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'iteration'}) }}
 
 with windows as (
     select * from {{ ref('int_score_windows') }}

@@ -4,7 +4,7 @@
 -- Each score is fanned out to the (at most 3) iterations whose window holds it, and leaves them from the batch
 -- that scores its asset again: equi-joins and one pass over the scores, where a range join of iterations to
 -- batches and a per-window dedupe had cost ten times as much on a full rebuild.
-{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ lookup_index(['iteration']) }}") }}
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'iteration'}, post_hook="{{ lookup_index(['iteration']) }}") }}
 
 {%- set window_batches = var('percentile_window_batches') %}
 

@@ -1,7 +1,7 @@
 -- One row per iteration: how many rows `scores` holds once the iteration is done, i.e. how many assets any
 -- batch up to the iteration has scored (the growth of the table, watched by the monitoring report).
 -- Incremental: a new iteration adds the assets first seen since the last iteration to the last count.
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'iteration'}) }}
 
 with new_iterations as (
     select distinct iteration

@@ -3,7 +3,7 @@
 -- statistic), and how many rows `scores` holds after the iteration, so drift and table growth can be watched.
 -- Each part is computed in its own model (int_score_window_statistics, int_score_window_drift,
 -- int_scores_growth); this mart puts them side by side. Incremental: a new iteration appends its own rows.
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'iteration'}) }}
 
 with statistics as (
     select * from {{ ref('int_score_window_statistics') }}

@@ -2,7 +2,7 @@
 -- batches i-2..i (int_score_windows) ranked within its industry's window distribution. Cold start: no
 -- iteration until 3 batches exist. Incremental: a new batch appends only its own iteration's rows; past
 -- iterations are never rewritten.
-{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ lookup_index(['iteration']) }}") }}
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'iteration'}, post_hook="{{ lookup_index(['iteration']) }}") }}
 
 with windows as (
     select * from {{ ref('int_score_windows') }}

@@ -1,5 +1,5 @@
 -- Raw score records that cannot be used, with the reason: nothing the feed sends is silently dropped.
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', meta={'high_water_mark': 'batch'}) }}
 
 with validated as (
     select * from {{ ref('int_score_records_validated') }}

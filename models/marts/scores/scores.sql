@@ -1,6 +1,6 @@
 -- Each valid asset's latest percentile: the one from the most recent iteration whose window contained it
 -- (an asset of batch b is last updated at iteration min(b + 2, last batch)).
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='id',
+{{ config(materialized='incremental', incremental_strategy='delete+insert', meta={'high_water_mark': 'updated_iteration'}, unique_key='id',
           post_hook=["{{ lookup_index(['id']) }}", "{{ lookup_index(['updated_iteration']) }}"]) }}
 
 with history as (

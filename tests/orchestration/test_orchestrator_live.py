@@ -1,0 +1,165 @@
+"""The orchestrator as `make orchestrate` starts it (python -m orchestration start: `dagster dev`, its daemon and
+UI), on real score batches dropped into its watched folder: the sensor picks each one up by itself, runs it once
+(even when it arrives twice), the marts follow and equal the independent recomputation; the UI, opened in headless
+Chromium, shows the project's assets and the finished runs. `python -m orchestration stop` stops everything."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from core.settings import PROJECT_ROOT
+from tests.models.test_score_pipeline_real import TOLERANCE, reference
+from tests.quality.test_data_docs_browser import BROWSERS, find_browser
+from tests.support.data import REAL_SCORE_BATCHES, require_real
+from warehouse import DuckDBWarehouse
+
+pytestmark = pytest.mark.slow
+BATCHES = 4  # batches 0..3: the first two iterations (a window needs 3 batches)
+WAIT_SECONDS = 600
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def orchestration(action: str, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration", action], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def orchestrator(tmp_path_factory):
+    require_real(REAL_SCORE_BATCHES)
+    folder = tmp_path_factory.mktemp("live")
+    (folder / "data" / "score_batches").mkdir(parents=True)
+    env = {
+        **os.environ,
+        "DATA_DIR": str(folder / "data"),
+        "DUCKDB_PATH": str(folder / "warehouse.duckdb"),
+        "OUTPUT_DIR": str(folder / "output"),
+        "DBT_TARGET": "duckdb",
+        "ORCHESTRATOR_HOME": str(folder / "orchestrator"),
+        "ORCHESTRATOR_PORT": str(free_port()),
+    }
+    started = orchestration("start", env)
+    try:
+        yield {
+            "env": env,
+            "folder": folder,
+            "log": started.stdout,
+            "home": folder / "orchestrator",
+            "asset_keys": asset_keys(env),
+        }
+    finally:
+        stopped = orchestration("stop", env)
+        assert "stopped" in stopped.stdout
+
+
+def asset_keys(env: dict) -> list[str]:
+    """Every asset key of the orchestrator's graph as its UI writes them (`raw/score_batches`)."""
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from orchestration.definitions import defs\n"
+            "for key in defs.resolve_asset_graph().get_all_asset_keys(): print('/'.join(key.path))",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    return listed.stdout.splitlines()
+
+
+def batch_runs(home: Path, batch: int) -> list:
+    os.environ["DAGSTER_HOME"] = str(home)
+    with DagsterInstance.get() as instance:
+        return instance.get_runs(filters=RunsFilter(tags={"score_batch": str(batch)}))
+
+
+def wait_for_success(home: Path, batch: int) -> object:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        runs = batch_runs(home, batch)
+        if runs and runs[0].status == DagsterRunStatus.SUCCESS:
+            return runs[0]
+        assert not runs or runs[0].status not in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED), runs[0]
+        time.sleep(2)
+    pytest.fail(f"batch {batch}: no successful run within {WAIT_SECONDS} s")
+
+
+def test_dropped_batches_are_picked_up_run_once_and_the_marts_follow(orchestrator):
+    home, watched = orchestrator["home"], orchestrator["folder"] / "data" / "score_batches"
+    dropped = {}
+    for batch in range(BATCHES):
+        shutil.copy(REAL_SCORE_BATCHES / f"batch_{batch}.json", watched / f"batch_{batch}.json")
+        dropped[batch] = time.time()
+    shutil.copy(REAL_SCORE_BATCHES / "batch_1.json", watched / "batch_1.json")  # arrives twice, while runs go
+    for batch in range(BATCHES):
+        run = wait_for_success(home, batch)
+        stats = DagsterInstance.get().get_run_stats(run.run_id)
+        print(
+            f"batch {batch}: run started {stats.start_time - dropped[batch]:.1f} s after the drop, "
+            f"succeeded {stats.end_time - dropped[batch]:.1f} s after it"
+        )
+    time.sleep(25)  # two more sensor ticks: nothing is asked twice
+    assert [len(batch_runs(home, batch)) for batch in range(BATCHES)] == [1] * BATCHES
+
+    _, _, history, _ = reference()
+    with DuckDBWarehouse(Path(orchestrator["env"]["DUCKDB_PATH"])).open(read_only=True) as con:
+        rows = con.execute("select iteration, id, percentile from percentile_history").fetchall()
+    assert {iteration for iteration, _, _ in rows} == {2, 3}
+    assert len(rows) == sum(1 for (iteration, _) in history if iteration in (2, 3))
+    for iteration, asset_id, percentile in rows:
+        assert abs(percentile - history[(iteration, asset_id)][3]) <= TOLERANCE
+
+
+def test_the_ui_shows_the_assets_and_the_finished_runs_in_a_browser(orchestrator, tmp_path):
+    browser = find_browser()
+    if browser is None:
+        pytest.skip(f"no Chromium found on PATH (looked for {', '.join(BROWSERS)})")
+    port = orchestrator["env"]["ORCHESTRATOR_PORT"]
+
+    def page(path: str, *output: str) -> str:
+        shown = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1600,5000",  # the asset catalog renders only the rows in view: all of them
+                "--virtual-time-budget=30000",
+                *(output or ["--dump-dom"]),
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        return shown.stdout
+
+    catalog = page("/assets")
+    for asset in orchestrator["asset_keys"]:  # every asset of the graph, the landers and Python steps included
+        assert asset in catalog, asset
+    runs = page("/runs")
+    assert runs.count(">Success<") >= BATCHES
+    screenshot = tmp_path / "lineage.png"
+    page("/asset-groups", f"--screenshot={screenshot}")
+    assert screenshot.stat().st_size > 10_000
