@@ -34,6 +34,9 @@ from landing.score_batches import land_score_batch
 from orchestration import dbt_graph, monitoring
 from orchestration.resources import Platform
 from orchestration.steps import StepFailed, run_step
+from pipeline.export import EXPORTS
+from pipeline.publish import SERVED_TABLES
+from training.interests.data import TRAINING_TABLES
 from warehouse import LandingError
 
 SCORE_BATCHES = DynamicPartitionsDefinition(name="score_batches")  # one partition per batch number
@@ -182,11 +185,7 @@ def _step(context: AssetExecutionContext, module: str, *args: str) -> list[str]:
 
 @asset(
     key=dbt_graph.INTEREST_MODEL_ASSET,
-    deps=[
-        dbt_graph.model_asset_key(name)
-        for name in ("stg_users", "stg_interests", "stg_user_activity", "int_user_activity_titles")
-    ]
-    + [dbt_graph.model_asset_key("int_text_embeddings")],
+    deps=[dbt_graph.model_asset_key(name) for name in TRAINING_TABLES],
     group_name="interests",
     pool=WAREHOUSE_POOL,
     description="the interest model trained on the warehouse when none is current (python -m training.interests "
@@ -197,12 +196,8 @@ def interest_model(context: AssetExecutionContext) -> MaterializeResult:
     return MaterializeResult(metadata={"result": output[-1] if output else ""})
 
 
-SERVED = ("search_chunks", "user_interest_scores")  # pipeline.publish.SERVED_TABLES
-EXPORTED = ("scores", "percentile_history", "document_chunks")  # pipeline.export.EXPORTS
-
-
 @asset(
-    deps=[dbt_graph.model_asset_key(name) for name in SERVED],
+    deps=[dbt_graph.model_asset_key(name) for name in SERVED_TABLES],
     group_name="serving",
     pool=WAREHOUSE_POOL,
     description="what the service reads, copied to PUBLISHED_PATH, swapped in atomically (python -m pipeline.publish)",
@@ -213,7 +208,7 @@ def published_index(context: AssetExecutionContext) -> MaterializeResult:
 
 
 @asset(
-    deps=[dbt_graph.model_asset_key(name) for name in EXPORTED],
+    deps=[dbt_graph.model_asset_key(name) for name in EXPORTS],
     group_name="serving",
     pool=WAREHOUSE_POOL,
     description="the score marts and document vectors as Parquet under OUTPUT_DIR (python -m pipeline.export)",

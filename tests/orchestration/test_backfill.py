@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_batches(definitions, instance, first: int, last: int):
-    result = definitions.get_job_def(SCORE_JOB).execute_in_process(
+    result = definitions.resolve_job_def(SCORE_JOB).execute_in_process(
         instance=instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: str(first), ASSET_PARTITION_RANGE_END_TAG: str(last)},
     )

@@ -99,7 +99,7 @@ def test_the_score_sensor_asks_for_each_new_real_batch_once(orchestrated, tmp_pa
     folder = settings.data_dir / "score_batches"
     folder.mkdir(exist_ok=True)
     instance = DagsterInstance.ephemeral()
-    sensor = definitions.get_sensor_def("score_batches_arrived")
+    sensor = definitions.resolve_sensor_def("score_batches_arrived")
     platform = definitions.resources["platform"]
 
     def tick():

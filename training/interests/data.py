@@ -21,6 +21,9 @@ from pipeline.dbt_runner import run_dbt
 from training.interests.features import user_title_vectors
 from warehouse import LandingError, Warehouse
 
+# The models training reads (read_training_data, load_training_data): what the orchestrator's interest_model
+# asset depends on
+TRAINING_TABLES = ("stg_users", "stg_interests", "stg_user_activity", "int_user_activity_titles", "int_text_embeddings")
 # Building these (and their parents) is what training needs from dbt; cautious: no test of a model left out.
 TRAINING_BUILD = [
     "--select",
