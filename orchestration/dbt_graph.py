@@ -7,7 +7,7 @@ Three groups of nodes, three definitions, because they run differently:
 - the score models (SCORE_MODELS): partitioned by score batch. A run of batches a..b builds them incrementally;
   when batch a is already built, the models are first rewound to before it (dbt's rewind_incremental_models), so a
   re-run really recomputes a and everything after it (each later window holds the earlier batches);
-- the interest models (INTEREST_MODELS): after the interest model is trained (steps.interest_model), as `make run`;
+- the interest models (INTEREST_MODELS): after the interest model is trained (assets.interest_model), as `make run`;
 - every other node, at once.
 """
 
@@ -30,7 +30,7 @@ from warehouse.base import default_schema_tables
 
 SCORE_MODELS = "source:raw.score_batches+ known_industries+"
 INTEREST_MODELS = "user_interest_scores+"
-INTEREST_MODEL_ASSET = AssetKey("interest_model")  # steps.interest_model: what user_interest_scores scores with
+INTEREST_MODEL_ASSET = AssetKey("interest_model")  # assets.interest_model: what user_interest_scores scores with
 RAW_SCHEMA = "raw"
 # what the score models are built through: the validated records' batches (the first score model)
 BUILT_BATCHES_TABLE = "int_score_records_validated"
