@@ -10,10 +10,10 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from core.settings import Settings
 from orchestration.definitions import SCORE_JOB, build_definitions
 from tests.models.test_score_pipeline_real import TOLERANCE, reference
 from tests.support.data import REAL_SCORE_BATCHES, require_real
+from tests.support.orchestration import orchestrator_env
 from tests.support.score_marts import MARTS, assert_same, read
 from warehouse import DuckDBWarehouse
 
@@ -38,18 +38,7 @@ def test_a_backfilled_range_is_recomputed_and_equals_the_one_shot_build(tmp_path
     require_real(REAL_SCORE_BATCHES)
     data = tmp_path / "data"
     shutil.copytree(REAL_SCORE_BATCHES, data / "score_batches")
-    # the orchestrator is configured by its environment, as `make orchestrate` starts it: the dbt runner and the
-    # Python steps it starts read the same variables
-    for name, value in {
-        "DATA_DIR": data,
-        "DUCKDB_PATH": tmp_path / "warehouse.duckdb",
-        "ORCHESTRATOR_HOME": tmp_path / "orchestrator",
-        "OUTPUT_DIR": tmp_path / "output",
-        "DBT_TARGET_PATH": tmp_path / "target",
-        "DBT_TARGET": "duckdb",
-    }.items():
-        monkeypatch.setenv(name, str(value))
-    settings = Settings.from_env()
+    settings = orchestrator_env(monkeypatch, tmp_path, data)
     warehouse = DuckDBWarehouse(settings.duckdb_path)
     definitions = build_definitions(settings)
     instance = DagsterInstance.ephemeral()

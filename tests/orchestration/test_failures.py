@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dagster import DagsterEventType, DagsterInstance
 
-from core.settings import Settings
 from orchestration.definitions import SCORE_JOB, build_definitions
 from tests.support.data import REAL_SCORE_BATCHES, require_real
+from tests.support.orchestration import orchestrator_env
 from warehouse import DuckDBWarehouse
 
 
@@ -17,16 +17,7 @@ def test_a_refused_batch_fails_its_run_in_one_line_with_nothing_landed(tmp_path,
     folder.mkdir(parents=True)
     real = (REAL_SCORE_BATCHES / "batch_0.json").read_bytes()
     (folder / "batch_0.json").write_bytes(real[: len(real) // 2])  # cut mid-record
-    for name, value in {
-        "DATA_DIR": tmp_path / "data",
-        "DUCKDB_PATH": tmp_path / "warehouse.duckdb",
-        "ORCHESTRATOR_HOME": tmp_path / "orchestrator",
-        "OUTPUT_DIR": tmp_path / "output",
-        "DBT_TARGET_PATH": tmp_path / "target",
-        "DBT_TARGET": "duckdb",
-    }.items():
-        monkeypatch.setenv(name, str(value))
-    definitions = build_definitions(Settings.from_env())
+    definitions = build_definitions(orchestrator_env(monkeypatch, tmp_path))
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("score_batches", ["0"])
 

@@ -17,19 +17,14 @@ from core.settings import Settings
 from orchestration import dbt_graph, sensors
 from orchestration.definitions import build_definitions
 from tests.support.data import REAL_DATA, REAL_SCORE_BATCHES, require_real
+from tests.support.orchestration import orchestrator_env
 
 
 @pytest.fixture(scope="module")
 def orchestrated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("orchestrated")
-    (folder / "data").mkdir()
-    with pytest.MonkeyPatch.context() as env:  # configured by its environment, as `make orchestrate` starts it
-        env.setenv("DATA_DIR", str(folder / "data"))
-        env.setenv("DUCKDB_PATH", str(folder / "warehouse.duckdb"))
-        env.setenv("ORCHESTRATOR_HOME", str(folder / "orchestrator"))
-        env.setenv("OUTPUT_DIR", str(folder / "output"))
-        env.setenv("DBT_TARGET", "duckdb")
-        settings = Settings.from_env()
+    with pytest.MonkeyPatch.context() as env:
+        settings = orchestrator_env(env, folder)
         definitions = build_definitions(settings)
     manifest = json.loads(dbt_graph.manifest_path(settings).read_text())
     return settings, definitions, manifest

@@ -21,6 +21,7 @@ from orchestration.definitions import SCORE_JOB, build_definitions
 from orchestration.server import STORAGE_DATABASE, instance_yaml, storage_server
 from tests.models.test_score_pipeline_real import TOLERANCE, reference
 from tests.support.data import REAL_SCORE_BATCHES, require_real
+from tests.support.orchestration import orchestrator_env
 from tests.support.postgres import fresh_database
 from tests.support.warehouses import throwaway_postgres
 from warehouse import PostgresWarehouse
@@ -40,18 +41,7 @@ def postgres():
 
 def configure(monkeypatch, server, folder: Path, **extra: str) -> Settings:
     """The orchestrator's environment, as `make orchestrate` would be started with it on this server."""
-    (folder / "data").mkdir(exist_ok=True)
-    for name, value in {
-        **server.env(),
-        "DBT_TARGET": "postgres",
-        "DATA_DIR": str(folder / "data"),
-        "ORCHESTRATOR_HOME": str(folder / "orchestrator"),
-        "OUTPUT_DIR": str(folder / "output"),
-        "DBT_TARGET_PATH": str(folder / "target"),
-        **extra,
-    }.items():
-        monkeypatch.setenv(name, value)
-    return Settings.from_env()
+    return orchestrator_env(monkeypatch, folder, DBT_TARGET="postgres", **server.env(), **extra)
 
 
 def commit_batches(server, batches) -> None:
