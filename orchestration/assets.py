@@ -43,6 +43,7 @@ SCORE_BATCHES = DynamicPartitionsDefinition(name="score_batches")  # one partiti
 # a lost connection (a restarted Postgres, a Spark session gone) is retried after 10, 20, 40 s; a refused file or a
 # failed test is a Failure that is not retried
 TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL)
+NEW_BATCH_TAG = "score_batch"  # a run the sensor asked for a newly arrived batch (sensors.score_batch_sensor)
 WAREHOUSE_POOL = "warehouse"  # one writer at a time per warehouse: DuckDB's single writer, Postgres's writer lock
 
 
@@ -140,12 +141,17 @@ def dbt_definitions(manifest: Path) -> list:
         first = int(context.partition_key_range.start)
         built = dbt_graph.built_through(warehouse)
         if built is not None and built >= first:
-            context.log.info(f"batches up to {built} are built: rewinding the score models to before batch {first}")
-            dbt_graph.rewind(warehouse, first, platform.settings.orchestrator_home / "dbt" / "rewind")
+            if NEW_BATCH_TAG in context.run.tags:
+                # a new batch already built: an earlier run found it committed beside its own (a backlog on
+                # Postgres); recomputing it would redo that run's work for the same result
+                context.log.info(f"batch {first} is already built (batches up to {built} are): nothing to recompute")
+            else:  # a re-run from the UI or the command line: recompute
+                context.log.info(f"batches up to {built} are built: rewinding the score models to before {first}")
+                dbt_graph.rewind(warehouse, first, platform.settings.orchestrator_home / "dbt" / "rewind")
         # data tests on the batches of this run only (macros/tests/test_scope.sql): what keeps a batch's build flat
         scope = json.dumps({"test_since_batch": first})
         events = dbt_graph.stream_or_fail(dbt.cli(["build", "--vars", scope], context=context).stream())
-        yield from monitoring.with_score_metadata(events, warehouse, platform.settings.output_dir / "report")
+        yield from monitoring.with_score_metadata(events, warehouse, platform.settings.orchestrator_home / "monitoring")
 
     @dbt_assets(
         manifest=manifest,

@@ -125,9 +125,22 @@ def stream_or_fail(events: Iterator) -> Iterator:
     except DagsterDbtCliRuntimeError as exc:
         if transient(str(exc)):
             raise
-        raise Failure(description=_last_error(str(exc)), allow_retries=False) from None
+        raise Failure(description=failure_line(str(exc)), allow_retries=False) from None
 
 
-def _last_error(message: str) -> str:
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
+# what dbt prints before a node's error or failed test: `Failure in model x (path)`, `Runtime Error in model x (path)`
+NODE_FAILURE = re.compile(r"^(?:Failure|(?:\w+ )?Error) in (?:model|test|seed|snapshot|unit_test) (\S+)")
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def failure_line(message: str) -> str:
+    """dbt's first failure in one line, `<node>: <what the database or dbt said>` (dagster-dbt's message is the
+    command, then dbt's log); the message's last line when no node is named."""
+    lines = [ANSI_COLOUR.sub("", line).strip() for line in message.splitlines()]
+    lines = [line for line in lines if line]
+    for index, line in enumerate(lines):
+        match = NODE_FAILURE.match(line)
+        if match:
+            detail = next((later for later in lines[index + 1 :] if not NODE_FAILURE.match(later)), "")
+            return f"{match[1]}: {detail}" if detail else line
     return lines[-1] if lines else message

@@ -38,14 +38,18 @@ def build_definitions(settings: Settings, manifest: Path | None = None) -> Defin
     # what profiles.yml reads, for dagster-dbt's own look at the project in this process (the dbt runner it starts
     # works it out again from the same settings)
     os.environ.update(warehouse.dbt_env())
+    # a run's dbt tests are those whose every parent the run builds or reads: a relationship test between a model of
+    # the run and one it does not build (user_interest_scores, corpus_qrels) waits for the run that builds both
+    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
     manifest = manifest or dbt_graph.manifest_path(settings)
     if not manifest.exists():
         dbt_graph.prepare_manifest(settings, warehouse)
     score_models, platform_models, interest_models = assets.dbt_definitions(manifest)
     landers = [assets.documents, assets.corpora, assets.interests]
     score_keys = list(score_models.keys)
+    not_rebuilt = AssetSelection.assets(assets.score_batches, *landers, *score_keys)
     folder_sensors = [
-        sensors.folder_sensor(name, AssetSelection.assets(lander).downstream() - AssetSelection.assets(*score_keys))
+        sensors.folder_sensor(name, folder_run(lander, not_rebuilt))
         for name, lander in zip(("documents", "retrieval", "interests"), landers)
     ]
     # a batch's run: landing it and building the score models, checked by their dbt tests; the GX checkpoint reads
@@ -91,6 +95,14 @@ def build_definitions(settings: Settings, manifest: Path | None = None) -> Defin
         },
         executor=in_process_executor,  # one process per run, not per step: dbt and the warehouse are the work
     )
+
+
+def folder_run(lander, not_rebuilt: AssetSelection) -> AssetSelection:
+    """What a change of a source folder runs: its lander and everything downstream of it, with the models those read
+    from other sources (the corpus views beside the document chunks, the interest inputs), so that the first run on
+    a fresh warehouse finds them; never another lander or the score models."""
+    downstream = AssetSelection.assets(lander).downstream()
+    return downstream | (downstream.upstream() - not_rebuilt)
 
 
 defs = build_definitions(Settings.from_env())

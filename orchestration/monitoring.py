@@ -1,7 +1,11 @@
 """Drift and growth where the runs are: after the score models are built, the newest iteration's figures from
-`industry_distribution_history` (KS and mean shift per industry, the rows of `scores`) become metadata of that
-asset's materialization (numbers, which the orchestrator's UI plots across materializations, and a table), with
-`make report`'s drift and growth pictures (quality.report) drawn into it."""
+`industry_distribution_history` (KS and mean shift per industry, the rows of `scores` and their growth) become
+metadata of that asset's materialization: numbers, which the orchestrator's UI plots across materializations, a
+table, and `make report`'s drift picture (quality.report) drawn into it.
+
+It reads industry_distribution_history alone (a row per industry and iteration: tens of thousands at 5,000
+batches), never percentile_history (tens of millions): this runs after every batch. `make report` draws the rest.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,28 @@ import base64
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import pandas as pd
 from dagster import AssetKey, AssetMaterialization, MetadataValue, Output
 
-from quality.report import DRIFT_PNG, GROWTH_PNG, MartsMissing, load_marts, write_report
+from quality.report import DRIFT_PNG, Marts, plot_drift
 from warehouse import Warehouse
+from warehouse.base import default_schema_tables
 
 DRIFT_ASSET = AssetKey("industry_distribution_history")
 
 
-def newest_iteration_metadata(warehouse: Warehouse, report_dir: Path) -> dict:
+def newest_iteration_metadata(warehouse: Warehouse, picture_dir: Path) -> dict:
     """The metadata of industry_distribution_history for its newest iteration; {} before the first iteration."""
-    try:
-        marts = load_marts(warehouse)
-    except MartsMissing:
+    with warehouse.open(read_only=True) as con:
+        if DRIFT_ASSET.path[-1] not in default_schema_tables(con):
+            return {}
+        distribution = con.execute("select * from industry_distribution_history order by iteration, industry").df()
+    if distribution.empty:
         return {}
-    written = write_report(warehouse, report_dir)
-    newest = marts.iterations[-1]
-    rows = marts.distribution[marts.distribution["iteration"] == newest]
+    newest = int(distribution["iteration"].max())
+    rows = distribution[distribution["iteration"] == newest]
+    scores_rows = distribution.groupby("iteration")["scores_rows"].max()
+    growth = int(scores_rows.iloc[-1] - scores_rows.iloc[-2]) if len(scores_rows) > 1 else int(scores_rows.iloc[-1])
     table = [
         "| industry | n | mean | KS vs previous | mean shift vs previous | KS vs first |",
         "|---|---:|---:|---:|---:|---:|",
@@ -35,19 +44,21 @@ def newest_iteration_metadata(warehouse: Warehouse, report_dir: Path) -> dict:
             f"| {row.industry} | {row.n} | {row.mean:.4f} | {_figure(row.ks_vs_previous)} | "
             f"{_figure(row.mean_shift_vs_previous)} | {_figure(row.ks_vs_first)} |"
         )
-    pictures = "\n\n".join(_inline_png(path) for path in written if path.name in (DRIFT_PNG, GROWTH_PNG))
+    picture_dir.mkdir(parents=True, exist_ok=True)
+    # the drift picture alone: it reads the table above; the growth of percentile_history is `make report`'s
+    picture = plot_drift(Marts(distribution, pd.DataFrame(columns=["iteration", "rows"])), picture_dir / DRIFT_PNG)
     return {
-        "iteration": int(newest),
+        "iteration": newest,
         "max KS vs previous": _number(rows["ks_vs_previous"].max()),
         "max |mean shift| vs previous": _number(rows["mean_shift_vs_previous"].abs().max()),
         "max KS vs first": _number(rows["ks_vs_first"].max()),
-        "scores rows": int(rows["scores_rows"].max()),
-        "drift": MetadataValue.md("\n".join(table) + "\n\n" + pictures),
-        "report": MetadataValue.path(str(report_dir)),
+        "scores rows": int(scores_rows.iloc[-1]),
+        "scores growth": growth,
+        "drift": MetadataValue.md("\n".join(table) + "\n\n" + _inline_png(picture)),
     }
 
 
-def with_score_metadata(events: Iterable, warehouse: Warehouse, report_dir: Path) -> Iterator:
+def with_score_metadata(events: Iterable, warehouse: Warehouse, picture_dir: Path) -> Iterator:
     """`events` of a finished dbt build, industry_distribution_history's materialization carrying the figures of
     newest_iteration_metadata (read after dbt exited: the warehouse may have one writer only)."""
     events = list(events)
@@ -55,7 +66,7 @@ def with_score_metadata(events: Iterable, warehouse: Warehouse, report_dir: Path
     for event in events:
         if _asset_key(event) == DRIFT_ASSET:
             if metadata is None:
-                metadata = newest_iteration_metadata(warehouse, report_dir)
+                metadata = newest_iteration_metadata(warehouse, picture_dir)
             event = event.with_metadata({**(event.metadata or {}), **metadata})
         yield event
 

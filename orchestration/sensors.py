@@ -28,7 +28,7 @@ from dagster import (
 
 from landing.documents import DOCUMENT_FILE
 from landing.score_batches import batch_files, batch_number
-from orchestration.assets import SCORE_BATCHES
+from orchestration.assets import NEW_BATCH_TAG, SCORE_BATCHES
 from orchestration.resources import Platform
 from warehouse import Warehouse
 
@@ -98,7 +98,7 @@ def score_batch_sensor(job, landing_key: AssetKey, score_model_keys: list):
                 partition_key=str(batch),
                 # a batch with no file is already in raw.score_batches: only the models run
                 asset_selection=[landing_key, *score_model_keys] if batch in files else score_model_keys,
-                tags={"score_batch": str(batch)},
+                tags={NEW_BATCH_TAG: str(batch)},
             )
             for batch in run
         ]

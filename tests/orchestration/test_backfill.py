@@ -57,6 +57,8 @@ def test_a_backfilled_range_is_recomputed_and_equals_the_one_shot_build(tmp_path
     assert drift["iteration"].value == 19
     assert drift["max KS vs first"].value == newest["ks_vs_first"].max()
     assert drift["scores rows"].value == newest["scores_rows"].max() == 7837
+    before = one_shot["industry_distribution_history"].query("iteration == 18")["scores_rows"].max()
+    assert drift["scores growth"].value == 7837 - before > 0
     _, _, history, _ = reference()
     frame = one_shot["percentile_history"]
     assert len(frame) == len(history)

@@ -88,6 +88,38 @@ def test_a_lost_connection_is_retried_a_refusal_is_not():
     assert not dbt_graph.transient("Failure in test not_null_scores_id (models/marts/scores/_scores__models.yml)")
 
 
+def test_a_dbt_failure_is_told_in_one_line_naming_the_node():
+    # dagster-dbt's message: the command, then dbt's log of the failure, coloured (as a run on a fresh warehouse
+    # printed it before the corpus views were part of a document's run)
+    message = (
+        "The dbt CLI process with command\n\n`dbt-runner build --select int_text_units`\n\nfailed with exit code `1`."
+        "\n\nErrors parsed from dbt logs:\n\n21 of 64 ERROR creating sql view model main.int_text_units ... "
+        "[\x1b[31mERROR\x1b[0m in 0.03s]\n\n\x1b[31mFailure in model int_text_units "
+        "(models/intermediate/text/int_text_units.sql)\x1b[0m\n\n  Runtime Error in model int_text_units "
+        "(models/intermediate/text/int_text_units.sql)\n  Catalog Error: Table with name stg_corpus_passages does "
+        'not exist!\n  Did you mean "stg_document_pages"?\n  \n  LINE 17:     select * from "stg_corpus_passages"\n'
+        "                             ^\n"
+    )
+    assert dbt_graph.failure_line(message) == (
+        "int_text_units: Catalog Error: Table with name stg_corpus_passages does not exist!"
+    )
+    failed_test = (
+        "Errors parsed from dbt logs:\n\nFailure in test not_null_scores_id (models/marts/x.yml)\n  Got 2 results"
+    )
+    assert dbt_graph.failure_line(failed_test) == "not_null_scores_id: Got 2 results"
+
+
+def test_a_folder_run_builds_what_its_models_read_and_no_other_lander(orchestrated):
+    _, definitions, _ = orchestrated
+    graph = definitions.resolve_asset_graph()
+    selected = definitions.resolve_sensor_def("documents_changed").asset_selection.resolve(graph)
+    names = {"/".join(key.path) for key in selected}
+    # the document's chunks to the served index, with the corpus view beside them (a fresh warehouse has none)
+    assert {"raw/document_texts", "document_chunks", "search_chunks", "published_index"} <= names
+    assert "stg_corpus_passages" in names
+    assert not names & {"raw/corpus_passages", "raw/users", "raw/score_batches", "percentile_history", "scores"}
+
+
 def test_the_score_sensor_asks_for_each_new_real_batch_once(orchestrated, tmp_path: Path):
     require_real(REAL_SCORE_BATCHES)
     settings, definitions, _ = orchestrated

@@ -19,12 +19,13 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from core.settings import PROJECT_ROOT
 from tests.models.test_score_pipeline_real import TOLERANCE, reference
 from tests.quality.test_data_docs_browser import BROWSERS, find_browser
-from tests.support.data import REAL_SCORE_BATCHES, require_real
+from tests.support.data import REAL_DOCUMENT, REAL_SCORE_BATCHES, require_real, write_document_subset
 from warehouse import DuckDBWarehouse
 
 pytestmark = pytest.mark.slow
 BATCHES = 3  # batches 0..2: the first iteration (a window needs 3 batches)
 WAIT_SECONDS = 600
+DOCUMENT_TEXTS = 60  # the memorandum's first texts: a real document that embeds in seconds
 
 
 def free_port() -> int:
@@ -144,6 +145,54 @@ def test_dropped_batches_are_picked_up_run_once_and_the_marts_follow(orchestrato
     assert len(rows) == sum(1 for (iteration, _) in history if iteration == 2)
     for iteration, asset_id, percentile in rows:
         assert abs(percentile - history[(iteration, asset_id)][3]) <= TOLERANCE
+
+
+def sensor_runs(home: Path, sensor: str) -> list:
+    os.environ["DAGSTER_HOME"] = str(home)
+    with DagsterInstance.get() as instance:
+        return instance.get_runs(filters=RunsFilter(tags={"dagster/sensor_name": sensor}))
+
+
+def test_a_dropped_document_is_picked_up_and_served(orchestrator):
+    """A real document (the memorandum's first texts) dropped one file at a time, on a warehouse that has no corpus
+    yet: one run, after both files are there, lands it, chunks and embeds it, and publishes it."""
+    home, env = orchestrator["home"], orchestrator["env"]
+    watched = orchestrator["folder"] / "data" / "documents"
+    pages, texts = write_document_subset(orchestrator["folder"] / "incoming", DOCUMENT_TEXTS)
+    watched.mkdir()
+    shutil.copy(pages, watched / pages.name)
+    time.sleep(12)  # a sensor tick sees the pages file alone: the document waits for its texts
+    assert sensor_runs(home, "documents_changed") == []
+    shutil.copy(texts, watched / texts.name)
+    dropped = time.time()
+    deadline = dropped + WAIT_SECONDS
+    while not (runs := sensor_runs(home, "documents_changed")) or runs[0].status != DagsterRunStatus.SUCCESS:
+        assert not runs or runs[0].status not in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED), runs[0]
+        assert time.time() < deadline, f"no successful document run within {WAIT_SECONDS} s"
+        time.sleep(2)
+    stats = DagsterInstance.get().get_run_stats(runs[0].run_id)
+    print(
+        f"document: run started {stats.start_time - dropped:.1f} s after its second file, "
+        f"succeeded {stats.end_time - dropped:.1f} s after it"
+    )
+    time.sleep(12)
+    assert len(sensor_runs(home, "documents_changed")) == 1
+
+    with DuckDBWarehouse(Path(env["DUCKDB_PATH"])).open(read_only=True) as con:
+        chunked = con.execute(
+            "select distinct source_position from document_chunks where doc_id = ?", [REAL_DOCUMENT]
+        ).fetchall()
+        rejected = con.execute(
+            "select distinct source_position from document_rejects where doc_id = ?", [REAL_DOCUMENT]
+        ).fetchall()
+        chunks = con.execute("select count(*) from document_chunks where doc_id = ?", [REAL_DOCUMENT]).fetchone()
+    assert {position for (position,) in chunked + rejected} == set(range(DOCUMENT_TEXTS))
+    published = Path(env["DUCKDB_PATH"]).with_name("warehouse.published.duckdb")
+    with DuckDBWarehouse(published).open(read_only=True) as con:
+        served = con.execute(
+            "select count(*), min(len(embedding)) from search_chunks where doc_id = ?", [REAL_DOCUMENT]
+        ).fetchone()
+    assert served == (chunks[0], 384)
 
 
 def test_the_ui_shows_the_assets_and_the_finished_runs_in_a_browser(orchestrator, tmp_path):

@@ -83,3 +83,15 @@ def write_doc(folder: Path, doc_id: str = "d1", texts: object = TEXTS, pages: st
     (folder / f"texts_{doc_id}.json").write_text(texts if isinstance(texts, str) else json.dumps(texts))
     (folder / f"pages_{doc_id}.csv").write_text(pages)
     return folder
+
+
+def write_document_subset(folder: Path, texts: int, doc_id: str = REAL_DOCUMENT) -> tuple[Path, Path]:
+    """The first `texts` texts of the real memorandum, with its pages file, as document `doc_id` in `folder`: a real
+    document small enough to embed fast. (The pages file, then the texts file.)"""
+    source = require_real(REAL_DATA / "documents")
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = folder / f"pages_{doc_id}.csv"
+    shutil.copy(source / f"pages_{REAL_DOCUMENT}.csv", pages)
+    texts_path = folder / f"texts_{doc_id}.json"
+    texts_path.write_text(json.dumps(json.loads((source / f"texts_{REAL_DOCUMENT}.json").read_text())[:texts]))
+    return pages, texts_path
