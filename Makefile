@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 DBT := $(BIN)/python -m pipeline.dbt_runner
 
-.PHONY: help setup java browser run land build publish export orchestrate serve train-interests finetune-data finetune \
+.PHONY: help setup java browser run land build publish export orchestrate backfill serve train-interests finetune-data finetune \
 	promote-model evaluate-retrieval docs report lint test test-fast bench bench-landing bench-scores bench-scores-postgres \
 	bench-engines bench-embedding bench-documents bench-search bench-pgvector bench-interests bench-load wrk \
 	sample-data stop clean
@@ -68,6 +68,9 @@ export: setup  ## write the score marts and document vectors as Parquet under OU
 
 orchestrate: setup  ## the orchestrator (Dagster) and its UI on 127.0.0.1:$${ORCHESTRATOR_PORT:-3000}: sensors run new batches and documents by themselves
 	$(BIN)/python -m orchestration start
+
+backfill: setup  ## re-run score batches FROM..TO through the running orchestrator: one queued run, recomputed (make backfill FROM=9 TO=11)
+	$(BIN)/python -m orchestration backfill $(FROM) $(TO)
 
 serve: setup  ## the HTTP service on 127.0.0.1:$${PORT:-8000} (OpenAPI at /docs), over the published index
 	$(BIN)/python -m serving.api --port $${PORT:-8000}

@@ -33,13 +33,14 @@ from landing.land import ensure_raw_tables, land_folder
 from landing.score_batches import land_score_batch
 from orchestration import dbt_graph, monitoring
 from orchestration.resources import Platform
+from orchestration.server import SCORE_PARTITIONS
 from orchestration.steps import StepFailed, run_step
 from pipeline.export import EXPORTS
 from pipeline.publish import SERVED_TABLES
 from training.interests.data import TRAINING_TABLES
 from warehouse import LandingError
 
-SCORE_BATCHES = DynamicPartitionsDefinition(name="score_batches")  # one partition per batch number
+SCORE_BATCHES = DynamicPartitionsDefinition(name=SCORE_PARTITIONS)  # one partition per batch number
 # a lost connection (a restarted Postgres, a Spark session gone) is retried after 10, 20, 40 s; a refused file or a
 # failed test is a Failure that is not retried
 TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL)

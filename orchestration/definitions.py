@@ -15,6 +15,7 @@ from dagster import (
     Definitions,
     ScheduleDefinition,
     define_asset_job,
+    definitions,
     in_process_executor,
 )
 from dagster_dbt import DbtCliResource
@@ -22,11 +23,11 @@ from dagster_dbt import DbtCliResource
 from core.settings import PROJECT_ROOT, Settings
 from orchestration import assets, dbt_graph, sensors
 from orchestration.resources import Platform
+from orchestration.server import SCORE_JOB
 from warehouse import target_warehouse
 
 # dbt as the project runs it (pipeline.dbt_runner's console script): dagster-dbt adds its selection and log format
 DBT_RUNNER = Path(sys.executable).parent / "dbt-runner"
-SCORE_JOB = "score_batches_job"
 AUDIT_JOB = "quality_audit"
 AUDIT_CRON = "0 2 * * *"  # every night at 02:00 (the orchestrator's time zone)
 
@@ -105,4 +106,8 @@ def folder_run(lander, not_rebuilt: AssetSelection) -> AssetSelection:
     return downstream | (downstream.upstream() - not_rebuilt)
 
 
-defs = build_definitions(Settings.from_env())
+@definitions
+def defs() -> Definitions:
+    """What `dagster dev -m orchestration.definitions` loads, when it loads it: importing this module builds
+    nothing (no dbt parse, no environment written)."""
+    return build_definitions(Settings.from_env())

@@ -60,15 +60,23 @@ def newest_iteration_metadata(warehouse: Warehouse, picture_dir: Path) -> dict:
 
 def with_score_metadata(events: Iterable, warehouse: Warehouse, picture_dir: Path) -> Iterator:
     """`events` of a finished dbt build, industry_distribution_history's materialization carrying the figures of
-    newest_iteration_metadata (read after dbt exited: the warehouse may have one writer only)."""
-    events = list(events)
+    newest_iteration_metadata (read after dbt exited: the warehouse may have one writer only). A failed build's
+    events are passed on as they are, then its failure raised: its failed checks must show."""
+    collected, failure = [], None
+    try:
+        for event in events:
+            collected.append(event)
+    except Exception as exc:  # dbt failed (stream_or_fail sorted it): what it reported before still counts
+        failure = exc
     metadata = None
-    for event in events:
-        if _asset_key(event) == DRIFT_ASSET:
+    for event in collected:
+        if failure is None and _asset_key(event) == DRIFT_ASSET:
             if metadata is None:
                 metadata = newest_iteration_metadata(warehouse, picture_dir)
             event = event.with_metadata({**(event.metadata or {}), **metadata})
         yield event
+    if failure is not None:
+        raise failure
 
 
 def _asset_key(event) -> AssetKey | None:

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 from core.settings import PostgresServer, Settings
@@ -24,6 +25,10 @@ from orchestration.dbt_graph import prepare_manifest
 from warehouse import target_warehouse
 from warehouse.local_postgres import connection as postgres_server
 
+SCORE_JOB = "score_batches_job"  # definitions: the score batches landed and the score models built, by partition
+SCORE_PARTITIONS = "score_batches"  # assets.SCORE_BATCHES: one partition per batch number
+# the run tags that make one run of a partition range (what the UI's backfill of a single-run asset sets)
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 STORAGE_DATABASE = "orchestrator"  # ORCHESTRATOR_STORAGE=postgres: the database of its runs and events
 STARTUP_SECONDS = 180  # the code server loads the whole asset graph (the dbt manifest) before the UI answers
 DEFINITIONS_MODULE = "orchestration.definitions"
@@ -159,6 +164,39 @@ def start(settings: Settings) -> str:
         time.sleep(1)
     stop(settings)
     raise OrchestratorError(f"the UI did not answer within {STARTUP_SECONDS} s; its log: {log_file(settings)}")
+
+
+def launch_backfill(settings: Settings, first: int, last: int) -> str:
+    """Queue one run of the score job re-running batches first..last (what the UI's backfill of the range does: the
+    score models rewound to before `first`, then built); its run id. The running orchestrator's queue runs it in its
+    turn, one build at a time."""
+    from dagster import DagsterInstance  # the orchestrator's own library, not needed to start or stop it
+
+    if first > last:
+        raise OrchestratorError(f"backfill {first}..{last}: the first batch comes after the last")
+    if running_pid(settings) is None:
+        raise OrchestratorError("the orchestrator is not running: `make orchestrate` first")
+    with DagsterInstance.from_config(str(settings.orchestrator_home)) as instance:
+        known = {int(key) for key in instance.get_dynamic_partitions(SCORE_PARTITIONS)}
+    missing = sorted(set(range(first, last + 1)) - known)
+    if missing:
+        raise OrchestratorError(
+            f"backfill {first}..{last}: batch {missing[0]} has not arrived (batches known: "
+            f"{min(known, default='none')}..{max(known, default='none')})"
+        )
+    run_id = str(uuid.uuid4())
+    tags = dict(zip(RANGE_TAGS, (str(first), str(last))))
+    command = [sys.executable, "-m", "dagster", "job", "launch", "-m", DEFINITIONS_MODULE, "-j", SCORE_JOB]
+    launched = subprocess.run(
+        [*command, "--tags", json.dumps(tags), "--run-id", run_id],
+        env={**os.environ, "DAGSTER_HOME": str(settings.orchestrator_home), "DAGSTER_DISABLE_TELEMETRY": "1"},
+        capture_output=True,
+        text=True,
+    )
+    if launched.returncode != 0:
+        lines = [line for line in launched.stderr.splitlines() if line.strip()]
+        raise OrchestratorError(f"dagster job launch failed: {lines[-1] if lines else launched.returncode}")
+    return run_id
 
 
 def stop(settings: Settings, grace_seconds: float = 20) -> bool:

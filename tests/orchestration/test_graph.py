@@ -15,6 +15,7 @@ from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from core.settings import Settings
 from orchestration import dbt_graph, sensors
+from orchestration.__main__ import main as orchestration_cli
 from orchestration.definitions import build_definitions
 from tests.support.data import REAL_DATA, REAL_SCORE_BATCHES, require_real
 from tests.support.orchestration import orchestrator_env
@@ -187,3 +188,16 @@ def test_a_bad_orchestrator_setting_is_refused_in_one_line(monkeypatch, variable
     with pytest.raises(ValueError) as refused:
         Settings.from_env()
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("batches", "message"),
+    [
+        (["3", "1"], "[orchestrator] error: backfill 3..1: the first batch comes after the last"),
+        (["1", "2"], "[orchestrator] error: the orchestrator is not running: `make orchestrate` first"),
+    ],
+)
+def test_a_backfill_that_cannot_run_is_refused_in_one_line(monkeypatch, tmp_path, capsys, batches, message):
+    orchestrator_env(monkeypatch, tmp_path)
+    assert orchestration_cli(["backfill", *batches]) == 1
+    assert capsys.readouterr().err.strip() == message

@@ -1,7 +1,9 @@
 """The orchestrator as `make orchestrate` starts it (python -m orchestration start: `dagster dev`, its daemon and
-UI), on real score batches dropped into its watched folder: the sensor picks each one up by itself, runs it once
-(even when it arrives twice), the marts follow and equal the independent recomputation; the UI, opened in headless
-Chromium, shows the project's assets and the finished runs. `python -m orchestration stop` stops everything."""
+UI), on real data dropped into its watched folders: the sensor picks each score batch up by itself, runs it once
+(even when it arrives twice), the marts follow and equal the independent recomputation, and a backfill queued from
+the command line (`python -m orchestration backfill`) recomputes a range; a real document, dropped one file at a
+time, is run once both are there, and served. The UI, opened in headless Chromium, shows the project's assets and
+the finished runs. `python -m orchestration stop` stops everything."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from core.settings import PROJECT_ROOT
+from orchestration.assets import NEW_BATCH_TAG
 from tests.models.test_score_pipeline_real import TOLERANCE, reference
 from tests.quality.test_data_docs_browser import BROWSERS, find_browser
 from tests.support.data import REAL_DOCUMENT, REAL_SCORE_BATCHES, require_real, write_document_subset
@@ -34,9 +37,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def orchestration(action: str, env: dict) -> subprocess.CompletedProcess:
+def orchestration(action: str, env: dict, *args: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "orchestration", action], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "orchestration", action, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -93,7 +100,7 @@ def asset_keys(env: dict) -> list[str]:
             sys.executable,
             "-c",
             "from orchestration.definitions import defs\n"
-            "for key in defs.resolve_asset_graph().get_all_asset_keys(): print('/'.join(key.path))",
+            "for key in defs().resolve_asset_graph().get_all_asset_keys(): print('/'.join(key.path))",
         ],
         cwd=PROJECT_ROOT,
         env=env,
@@ -105,9 +112,18 @@ def asset_keys(env: dict) -> list[str]:
 
 
 def batch_runs(home: Path, batch: int) -> list:
-    os.environ["DAGSTER_HOME"] = str(home)
-    with DagsterInstance.get() as instance:
-        return instance.get_runs(filters=RunsFilter(tags={"score_batch": str(batch)}))
+    with DagsterInstance.from_config(str(home)) as instance:
+        return instance.get_runs(filters=RunsFilter(tags={NEW_BATCH_TAG: str(batch)}))
+
+
+def run_by_id(home: Path, run_id: str):
+    with DagsterInstance.from_config(str(home)) as instance:
+        return instance.get_run_by_id(run_id)
+
+
+def run_stats(home: Path, run_id: str):
+    with DagsterInstance.from_config(str(home)) as instance:
+        return instance.get_run_stats(run_id)
 
 
 def wait_for_success(home: Path, batch: int) -> object:
@@ -121,8 +137,12 @@ def wait_for_success(home: Path, batch: int) -> object:
     pytest.fail(f"batch {batch}: no successful run within {WAIT_SECONDS} s")
 
 
-def test_dropped_batches_are_picked_up_run_once_and_the_marts_follow(orchestrator):
+def test_dropped_batches_are_picked_up_run_once_and_the_marts_follow_a_backfill_recomputes(orchestrator):
     home, watched = orchestrator["home"], orchestrator["folder"] / "data" / "score_batches"
+    # a document's first file arrives with the batches: it waits for its other one (the document test below)
+    pages, _ = write_document_subset(orchestrator["folder"] / "incoming", DOCUMENT_TEXTS)
+    (orchestrator["folder"] / "data" / "documents").mkdir()
+    shutil.copy(pages, orchestrator["folder"] / "data" / "documents" / pages.name)
     dropped = {}
     for batch in range(BATCHES):
         shutil.copy(REAL_SCORE_BATCHES / f"batch_{batch}.json", watched / f"batch_{batch}.json")
@@ -130,16 +150,30 @@ def test_dropped_batches_are_picked_up_run_once_and_the_marts_follow(orchestrato
     shutil.copy(REAL_SCORE_BATCHES / "batch_1.json", watched / "batch_1.json")  # arrives twice, while runs go
     for batch in range(BATCHES):
         run = wait_for_success(home, batch)
-        stats = DagsterInstance.get().get_run_stats(run.run_id)
+        stats = run_stats(home, run.run_id)
         print(
             f"batch {batch}: run started {stats.start_time - dropped[batch]:.1f} s after the drop, "
             f"succeeded {stats.end_time - dropped[batch]:.1f} s after it"
         )
-    time.sleep(12)  # one more sensor tick (every 10 s): nothing is asked twice
+
+    # a backfill from the command line: one queued run re-running batches 1..2 really recomputes them
+    warehouse = DuckDBWarehouse(Path(orchestrator["env"]["DUCKDB_PATH"]))
+    with warehouse.open() as con:  # the orchestrator is idle: nothing else writes now
+        con.execute("update percentile_history set percentile = -1")
+    queued = orchestration("backfill", orchestrator["env"], "1", "2").stdout
+    run_id = queued.split(" run ")[1].split()[0]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (run := run_by_id(home, run_id)) is None or not run.is_finished:
+        assert time.monotonic() < deadline, f"the backfill {run_id} did not finish within {WAIT_SECONDS} s"
+        time.sleep(2)
+    assert run.status == DagsterRunStatus.SUCCESS, run
+    stats = run_stats(home, run_id)
+    print(f"backfill of batches 1..2 from the command line: one run of {stats.end_time - stats.start_time:.1f} s")
+    # the sensor ticked (every 10 s) all along: no batch was asked for twice
     assert [len(batch_runs(home, batch)) for batch in range(BATCHES)] == [1] * BATCHES
 
     _, _, history, _ = reference()
-    with DuckDBWarehouse(Path(orchestrator["env"]["DUCKDB_PATH"])).open(read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         rows = con.execute("select iteration, id, percentile from percentile_history").fetchall()
     assert {iteration for iteration, _, _ in rows} == {2}
     assert len(rows) == sum(1 for (iteration, _) in history if iteration == 2)
@@ -148,29 +182,26 @@ def test_dropped_batches_are_picked_up_run_once_and_the_marts_follow(orchestrato
 
 
 def sensor_runs(home: Path, sensor: str) -> list:
-    os.environ["DAGSTER_HOME"] = str(home)
-    with DagsterInstance.get() as instance:
+    with DagsterInstance.from_config(str(home)) as instance:
         return instance.get_runs(filters=RunsFilter(tags={"dagster/sensor_name": sensor}))
 
 
 def test_a_dropped_document_is_picked_up_and_served(orchestrator):
     """A real document (the memorandum's first texts) dropped one file at a time, on a warehouse that has no corpus
-    yet: one run, after both files are there, lands it, chunks and embeds it, and publishes it."""
+    yet: one run, once both files are there, lands it, chunks and embeds it, and publishes it."""
     home, env = orchestrator["home"], orchestrator["env"]
-    watched = orchestrator["folder"] / "data" / "documents"
-    pages, texts = write_document_subset(orchestrator["folder"] / "incoming", DOCUMENT_TEXTS)
-    watched.mkdir()
-    shutil.copy(pages, watched / pages.name)
-    time.sleep(12)  # a sensor tick sees the pages file alone: the document waits for its texts
+    texts = orchestrator["folder"] / "incoming" / f"texts_{REAL_DOCUMENT}.json"
+    # its pages file has been there since the batches arrived, minutes of sensor ticks ago: alone, it ran nothing
+    assert (orchestrator["folder"] / "data" / "documents" / f"pages_{REAL_DOCUMENT}.csv").exists()
     assert sensor_runs(home, "documents_changed") == []
-    shutil.copy(texts, watched / texts.name)
+    shutil.copy(texts, orchestrator["folder"] / "data" / "documents" / texts.name)
     dropped = time.time()
     deadline = dropped + WAIT_SECONDS
     while not (runs := sensor_runs(home, "documents_changed")) or runs[0].status != DagsterRunStatus.SUCCESS:
         assert not runs or runs[0].status not in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED), runs[0]
         assert time.time() < deadline, f"no successful document run within {WAIT_SECONDS} s"
         time.sleep(2)
-    stats = DagsterInstance.get().get_run_stats(runs[0].run_id)
+    stats = run_stats(home, runs[0].run_id)
     print(
         f"document: run started {stats.start_time - dropped:.1f} s after its second file, "
         f"succeeded {stats.end_time - dropped:.1f} s after it"

@@ -1,8 +1,8 @@
-"""The orchestrator on DBT_TARGET=postgres, on the real score batches: batches committed to raw.score_batches by
-someone else (as the inference pipeline would, no file in DATA_DIR) are picked up by the sensor and built through the
-project's dbt runner; the Postgres server restarted while dbt runs is a transient failure, retried with backoff,
-and the marts come out as the independent recomputation says; the orchestrator's own runs and events can live in
-Postgres (ORCHESTRATOR_STORAGE=postgres)."""
+"""The orchestrator on DBT_TARGET=postgres, on the real score batches: the graph is DuckDB's; batches committed to
+raw.score_batches by someone else (as the inference pipeline would, no file in DATA_DIR) are picked up by the sensor
+and built through the project's dbt runner, a backlog's later runs recomputing nothing; the Postgres server
+restarted while dbt runs is a transient failure, retried with backoff, and the marts come out as the independent
+recomputation says; the orchestrator's own runs and events can live in Postgres (ORCHESTRATOR_STORAGE=postgres)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from orchestration.definitions import SCORE_JOB, build_definitions
 from orchestration.server import STORAGE_DATABASE, instance_yaml, storage_server
 from tests.models.test_score_pipeline_real import TOLERANCE, reference
 from tests.support.data import REAL_SCORE_BATCHES, require_real
-from tests.support.orchestration import orchestrator_env
+from tests.support.orchestration import graph_shape, orchestrator_env
 from tests.support.postgres import fresh_database
 from tests.support.warehouses import throwaway_postgres
 from warehouse import PostgresWarehouse
@@ -104,7 +104,10 @@ def restart_while_dbt_builds(server, server_state: Path, restarted: dict) -> thr
 def test_committed_batches_are_built_and_a_restart_mid_build_is_retried(postgres, tmp_path, monkeypatch):
     require_real(REAL_SCORE_BATCHES)
     server = fresh_database(postgres, "orchestrated")
+    duckdb = build_definitions(orchestrator_env(monkeypatch, tmp_path / "duckdb"))
     definitions = build_definitions(configure(monkeypatch, server, tmp_path))
+    # one graph whatever the engine: Postgres's manifest gives DuckDB's assets, parents and checks
+    assert graph_shape(definitions) == graph_shape(duckdb)
     instance = DagsterInstance.ephemeral()
     commit_batches(server, range(BATCHES))
 
