@@ -206,7 +206,7 @@ def test_a_dropped_document_is_picked_up_and_served(orchestrator):
         f"document: run started {stats.start_time - dropped:.1f} s after its second file, "
         f"succeeded {stats.end_time - dropped:.1f} s after it"
     )
-    time.sleep(12)
+    time.sleep(12)  # one more sensor tick (every 10 s): the document is asked for once
     assert len(sensor_runs(home, "documents_changed")) == 1
 
     with DuckDBWarehouse(Path(env["DUCKDB_PATH"])).open(read_only=True) as con:
