@@ -39,7 +39,8 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """`dbt <args>` on `project_dir` (default: this checkout; benchmarks may measure another copy of the project)
     against `warehouse`, whatever its engine: profiles.yml's output is the warehouse's own (Warehouse.dbt_env). On
-    Spark dbt runs inside the launcher pipeline.spark_dbt; on Postgres, `build` and `run` run in phases.
+    Spark dbt runs inside the launcher pipeline.spark_dbt (but for OFFLINE_COMMANDS); on Postgres, `build` and
+    `run` run in phases.
     `target_path`: dbt's target folder (manifest, logs, compiled SQL), DBT_TARGET_PATH at the entry points;
     None: the project's target/."""
     target_path = Path(target_path) if target_path is not None else project_dir / "target"
@@ -57,10 +58,14 @@ def run_dbt(
     }
     if warehouse.engine == "postgres" and args and args[0] in PHASED_COMMANDS:
         return _run_phased(args, env, target_path, check, stream, project_dir)
-    return _run(args, env, target_path, check, stream, project_dir, spark_launcher=warehouse.engine == "spark")
+    launcher = warehouse.engine == "spark" and not (args and args[0] in OFFLINE_COMMANDS)
+    return _run(args, env, target_path, check, stream, project_dir, spark_launcher=launcher)
 
 
 PHASED_COMMANDS = ("build", "run")
+# dbt commands that read the project only, never the warehouse: on Spark they need no session (a parse takes 5.7 s
+# instead of 17.9 s inside the launcher)
+OFFLINE_COMMANDS = ("parse", "ls", "list")
 PYTHON_TARGET = "postgres_python"  # profiles.yml: dbt-duckdb over the attached Postgres database
 SELECTION_FLAGS = (
     "--select",
