@@ -24,6 +24,7 @@ from core.settings import PostgresServer, Settings
 from orchestration.dbt_graph import prepare_manifest
 from warehouse import target_warehouse
 from warehouse.local_postgres import connection as postgres_server
+from warehouse.postgres import create_database
 
 SCORE_JOB = "score_batches_job"  # definitions: the score batches landed and the score models built, by partition
 SCORE_PARTITIONS = "score_batches"  # assets.SCORE_BATCHES: one partition per batch number
@@ -74,26 +75,12 @@ def instance_yaml(settings: Settings, storage: PostgresServer | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ensure_database(server: PostgresServer, name: str) -> None:
-    import psycopg2
-
-    con = psycopg2.connect(server.dsn())
-    con.autocommit = True
-    try:
-        with con.cursor() as cur:
-            cur.execute("select 1 from pg_database where datname = %s", [name])
-            if cur.fetchone() is None:
-                cur.execute(f'create database "{name}"')
-    finally:
-        con.close()
-
-
 def storage_server(settings: Settings) -> PostgresServer | None:
     """The Postgres server of the orchestrator's storage (its database created), None for sqlite."""
     if settings.orchestrator_storage != "postgres":
         return None
     server = postgres_server(settings.postgres_server)
-    ensure_database(server, STORAGE_DATABASE)
+    create_database(server, STORAGE_DATABASE, vector=False)
     return server
 
 

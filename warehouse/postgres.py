@@ -150,9 +150,10 @@ def _one_writer(dsn: str):
     return session
 
 
-def create_database(server: PostgresServer, name: str, fresh: bool = False) -> PostgresServer:
-    """The database `name` on `server`'s server, with the vector extension: created if missing (dropped and
-    created again when `fresh`). Returns `server` pointed at it. Needs the CREATEDB privilege."""
+def create_database(server: PostgresServer, name: str, fresh: bool = False, vector: bool = True) -> PostgresServer:
+    """The database `name` on `server`'s server, with the vector extension (unless not `vector`: a database that
+    holds no vectors, the orchestrator's): created if missing (dropped and created again when `fresh`). Returns
+    `server` pointed at it. Needs the CREATEDB privilege."""
     import psycopg2
     from psycopg2 import sql
 
@@ -168,6 +169,8 @@ def create_database(server: PostgresServer, name: str, fresh: bool = False) -> P
     finally:
         admin.close()
     database = dataclasses.replace(server, dbname=name)
+    if not vector:
+        return database
     con = psycopg2.connect(database.dsn())
     con.autocommit = True
     try:
